@@ -1,0 +1,105 @@
+"""boto3 sessions for the lake and for each source: endpoint, retries, assumed roles, call counts."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pipelines.errors import SourceError
+
+# Adaptive mode adds client-side rate limiting on throttles (CloudWatch allows 50 TPS).
+RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=10, read_timeout=120)
+# The emulator answers its own bugs with HTTP 500, which botocore would retry for seconds.
+LOCAL_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=300)
+
+# USD, us-east-1 list prices: GetMetricData is billed per metric (query) requested,
+# the other CloudWatch reads per 1,000 requests.
+PRICE_PER_METRIC_REQUESTED = 0.01 / 1000
+PRICE_PER_REQUEST = 0.01 / 1000
+
+
+@dataclass
+class ApiCalls:
+    """Thread-safe tally of AWS API calls and of CloudWatch metrics requested, for cost."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    metrics_requested: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        key = f"{model.service_model.service_id}.{model.name}"
+        with self._lock:
+            self.calls[key] += 1
+            if model.name == "GetMetricData":
+                self.metrics_requested += len(params.get("MetricDataQueries", ()))
+
+    def cloudwatch_cost_usd(self) -> float:
+        other = sum(n for key, n in self.calls.items() if key.startswith("CloudWatch.") and key != "CloudWatch.GetMetricData")
+        return self.metrics_requested * PRICE_PER_METRIC_REQUESTED + other * PRICE_PER_REQUEST
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self.calls.items()))
+
+
+class Session(boto3.Session):
+    """A boto3 session whose clients all use one endpoint (the local stack) and our retry policy.
+
+    awswrangler builds its clients from the session it is given, so passing this session
+    is enough to point it at the emulator: no global `wr.config`, no environment variables.
+    """
+
+    def __init__(self, *, endpoint_url: str | None = None, calls: ApiCalls | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.endpoint_url = endpoint_url
+        self.calls = calls if calls is not None else ApiCalls()
+        self._boto_config = LOCAL_RETRIES if endpoint_url else RETRIES
+        self.events.register("before-call.*.*", self.calls.record)
+
+    def client(self, service_name: str, *args: Any, endpoint_url: str | None = None, config: BotoConfig | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        config = config.merge(self._boto_config) if config else self._boto_config
+        return super().client(service_name, *args, endpoint_url=endpoint_url or self.endpoint_url, config=config, **kwargs)
+
+    def resource(self, service_name: str, *args: Any, endpoint_url: str | None = None, config: BotoConfig | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        config = config.merge(self._boto_config) if config else self._boto_config
+        return super().resource(service_name, *args, endpoint_url=endpoint_url or self.endpoint_url, config=config, **kwargs)
+
+    def assume(self, role_arn: str, region: str, session_name: str = "mlmon") -> Session:
+        """A session in another account through STS; failures name the role, never the keys."""
+        try:
+            creds = self.client("sts", region_name=region).assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+        except (ClientError, BotoCoreError) as error:
+            account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "?"
+            raise SourceError(account, region, f"cannot assume {role_arn}: {error}") from None
+        return Session(
+            endpoint_url=self.endpoint_url,
+            calls=self.calls,
+            region_name=region,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+
+    def in_region(self, region: str) -> Session:
+        """The same credentials, pinned to `region` (awswrangler uses the session's region)."""
+        creds = self.get_credentials()
+        frozen = creds.get_frozen_credentials() if creds else None
+        return Session(
+            endpoint_url=self.endpoint_url,
+            calls=self.calls,
+            region_name=region,
+            aws_access_key_id=frozen.access_key if frozen else None,
+            aws_secret_access_key=frozen.secret_key if frozen else None,
+            aws_session_token=frozen.token if frozen else None,
+        )
+
+
+def lake_session(region: str, endpoint_url: str | None, calls: ApiCalls | None = None) -> Session:
+    """The session for the lake's home region (bucket, Glue, Athena) from the ambient credentials."""
+    return Session(endpoint_url=endpoint_url, calls=calls, region_name=region)

@@ -1,0 +1,154 @@
+"""Typed pipeline configuration loaded from one YAML file (contract: DESIGN.md)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from pipelines.errors import ConfigError
+
+AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+_PERCENTILE = re.compile(r"^p\d{1,2}(\.\d+)?$")
+_STATISTICS = {"Average", "Sum", "Minimum", "Maximum", "SampleCount"}
+
+
+class _Strict(BaseModel):
+    # Unknown keys are typos until proven otherwise; frozen so stages cannot mutate settings.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LakeConfig(_Strict):
+    region: Region
+    bucket: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    prefix: str = "lake/"
+    database: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")]
+    athena_workgroup: str = "primary"
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix_ends_with_slash(cls, value: str) -> str:
+        value = value.lstrip("/")
+        return value if not value or value.endswith("/") else value + "/"
+
+    def table_uri(self, table: str) -> str:
+        return f"s3://{self.bucket}/{self.prefix}{table}/"
+
+
+class SourceConfig(_Strict):
+    account_id: AccountId
+    role_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")] | None = None
+    regions: Annotated[list[Region], Field(min_length=1)]
+
+
+class CloudWatchConfig(_Strict):
+    namespaces: Annotated[list[str], Field(min_length=1)] = [
+        "AWS/SageMaker",
+        "/aws/sagemaker/Endpoints",
+        "aws/sagemaker/Endpoints/data-metrics",
+        "aws/sagemaker/Endpoints/model-metrics",
+    ]
+    period_seconds: int = 300
+    statistics: list[str] = ["Average", "Sum", "Minimum", "Maximum", "SampleCount"]
+    percentiles: list[str] = ["p50", "p90", "p99"]
+    # Percentiles are requested only for these metric names (they cost a query each).
+    percentile_metrics: list[str] = ["ModelLatency", "OverheadLatency"]
+    lookback_days: Annotated[int, Field(ge=0, le=14)] = 1
+
+    @field_validator("period_seconds")
+    @classmethod
+    def _period(cls, value: int) -> int:
+        # CloudWatch accepts 1, 5, 10, 30 or any multiple of 60 seconds.
+        if value not in (1, 5, 10, 30) and (value <= 0 or value % 60):
+            raise ValueError("must be 1, 5, 10, 30 or a multiple of 60")
+        if 86400 % value:
+            raise ValueError("must divide a day (86400 s) so nights align to periods")
+        return value
+
+    @field_validator("statistics")
+    @classmethod
+    def _statistics(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - _STATISTICS)
+        if unknown:
+            raise ValueError(f"unknown statistics {unknown}; allowed: {sorted(_STATISTICS)}")
+        return value
+
+    @field_validator("percentiles")
+    @classmethod
+    def _percentiles(cls, value: list[str]) -> list[str]:
+        bad = [p for p in value if not _PERCENTILE.match(p) or not 0 < float(p[1:]) < 100]
+        if bad:
+            raise ValueError(f"percentiles must look like p50, p99.9; got {bad}")
+        return value
+
+
+class ModelMonitorConfig(_Strict):
+    report_prefixes: list[Annotated[str, StringConstraints(pattern=r"^s3://.+")]] = []
+
+
+class BusinessKpiConfig(_Strict):
+    inbox: Annotated[str, StringConstraints(pattern=r"^s3://.+")] | None = None
+
+
+class EndpointConfig(_Strict):
+    business_unit: str
+    product: str | None = None
+    owner: str | None = None
+
+
+class QuickSightConfig(_Strict):
+    account_id: AccountId
+    owners: list[str] = []
+    viewers: list[str] = []
+    import_mode: Literal["SPICE", "DIRECT_QUERY"] = "SPICE"
+
+
+class AlertsConfig(_Strict):
+    sns_topic_arn: str | None = None
+
+
+class Config(_Strict):
+    lake: LakeConfig
+    sources: Annotated[list[SourceConfig], Field(min_length=1)]
+    cloudwatch: CloudWatchConfig = CloudWatchConfig()
+    model_monitor: ModelMonitorConfig = ModelMonitorConfig()
+    business_kpis: BusinessKpiConfig = BusinessKpiConfig()
+    endpoints: dict[str, EndpointConfig] = {}
+    quicksight: QuickSightConfig | None = None
+    alerts: AlertsConfig = AlertsConfig()
+    endpoint_url: Annotated[str, StringConstraints(pattern=r"^https?://.+")] | None = None
+
+
+def _describe(error: ValidationError, origin: str) -> str:
+    lines = [f"{origin}: invalid configuration"]
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        lines.append(f"  {path}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(data: object, origin: str = "<config>") -> Config:
+    """Validate already-parsed YAML; errors name every offending key path."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, origin)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate the YAML configuration at `path`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read configuration ({error.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return parse_config(data, str(path))
