@@ -1,0 +1,32 @@
+"""AWS Glue Python-shell entry point for the nightly run (job arguments: --config_s3_uri, --date)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime, timedelta, timezone
+
+import boto3
+import yaml
+
+from pipelines.config import parse_config
+from pipelines.logs import configure_logging
+from pipelines.nightly import run_night
+
+
+def main(argv: list[str]) -> int:
+    # Glue passes its own arguments too (--job-bookmark-option, ...): ignore what we don't know.
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config_s3_uri", required=True, help="s3://bucket/key of the pipeline YAML")
+    parser.add_argument("--date", default=None, help="night to land, YYYY-MM-DD (default: yesterday UTC)")
+    args, _ = parser.parse_known_args(argv)
+    configure_logging()
+    bucket, key = args.config_s3_uri.removeprefix("s3://").split("/", 1)
+    text = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    config = parse_config(yaml.safe_load(text), origin=args.config_s3_uri)
+    night = date.fromisoformat(args.date) if args.date else datetime.now(timezone.utc).date() - timedelta(days=1)
+    return 0 if run_night(config, night).ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

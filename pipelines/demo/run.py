@@ -1,0 +1,114 @@
+"""`mlmon demo`: a local stack, a seeded fleet, N nights of the pipeline, and what they left."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pipelines.aws import lake_session
+from pipelines.config import Config, parse_config
+from pipelines.demo.fleet import Fleet, build_fleet
+from pipelines.demo.seed import create_bucket, seed_metrics
+from pipelines.localstack.server import LocalStack
+from pipelines.nightly import NightResult, run_night
+from pipelines.query.export import copy_published_lake, write_duckdb_views
+
+DEMO_BUCKET = "mlmon-demo-lake"
+DEMO_REGION = "us-east-1"
+
+
+def demo_config(endpoint_url: str, fleet: Fleet) -> Config:
+    """The configuration a team would write for this fleet, pointed at the local stack."""
+    accounts = sorted({e.account_id for e in fleet.endpoints})
+    regions = sorted({e.region for e in fleet.endpoints})
+    return parse_config(
+        {
+            "lake": {"region": DEMO_REGION, "bucket": DEMO_BUCKET, "prefix": "lake/", "database": "ml_monitoring"},
+            "sources": [
+                {"account_id": a, "role_arn": f"arn:aws:iam::{a}:role/MlLakeReader", "regions": regions} for a in accounts
+            ],
+            "cloudwatch": {"namespaces": ["AWS/SageMaker", "/aws/sagemaker/Endpoints"], "period_seconds": 300},
+            "endpoints": {
+                e.name: {"business_unit": e.business_unit, "product": e.product, "owner": e.owner} for e in fleet.endpoints
+            },
+            "endpoint_url": endpoint_url,
+        },
+        origin="demo",
+    )
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    nights: list[str]
+    nights_ok: int
+    seeded_datapoints: int
+    rows_per_table: dict[str, int]
+    api_calls: dict[str, int]
+    cloudwatch_cost_usd: float
+    seconds: float
+    out: str
+    stories: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        lines = [
+            f"demo: {len(self.nights)} nights ({self.nights[0]} .. {self.nights[-1]}), {self.nights_ok} fully published",
+            f"seeded {self.seeded_datapoints:,} CloudWatch datapoints into the local stack",
+            "rows per table: " + ", ".join(f"{k}={v:,}" for k, v in self.rows_per_table.items()),
+            "API calls: " + ", ".join(f"{k}={v}" for k, v in self.api_calls.items()),
+            f"estimated CloudWatch cost: ${self.cloudwatch_cost_usd:.4f} "
+            f"(${self.cloudwatch_cost_usd / max(len(self.nights), 1):.4f} per night)",
+            "stories in the data:",
+            *(f"  - {s}" for s in self.stories),
+            f"took {self.seconds:.1f} s; lake under {self.out}/lake, query it with:",
+            f"  mlmon query --duckdb {self.out}/lake.duckdb \"select dt, count(*) from cloudwatch_metrics group by dt order by dt\"",
+        ]
+        return "\n".join(lines)
+
+
+def run_demo(days: int = 14, out: Path = Path("out"), seed: int = 7, last_night: date | None = None) -> DemoSummary:
+    """Run the whole product on a laptop; everything it leaves is under `out`."""
+    started = time.monotonic()
+    last_night = last_night or datetime.now(timezone.utc).date() - timedelta(days=1)
+    nights = [last_night - timedelta(days=days - 1 - i) for i in range(days)]
+    console = Console(stderr=True)
+    with LocalStack() as stack:
+        # One extra day before the first night: the lookback re-reads it.
+        fleet = build_fleet(seed=seed, start=nights[0] - timedelta(days=1), days=days + 1)
+        config = demo_config(stack.endpoint_url, fleet)
+        session = lake_session(config.lake.region, config.endpoint_url)
+        create_bucket(session, config.lake.bucket, config.lake.region)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("seeding fleet", total=fleet.days)
+            seeded = seed_metrics(stack.metric_store, fleet, on_day=lambda day, n: progress.advance(task))
+            task = progress.add_task("nightly runs", total=len(nights))
+            results: list[NightResult] = []
+            for night in nights:
+                progress.update(task, description=f"night {night}")
+                results.append(run_night(config, night, session=session))
+                progress.advance(task)
+        out.mkdir(parents=True, exist_ok=True)
+        copy_published_lake(session, config.lake, out / "lake")
+        rows = write_duckdb_views(out / "lake", out / "lake.duckdb")
+    summary = DemoSummary(
+        nights=[n.isoformat() for n in nights],
+        nights_ok=sum(r.ok for r in results),
+        seeded_datapoints=seeded.datapoints,
+        rows_per_table=dict(sorted(rows.items())),
+        api_calls=dict(sorted(Counter(session.calls.snapshot()).items())),
+        cloudwatch_cost_usd=round(session.calls.cloudwatch_cost_usd(), 6),
+        seconds=round(time.monotonic() - started, 1),
+        out=str(out),
+        stories=[f"{s.kind}: {s.endpoint_name or 'all endpoints'} {s.start:%Y-%m-%d %H:%M}..{s.end:%Y-%m-%d %H:%M} - {s.description}" for s in fleet.stories],
+    )
+    (out / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n", encoding="utf-8")
+    (out / "summary.txt").write_text(summary.text + "\n", encoding="utf-8")
+    return summary

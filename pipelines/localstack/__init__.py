@@ -1,0 +1,9 @@
+"""A local AWS emulator (moto's server) whose CloudWatch metrics are correct, paginated and fast enough for a fleet."""
+
+from __future__ import annotations
+
+from pipelines.localstack.cloudwatch_moto import StackSettings
+from pipelines.localstack.cloudwatch_store import MetricStore, RegionMetrics
+from pipelines.localstack.server import LocalStack, serve
+
+__all__ = ["LocalStack", "MetricStore", "RegionMetrics", "StackSettings", "serve"]

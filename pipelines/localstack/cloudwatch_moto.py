@@ -1,0 +1,275 @@
+"""Puts the metric store behind moto's CloudWatch API (reversibly), fixing its namespace leak, percentiles, paging and speed."""
+
+from __future__ import annotations
+
+import heapq
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from moto.cloudwatch.exceptions import CloudWatchException, InvalidParameterCombination, InvalidParameterValue
+from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
+from moto.cloudwatch.responses import CloudWatchResponse
+from moto.core.responses import ActionResult, BaseResponse
+
+from pipelines.localstack.cloudwatch_query import (
+    ListMetricsRequest,
+    MetricDataPage,
+    QueryError,
+    get_metric_data,
+    list_metrics,
+    parse_metric_data_request,
+    put_metric_data,
+)
+from pipelines.localstack.cloudwatch_store import (
+    BASIC_STATISTICS,
+    MetricStore,
+    RegionMetrics,
+    SeriesKey,
+    Statistic,
+    Window,
+    aggregate,
+    series_key,
+)
+
+_STORE_ATTRIBUTE = "_mlmon_region_metrics"
+MAX_STATISTICS_DATAPOINTS = 1_440  # GetMetricStatistics, as in CloudWatch
+RECENTLY_ACTIVE_SECONDS = 3 * 3600  # ListMetrics RecentlyActive=PT3H
+_INHERITED = object()  # marks a replaced method that the class only inherited
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Per-stack choices: ListMetrics lists series with a datapoint in the `recently_active_days` before `now`."""
+
+    now: datetime | None = None  # None: the wall clock
+    recently_active_days: float | None = 14.0  # None: list every series, however old
+
+    def now_epoch(self) -> int:
+        return int(time.time()) if self.now is None else _epoch(self.now)
+
+
+def region_metrics(backend: CloudWatchBackend) -> RegionMetrics:
+    """The store of one moto CloudWatch backend (account x region): it lives and is reset with moto's state."""
+    return backend.__dict__.setdefault(_STORE_ATTRIBUTE, RegionMetrics())  # setdefault: atomic under the GIL
+
+
+def moto_metric_store() -> MetricStore:
+    """The store as the server sees it: the account and region moto resolves for a request pick the data."""
+    return MetricStore(lambda account_id, region: region_metrics(cloudwatch_backends[account_id][region]))
+
+
+def _epoch(value: Any) -> int:
+    if isinstance(value, datetime):
+        return int((value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp() // 1)
+    return int(float(value) // 1)
+
+
+def _utc(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+
+
+class _Sources:
+    """One request's data: the backend's store, then moto's built-in metrics (AWS/S3 per bucket) on first need."""
+
+    def __init__(self, backend: CloudWatchBackend) -> None:
+        self._backend = backend
+        self.store = region_metrics(backend)
+        self._providers: RegionMetrics | None = None
+
+    def providers(self) -> RegionMetrics:
+        if self._providers is None:
+            self._providers = RegionMetrics()
+            for datum in self._backend.aws_metric_data:
+                key = series_key(datum.namespace, datum.name, [(d.name, d.value) for d in datum.dimensions])
+                self._providers.put_values(key, datum.unit, [_epoch(datum.timestamp)], [float(datum.value)])
+        return self._providers
+
+    def window(self, key: SeriesKey, start: int, end: int, unit: str | None) -> Window | None:
+        found = self.store.window(key, start, end, unit)
+        return found if found is not None else self.providers().window(key, start, end, unit)
+
+    def last_unit(self, key: SeriesKey) -> str:
+        return self.store.last_unit(key) if key in self.store else self.providers().last_unit(key)
+
+    def catalog(self) -> list[tuple[SeriesKey, int]]:
+        stored, provided = self.store.catalog(), self.providers().catalog()
+        if not provided:
+            return stored
+        merged: dict[SeriesKey, int] = {}
+        for key, last_ts in heapq.merge(stored, provided):
+            merged[key] = max(last_ts, merged.get(key, last_ts))
+        return list(merged.items())
+
+
+def _raising_aws_errors(call: Callable[[], Any]) -> Any:
+    """QueryError and ValueError as the CloudWatch error moto serialises (HTTP 400, not a retried 500)."""
+    try:
+        return call()
+    except QueryError as error:
+        raise CloudWatchException(error.code, error.message) from None
+    except ValueError as error:
+        raise InvalidParameterValue(str(error)) from None
+
+
+def _wants_json(response: CloudWatchResponse) -> bool:
+    return str(response.headers.get("Content-Type", "")).startswith("application/x-amz-json")
+
+
+def _put_metric_data(self: CloudWatchBackend, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+    """Backend replacement (also used by moto's Kinesis): moto's checks, then the store."""
+    for member, datum in enumerate(metric_data, start=1):
+        self._validate_parameters_put_metric_data(datum, member)
+    _raising_aws_errors(lambda: put_metric_data(region_metrics(self), namespace, metric_data, received_at=int(time.time())))
+
+
+def _parse_parameters(self: CloudWatchResponse, request: Any) -> None:
+    """PutMetricData in JSON skips moto's generic parser: half of its time went to per-datum timezone conversion.
+    The store checks the datums itself (and reads epoch-second timestamps)."""
+    if _wants_json(self) and self._get_action() == "PutMetricData":
+        self.params = json.loads(request.data or b"{}")
+        return
+    BaseResponse.parse_parameters(self, request)
+
+
+def _get_metric_data(self: CloudWatchResponse) -> Any:
+    params = self._get_params()
+    request = _raising_aws_errors(lambda: parse_metric_data_request(params, _epoch))
+    page = _raising_aws_errors(lambda: get_metric_data(request, _Sources(self.cloudwatch_backend).window))
+    if _wants_json(self):  # botocore's default protocol for CloudWatch: serialise the arrays directly
+        return _metric_data_json(page), {"Content-Type": "application/x-amz-json-1.0"}
+    results = [
+        {"Id": r.id, "Label": r.label, "StatusCode": r.status, "Messages": r.messages}
+        | {"Timestamps": [_utc(t) for t in r.timestamps.tolist()], "Values": r.values.tolist()}
+        for r in page.results
+    ]
+    return ActionResult({"MetricDataResults": results, "NextToken": page.next_token, "Messages": []})
+
+
+def _metric_data_json(page: MetricDataPage) -> str:
+    results = [
+        {"Id": r.id, "Label": r.label, "Timestamps": r.timestamps.tolist(), "Values": r.values.tolist(), "StatusCode": r.status}
+        | ({"Messages": r.messages} if r.messages else {})
+        for r in page.results
+    ]
+    body: dict[str, Any] = {"MetricDataResults": results, "Messages": []}
+    if page.next_token:
+        body["NextToken"] = page.next_token
+    return json.dumps(body, separators=(",", ":"))
+
+
+def _list_metrics(self: CloudWatchResponse) -> ActionResult:
+    params = self._get_params()
+    settings = _PATCH.settings_for(self)
+    now = settings.now_epoch()
+    active_since = None if settings.recently_active_days is None else now - int(settings.recently_active_days * 86_400)
+    if params.get("RecentlyActive") == "PT3H":
+        active_since = max(active_since or 0, now - RECENTLY_ACTIVE_SECONDS)
+    request = ListMetricsRequest(
+        params.get("Namespace"),
+        params.get("MetricName"),
+        tuple((d["Name"], d.get("Value")) for d in params.get("Dimensions") or ()),
+        active_since,
+        params.get("NextToken"),
+    )
+    keys, token = _raising_aws_errors(lambda: list_metrics(_Sources(self.cloudwatch_backend).catalog(), request))
+    metrics = [{"Namespace": ns, "MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dims]} for ns, name, dims in keys]
+    return ActionResult({"Metrics": metrics, "NextToken": token})
+
+
+def _get_metric_statistics(self: CloudWatchResponse) -> ActionResult:
+    params = self._get_params()
+    statistics, extended = params.get("Statistics") or [], params.get("ExtendedStatistics") or []
+    if not statistics and not extended:
+        raise InvalidParameterCombination("Must specify either Statistics or ExtendedStatistics")
+    if any(s not in BASIC_STATISTICS for s in statistics) or any(s in BASIC_STATISTICS for s in extended):
+        raise InvalidParameterValue("Statistics takes SampleCount, Sum, Average, Minimum, Maximum; ExtendedStatistics pNN.NN")
+    start, end, period = _epoch(params["StartTime"]), _epoch(params["EndTime"]), int(params["Period"])
+    if start >= end or period < 1:
+        raise InvalidParameterValue("The parameter StartTime must be less than the parameter EndTime.")
+    if -(-(end - start) // period) > MAX_STATISTICS_DATAPOINTS:
+        raise InvalidParameterCombination(f"You have requested more than the limit of {MAX_STATISTICS_DATAPOINTS} datapoints.")
+    parsed = [(name, _raising_aws_errors(lambda name=name: Statistic.parse(name))) for name in [*statistics, *extended]]
+    key = series_key(params["Namespace"], params["MetricName"], params.get("Dimensions") or ())
+    sources = _Sources(self.cloudwatch_backend)
+    window = sources.window(key, start, end, params.get("Unit"))
+    unit = params.get("Unit") or sources.last_unit(key)
+    datapoints: dict[int, dict[str, Any]] = {}
+    for name, statistic in parsed if window is not None else ():
+        for stamp, value in zip(*(a.tolist() for a in aggregate(window, start, period, statistic)), strict=True):
+            point = datapoints.setdefault(stamp, {"Timestamp": _utc(stamp), "Unit": unit})
+            if statistic.hundredths is None:
+                point[name] = value
+            else:
+                point.setdefault("ExtendedStatistics", {})[name] = value
+    return ActionResult({"Label": params["MetricName"], "Datapoints": [datapoints[t] for t in sorted(datapoints)]})
+
+
+_REPLACEMENTS: tuple[tuple[type, str, Callable[..., Any]], ...] = (
+    (CloudWatchBackend, "put_metric_data", _put_metric_data),
+    (CloudWatchResponse, "parse_parameters", _parse_parameters),
+    (CloudWatchResponse, "get_metric_data", _get_metric_data),
+    (CloudWatchResponse, "list_metrics", _list_metrics),
+    (CloudWatchResponse, "get_metric_statistics", _get_metric_statistics),
+)
+
+
+class _CloudWatchPatch:
+    """moto's CloudWatch methods replaced while at least one stack is running, and restored after the last stops.
+
+    moto's backends are process-wide, so the replacement is too; settings are looked up by the server's port.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._originals: dict[tuple[type, str], Any] = {}
+        self._stacks: dict[int, StackSettings] = {}
+
+    def acquire(self, port: int, settings: StackSettings) -> None:
+        with self._lock:
+            if not self._originals:
+                for owner, name, replacement in _REPLACEMENTS:
+                    self._originals[(owner, name)] = owner.__dict__.get(name, _INHERITED)
+                    setattr(owner, name, replacement)
+            self._stacks[port] = settings
+
+    def release(self, port: int) -> None:
+        with self._lock:
+            self._stacks.pop(port, None)
+            if not self._stacks:
+                for (owner, name), original in self._originals.items():
+                    if original is _INHERITED:
+                        delattr(owner, name)
+                    else:
+                        setattr(owner, name, original)
+                self._originals.clear()
+
+    @property
+    def installed(self) -> bool:
+        return bool(self._originals)
+
+    def settings_for(self, response: CloudWatchResponse) -> StackSettings:
+        port = response.normalized_request.environ.get("SERVER_PORT")
+        return self._stacks.get(int(port), StackSettings()) if port else StackSettings()
+
+
+# The one piece of module state: moto's classes are process-wide, so is the record of what was replaced.
+_PATCH = _CloudWatchPatch()
+
+
+def install(port: int, settings: StackSettings) -> None:
+    """Install the CloudWatch fixes (idempotent) for the stack serving on `port`."""
+    _PATCH.acquire(port, settings)
+
+
+def release(port: int) -> None:
+    """Forget the stack on `port`; the last one out restores moto's original methods."""
+    _PATCH.release(port)
+
+
+def is_installed() -> bool:
+    return _PATCH.installed

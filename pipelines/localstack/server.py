@@ -1,0 +1,89 @@
+"""The local AWS stack: moto's server in-process, with CloudWatch metrics served from an indexed store."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import urllib.request
+from datetime import datetime
+from types import FrameType, TracebackType
+
+from moto.server import ThreadedMotoServer
+
+from pipelines.localstack import cloudwatch_moto
+from pipelines.localstack.cloudwatch_moto import StackSettings
+from pipelines.localstack.cloudwatch_store import MetricStore
+
+
+class LocalStack:
+    """One emulator endpoint for every AWS service the pipeline uses; a context manager.
+
+    moto's state (and so the metric store, which lives in moto's CloudWatch backends) is process-wide:
+    two stacks in one process serve the same data, and `reset()` wipes it for both.
+    """
+
+    def __init__(self, port: int = 0, *, now: datetime | None = None, recently_active_days: float | None = 14.0) -> None:
+        self._requested_port = port
+        self._settings = StackSettings(now=now, recently_active_days=recently_active_days)
+        self._server: ThreadedMotoServer | None = None
+        self._port: int | None = None
+        self.metric_store: MetricStore = cloudwatch_moto.moto_metric_store()
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._port is None:
+            raise RuntimeError("the local stack is not running: call start() first")
+        return f"http://127.0.0.1:{self._port}"
+
+    def start(self) -> str:
+        """Serve on 127.0.0.1 (port 0: any free port) and return the endpoint URL; starting twice is a no-op."""
+        if self._server is None:
+            # One line per request drowns the pipeline's own logs; errors still show.
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._requested_port, verbose=False)
+            server.start()
+            self._server, self._port = server, server.get_host_and_port()[1]
+            cloudwatch_moto.install(self._port, self._settings)
+        return self.endpoint_url
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        server, port = self._server, self._port
+        self._server, self._port = None, None
+        if port is not None:
+            cloudwatch_moto.release(port)
+        server.stop()
+
+    def reset(self) -> None:
+        """Wipe every service's state, metric store included (moto's `POST /moto-api/reset`)."""
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST", data=b"")
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own loopback endpoint
+            response.read()
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def serve(port: int = 0) -> None:
+    """Run the stack until Ctrl-C or SIGTERM, announcing `endpoint: URL` on its own line for scripts to read."""
+    stopping = threading.Event()
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        with LocalStack(port) as stack:
+            print(f"endpoint: {stack.endpoint_url}", flush=True)
+            while not stopping.wait(0.5):  # a timed wait keeps Ctrl-C deliverable
+                pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)

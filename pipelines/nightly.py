@@ -1,0 +1,173 @@
+"""One night of the pipeline: extract every source, stage, audit, publish, record the run."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pipelines.aws import ApiCalls, Session, lake_session
+from pipelines.config import Config
+from pipelines.errors import PipelineError
+from pipelines.extract.cloudwatch_decode import install_fast_decoder
+from pipelines.extract.cloudwatch_discovery import iter_metric_series
+from pipelines.extract.cloudwatch_fetch import iter_metric_data
+from pipelines.extract.cloudwatch_plan import Window, night_window, plan_queries
+from pipelines.land import catalog
+from pipelines.land.cloudwatch_table import cloudwatch_metrics_table
+from pipelines.land.lake import Published, Stager, publish
+from pipelines.land.runs import FAILED, PUBLISHED, RunRecord, write_run_records
+from pipelines.land.schemas import CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS, TABLES
+from pipelines.logs import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    """How one account x region went: what was read, or why it failed."""
+
+    account_id: str
+    region: str
+    series: int = 0
+    queries: int = 0
+    datapoints: int = 0
+    error: str | None = None
+
+    @property
+    def file_name(self) -> str:
+        return source_file_name(self.account_id, self.region)
+
+
+@dataclass(frozen=True)
+class NightResult:
+    night: str
+    run_id: str
+    sources: list[SourceResult]
+    published: list[Published]
+    records: list[RunRecord]
+    api_calls: dict[str, int] = field(default_factory=dict)
+    cloudwatch_cost_usd: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(s.error is None for s in self.sources) and all(r.status == PUBLISHED for r in self.records)
+
+
+def source_file_name(account_id: str, region: str) -> str:
+    """One file per source in each partition, so a failed source's old file can ride along."""
+    return f"part-{account_id}-{region}"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def prepare_lake(session: Session, config: Config) -> None:
+    """Database and tables exist with the contract's columns (idempotent)."""
+    catalog.ensure_database(session, config.lake)
+    for spec in TABLES.values():
+        catalog.ensure_table(session, config.lake, spec)
+
+
+def run_night(
+    config: Config,
+    night: date,
+    *,
+    session: Session | None = None,
+    lookback_days: int | None = None,
+    run_id: str | None = None,
+    on_source: Callable[[SourceResult], None] | None = None,
+) -> NightResult:
+    """Land night `night` (and the lookback days before it) for every source."""
+    calls = session.calls if session is not None else ApiCalls()
+    session = session or lake_session(config.lake.region, config.endpoint_url, calls)
+    run_id = run_id or new_run_id()
+    started = _now()
+    lookback = config.cloudwatch.lookback_days if lookback_days is None else lookback_days
+    window = night_window(night, lookback)
+    prepare_lake(session, config)
+    calls_before = sum(session.calls.snapshot().values())
+    cost_before = session.calls.cloudwatch_cost_usd()
+
+    stager = Stager(session, config.lake, CLOUDWATCH_METRICS, run_id)
+    results = []
+    for source in config.sources:
+        for region in source.regions:
+            result = _land_source(session, config, source.account_id, source.role_arn, region, window, stager)
+            log.info("source", run_id=run_id, **vars(result))
+            results.append(result)
+            if on_source:
+                on_source(result)
+
+    failed = [r.file_name for r in results if r.error]
+    published: list[Published] = []
+    records: list[RunRecord] = []
+    api_calls = sum(session.calls.snapshot().values()) - calls_before
+    cost = session.calls.cloudwatch_cost_usd() - cost_before
+    if len(failed) < len(results):
+        for dt in window.days:
+            stager.carry_over(dt, failed)
+        for staged in stager.staged():
+            published.append(publish(session, config.lake, staged))
+    status = PUBLISHED if published else FAILED
+    message = "; ".join(f"{r.account_id}/{r.region}: {r.error}" for r in results if r.error) or None
+    for dt in window.days:
+        rows = next((p.rows for p in published if p.dt == dt), 0)
+        records.append(RunRecord(run_id, dt, CLOUDWATCH_METRICS.name, rows, status if not message else FAILED,
+                                 started, _now(), [], message, api_calls, cost))  # fmt: skip
+
+    published.append(_publish_endpoints(session, config, run_id))
+    records.append(RunRecord(run_id, night.isoformat(), ENDPOINTS.name, published[-1].rows, PUBLISHED, started, _now()))
+    write_run_records(session, config.lake, records)
+    result = NightResult(night.isoformat(), run_id, results, published, records,
+                         session.calls.snapshot(), session.calls.cloudwatch_cost_usd())  # fmt: skip
+    log.info("night", night=result.night, run_id=run_id, ok=result.ok, api_calls=api_calls,
+             cloudwatch_cost_usd=round(cost, 6), rows={p.dt: p.rows for p in published if p.table == CLOUDWATCH_METRICS.name})  # fmt: skip
+    return result
+
+
+def _land_source(
+    session: Session, config: Config, account_id: str, role_arn: str | None, region: str, window: Window, stager: Stager
+) -> SourceResult:
+    """Extract one account x region and stage its rows, one file per partition."""
+    try:
+        source_session = session.assume(role_arn, region) if role_arn else session.in_region(region)
+        cloudwatch = source_session.client("cloudwatch", region_name=region)
+        install_fast_decoder(cloudwatch)
+        series = list(iter_metric_series(cloudwatch, account_id, region, config.cloudwatch.namespaces))
+        queries = plan_queries(series, config.cloudwatch)
+        table = cloudwatch_metrics_table(iter_metric_data(cloudwatch, queries, window), {q.id: q for q in queries})
+    except (PipelineError, ClientError, BotoCoreError) as error:
+        return SourceResult(account_id, region, error=f"{type(error).__name__}: {error}")
+    for dt in window.days:
+        stager.add(dt, source_file_name(account_id, region), _rows_of_day(table, dt))
+    return SourceResult(account_id, region, len(series), len(queries), table.num_rows)
+
+
+def _rows_of_day(table: pa.Table, dt: str) -> pa.Table:
+    start = datetime.fromisoformat(dt)
+    end = start + timedelta(days=1)
+    ts = table.column("ts")
+    mask = pc.and_(pc.greater_equal(ts, pa.scalar(start, ts.type)), pc.less(ts, pa.scalar(end, ts.type)))
+    return table.filter(mask)
+
+
+def _publish_endpoints(session: Session, config: Config, run_id: str) -> Published:
+    rows = [{"endpoint_name": name, **e.model_dump()} for name, e in sorted(config.endpoints.items())]
+    stager = Stager(session, config.lake, ENDPOINTS, run_id)
+    stager.add(None, "part-config", pa.Table.from_pylist(rows, schema=ENDPOINTS.schema))
+    return publish(session, config.lake, stager.staged()[0])
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+__all__ = ["NightResult", "SourceResult", "prepare_lake", "run_night", "PIPELINE_RUNS"]

@@ -1,0 +1,48 @@
+"""Athena SQL on Athena itself (via awswrangler), returned as Arrow like the local DuckDB path."""
+
+from __future__ import annotations
+
+import awswrangler as wr
+import pyarrow as pa
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pipelines.aws import Session
+from pipelines.config import LakeConfig
+from pipelines.errors import RetriableError
+from pipelines.query.transpile import QueryError, parse_athena
+
+
+def run_athena_query(session: Session, lake: LakeConfig, sql: str) -> pa.Table:
+    """Run one read-only query in the lake's database and workgroup; DDL is refused before any call."""
+    parse_athena(sql)  # same rules as locally: one query, no DDL or writes
+    where = f"{lake.database} (workgroup {lake.athena_workgroup}, {lake.region})"
+    try:
+        frame = wr.athena.read_sql_query(
+            sql,
+            database=lake.database,
+            workgroup=lake.athena_workgroup,
+            s3_output=result_location(session, lake),
+            ctas_approach=False,  # no temporary tables: a read-only role is enough
+            dtype_backend="pyarrow",  # keeps Arrow types (maps, lists, timestamps) on the way back
+            boto3_session=session,
+        )
+    except (wr.exceptions.QueryFailed, wr.exceptions.QueryCancelled) as error:
+        raise QueryError(f"Athena query failed in {where}: {error}") from None
+    except ClientError as error:
+        raise QueryError(f"Athena refused the query in {where}: {error}") from None
+    except BotoCoreError as error:
+        raise RetriableError(f"cannot reach Athena for {where}: {error}") from None
+    return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+
+
+def result_location(session: Session, lake: LakeConfig) -> str | None:
+    """The workgroup's own result location if it has one (None), else a prefix in the lake bucket.
+
+    Without this, awswrangler falls back to creating a bucket named after the account.
+    """
+    try:
+        group = session.client("athena").get_work_group(WorkGroup=lake.athena_workgroup)["WorkGroup"]
+    except ClientError as error:
+        raise QueryError(f"Athena workgroup {lake.athena_workgroup!r} in {lake.region}: {error}") from None
+    configured = group.get("Configuration", {}).get("ResultConfiguration", {}).get("OutputLocation")
+    return None if configured else f"s3://{lake.bucket}/athena-results/"

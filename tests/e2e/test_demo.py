@@ -1,0 +1,60 @@
+"""The demo path as a user runs it: `mlmon demo` leaves a queryable lake after the stack is gone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "--log-level", "WARNING", "demo", "--days", "3", "--out", str(out)],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "3 nights" in done.stdout
+    return out
+
+
+def test_demo_leaves_summary_lake_and_duckdb(demo_out: Path) -> None:
+    summary = json.loads((demo_out / "summary.json").read_text())
+    assert len(summary["nights"]) == 3 and summary["nights_ok"] == 3
+    assert summary["rows_per_table"]["cloudwatch_metrics"] > 0
+    assert summary["api_calls"]["CloudWatch.GetMetricData"] >= 4  # 4 sources x 3 nights at least one call each
+    assert summary["cloudwatch_cost_usd"] > 0
+    assert (demo_out / "summary.txt").read_text().startswith("demo: 3 nights")
+    assert list((demo_out / "lake" / "cloudwatch_metrics").glob("dt=*/**/*.parquet"))
+
+
+def test_lake_duckdb_answers_without_the_stack(demo_out: Path) -> None:
+    con = duckdb.connect(str(demo_out / "lake.duckdb"), read_only=True)
+    per_dt = con.execute("select dt, count(*) from cloudwatch_metrics group by dt order by dt").fetchall()
+    summary = json.loads((demo_out / "summary.json").read_text())
+    # Three nights with one day of lookback publish four partitions.
+    assert [row[0] for row in per_dt][-3:] == summary["nights"]
+    assert sum(n for _, n in per_dt) == summary["rows_per_table"]["cloudwatch_metrics"]
+    endpoints = con.execute("select count(*), count(distinct business_unit) from endpoints").fetchone()
+    assert endpoints[0] >= 6 and endpoints[1] >= 2
+    accounts = con.execute("select count(distinct account_id), count(distinct region) from cloudwatch_metrics").fetchone()
+    assert accounts == (2, 2)
+
+
+def test_mlmon_query_on_the_duckdb_file(demo_out: Path) -> None:
+    sql = ("select endpoint_name, max(value) / 1000.0 as p99_ms from cloudwatch_metrics "
+           "where metric_name = 'ModelLatency' and stat = 'p99' group by 1 order by 2 desc limit 3")  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "query", "--duckdb", str(demo_out / "lake.duckdb"), "--format", "json", sql],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert len(rows) == 3 and rows[0]["p99_ms"] >= rows[1]["p99_ms"] > 1.0

@@ -1,0 +1,164 @@
+"""A night end to end against the local stack: extract, stage, publish, rerun, late data, failures."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import datetime, time, timedelta, timezone
+from typing import Any
+
+import pyarrow.compute as pc
+import pytest
+from botocore.exceptions import ClientError
+
+from pipelines.land import catalog
+from pipelines.nightly import run_night
+from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, PREV_DT, day_after, make_config, new_lake, published, seed_invocations
+
+STATS = 5
+
+
+@pytest.fixture()
+def fleet(stack: Any) -> Any:
+    """Two endpoints per account, data for the night and the day before it (the lookback)."""
+    for account in ACCOUNTS:
+        for endpoint in ("ep-a", "ep-b"):
+            for day in (NIGHT - timedelta(days=1), NIGHT):
+                seed_invocations(stack.metric_store, account, endpoint, day)
+    return stack
+
+
+def test_night_lands_every_source_in_its_partitions(fleet: Any) -> None:
+    config = make_config(fleet.endpoint_url)
+    session = new_lake(config)
+    result = run_night(config, NIGHT, session=session)
+    assert result.ok, result
+    for dt in (PREV_DT, DT):
+        rows = published(session, config, "cloudwatch_metrics", dt)
+        # 2 accounts x 2 endpoints x 5 statistics x 288 five-minute periods
+        assert rows.num_rows == 2 * 2 * STATS * 288
+        sums = rows.filter(pc.equal(rows["stat"], "Sum"))
+        assert set(sums["value"].to_pylist()) == {50.0}  # five minutes of 10 per minute
+        assert set(rows["account_id"].to_pylist()) == set(ACCOUNTS)
+        assert set(rows["endpoint_name"].to_pylist()) == {"ep-a", "ep-b"}
+        assert rows["ts"].to_pylist()[0].date().isoformat() == dt
+    endpoints = published(session, config, "endpoints")
+    assert sorted(endpoints["endpoint_name"].to_pylist()) == ["ep-a", "ep-b"]
+    runs = published(session, config, "pipeline_runs", DT)
+    assert {r["table_name"]: r["status"] for r in runs.to_pylist()} == {"cloudwatch_metrics": "published", "endpoints": "published"}
+
+
+def test_rerun_replaces_the_partition_without_duplicates(fleet: Any) -> None:
+    config = make_config(fleet.endpoint_url)
+    session = new_lake(config)
+    first = run_night(config, NIGHT, session=session)
+    before = published(session, config, "cloudwatch_metrics", DT).sort_by([("account_id", "ascending"), ("ts", "ascending")])
+    old_location = catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT)
+    second = run_night(config, NIGHT, session=session)
+    after = published(session, config, "cloudwatch_metrics", DT).sort_by([("account_id", "ascending"), ("ts", "ascending")])
+    assert first.run_id != second.run_id
+    assert after.num_rows == before.num_rows
+    assert after.equals(before)
+    new_location = catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT)
+    assert new_location != old_location and second.run_id in new_location
+    bucket, prefix = old_location.removeprefix("s3://").split("/", 1)
+    leftovers = session.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0)
+    assert leftovers == 0, "the superseded run prefix is removed after the switch"
+
+
+def test_late_datapoint_appears_after_next_night(fleet: Any) -> None:
+    config = make_config(fleet.endpoint_url)
+    session = new_lake(config)
+    seed_invocations(fleet.metric_store, ACCOUNTS[0], "ep-a", day_after(NIGHT))
+    run_night(config, NIGHT, session=session)
+    late_ts = datetime.combine(NIGHT, time(23, 57), tzinfo=timezone.utc)
+    source = session.assume(f"arn:aws:iam::{ACCOUNTS[0]}:role/MlLakeReader", "us-east-1")
+    source.client("cloudwatch").put_metric_data(
+        Namespace="AWS/SageMaker",
+        MetricData=[{"MetricName": "Invocations", "Timestamp": late_ts, "Value": 1000.0, "Unit": "Count",
+                     "Dimensions": [{"Name": "EndpointName", "Value": "ep-a"}, {"Name": "VariantName", "Value": "AllTraffic"}]}],
+    )  # fmt: skip
+
+    def last_period_max() -> float:
+        rows = published(session, config, "cloudwatch_metrics", DT)
+        mask = pc.and_(pc.and_(pc.equal(rows["account_id"], ACCOUNTS[0]), pc.equal(rows["endpoint_name"], "ep-a")),
+                       pc.equal(rows["stat"], "Maximum"))  # fmt: skip
+        picked = rows.filter(mask).sort_by("ts")
+        return picked["value"].to_pylist()[-1]
+
+    assert last_period_max() == 10.0
+    run_night(config, day_after(NIGHT), session=session)
+    assert last_period_max() == 1000.0
+
+
+def _deny_role(account: str) -> Any:
+    def handler(params: dict[str, Any], **_: Any) -> None:
+        if f"::{account}:" in params.get("RoleArn", ""):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized to assume"}}, "AssumeRole")
+
+    return handler
+
+
+def test_role_that_cannot_be_assumed_fails_its_account_only(fleet: Any) -> None:
+    config = make_config(fleet.endpoint_url)
+    session = new_lake(config)
+    run_night(config, NIGHT, session=session)
+    published_before = published(session, config, "cloudwatch_metrics", DT)
+
+    session.register_hook("before-parameter-build.sts.AssumeRole", _deny_role(ACCOUNTS[1]))
+    result = run_night(config, NIGHT, session=session)
+    assert not result.ok
+    failed = {s.account_id: s.error for s in result.sources}
+    assert failed[ACCOUNTS[0]] is None and "AccessDenied" in failed[ACCOUNTS[1]]
+    after = published(session, config, "cloudwatch_metrics", DT)
+    # The healthy account landed anew; the failed one kept what was published for it before.
+    assert after.num_rows == published_before.num_rows
+    assert set(after["account_id"].to_pylist()) == set(ACCOUNTS)
+    runs = published(session, config, "pipeline_runs", DT).to_pylist()
+    latest = [r for r in runs if r["run_id"] == result.run_id and r["table_name"] == "cloudwatch_metrics"]
+    assert latest[0]["status"] == "failed" and ACCOUNTS[1] in latest[0]["message"]
+
+
+def test_incomplete_results_fail_the_source_instead_of_vanishing(fleet: Any) -> None:
+    config = make_config(fleet.endpoint_url)
+    session = new_lake(config)
+
+    def corrupt(parsed: dict[str, Any], **_: Any) -> None:
+        page = parsed.get("DecodedPage")
+        if page is not None:
+            statuses = ["InternalError"] + list(page.status_codes[1:])
+            parsed["DecodedPage"] = dataclasses.replace(page, status_codes=statuses)
+
+    # Fault injection at the AWS boundary: the first result of every page comes back broken.
+    session.register_hook("after-call.cloudwatch.GetMetricData", corrupt)
+    result = run_night(config, NIGHT, session=session)
+    assert all(s.error and "incomplete" in s.error for s in result.sources)
+    assert catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT) is None
+
+
+def test_get_metric_data_calls_are_ceil_of_queries_over_500(stack: Any) -> None:
+    for i in range(130):  # 130 series x 5 statistics = 650 queries -> 2 calls
+        seed_invocations(stack.metric_store, ACCOUNTS[0], f"ep-{i:03d}", NIGHT)
+    config = make_config(stack.endpoint_url, lookback_days=0, period_seconds=3600)
+    config = config.model_copy(update={"sources": config.sources[:1]})
+    session = new_lake(config)
+    before = session.calls.snapshot().get("CloudWatch.GetMetricData", 0)
+    result = run_night(config, NIGHT, session=session)
+    assert result.ok
+    calls = session.calls.snapshot()["CloudWatch.GetMetricData"] - before
+    assert calls == math.ceil(130 * STATS / 500) == 2
+    assert published(session, config, "cloudwatch_metrics", DT).num_rows == 130 * STATS * 24
+
+
+def test_pages_past_100800_points_follow_next_token(stack: Any) -> None:
+    for i in range(80):  # 80 series x 1 statistic x 1,440 minutes = 115,200 points -> 2 pages
+        seed_invocations(stack.metric_store, ACCOUNTS[0], f"ep-{i:03d}", NIGHT)
+    config = make_config(stack.endpoint_url, lookback_days=0, period_seconds=60, statistics=["Sum"])
+    config = config.model_copy(update={"sources": config.sources[:1]})
+    session = new_lake(config)
+    result = run_night(config, NIGHT, session=session)
+    assert result.ok
+    assert session.calls.snapshot()["CloudWatch.GetMetricData"] == 2
+    rows = published(session, config, "cloudwatch_metrics", DT)
+    assert rows.num_rows == 80 * 1440
+    assert rows.group_by(["endpoint_name"]).aggregate([("ts", "count_distinct")])["ts_count_distinct"].to_pylist() == [1440] * 80

@@ -1,0 +1,46 @@
+"""The command line keeps its promises: every command has --help and is documented in the README."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands)  # type: ignore[union-attr]
+runner = CliRunner()
+
+
+def test_there_are_commands() -> None:
+    assert {"nightly", "backfill", "query", "demo", "local-stack"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_is_documented_in_the_readme(command: str) -> None:
+    assert f"mlmon {command}" in (ROOT / "README.md").read_text()
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("lake: {region: us-east-1, bucket: acme-lake, database: db, color: red}\nsources: []\n")
+    result = runner.invoke(app, ["nightly", "--config", str(config), "--date", "2026-01-01"])
+    assert result.exit_code == 2
+    assert "lake.color: unknown key" in result.output
+    assert "sources:" in result.output
+
+
+def test_query_needs_exactly_one_target() -> None:
+    result = runner.invoke(app, ["query", "select 1"])
+    assert result.exit_code == 2
+    assert "exactly one of --config or --duckdb" in result.output

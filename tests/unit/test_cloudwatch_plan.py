@@ -1,0 +1,71 @@
+"""Query planning: statistics per series, packing into calls, night windows."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timezone
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipelines.config import CloudWatchConfig
+from pipelines.extract.cloudwatch_plan import (
+    MAX_QUERIES_PER_CALL,
+    MAX_REQUEST_BYTES,
+    batches,
+    minimum_calls,
+    night_window,
+    plan_queries,
+)
+from pipelines.extract.metric_query import MetricSeries
+
+
+def _series(n: int, metric: str = "Invocations", value_len: int = 12) -> list[MetricSeries]:
+    return [
+        MetricSeries("111111111111", "us-east-1", "AWS/SageMaker", metric,
+                     (("EndpointName", f"ep-{i:0{value_len}d}"), ("VariantName", "AllTraffic")))
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_percentiles_only_for_latency_metrics() -> None:
+    settings = CloudWatchConfig()
+    queries = plan_queries(_series(1, "ModelLatency") + _series(1, "Invocations"), settings)
+    by_metric: dict[str, list[str]] = {}
+    for q in queries:
+        by_metric.setdefault(q.series.metric_name, []).append(q.stat)
+    assert by_metric["ModelLatency"] == ["Average", "Sum", "Minimum", "Maximum", "SampleCount", "p50", "p90", "p99"]
+    assert by_metric["Invocations"] == ["Average", "Sum", "Minimum", "Maximum", "SampleCount"]
+    assert {q.unit for q in queries if q.series.metric_name == "ModelLatency"} == {"Microseconds"}
+
+
+@given(n=st.integers(min_value=0, max_value=700), stats=st.integers(min_value=1, max_value=5))
+def test_n_series_times_s_statistics_pack_into_ceil_calls(n: int, stats: int) -> None:
+    settings = CloudWatchConfig(statistics=["Average", "Sum", "Minimum", "Maximum", "SampleCount"][:stats])
+    queries = plan_queries(_series(n), settings)
+    packed = batches(queries)
+    assert len(queries) == n * stats
+    assert len(packed) == math.ceil(n * stats / MAX_QUERIES_PER_CALL)
+    assert [q.id for batch in packed for q in batch] == [q.id for q in queries]
+    assert all(len({q.id for q in batch}) == len(batch) for batch in packed)
+
+
+def test_long_dimension_values_split_by_request_size() -> None:
+    queries = plan_queries(_series(500, value_len=1500), CloudWatchConfig(statistics=["Sum"]))
+    packed = batches(queries)
+    assert len(packed) > 1
+    assert all(sum(len(str(q.to_api())) for q in b) <= MAX_REQUEST_BYTES * 1.2 for b in packed)
+
+
+def test_night_window_is_utc_days_with_lookback() -> None:
+    window = night_window(date(2026, 3, 10), lookback_days=1)
+    assert window.start == datetime(2026, 3, 9, tzinfo=timezone.utc)
+    assert window.end == datetime(2026, 3, 11, tzinfo=timezone.utc)
+    assert window.days == ["2026-03-09", "2026-03-10"]
+    assert night_window(date(2026, 3, 10), 0).days == ["2026-03-10"]
+
+
+def test_minimum_calls() -> None:
+    assert minimum_calls(0, 288) == 0
+    assert minimum_calls(336, 576) == 2  # 193,536 points need two 100,800-point pages
+    assert minimum_calls(1001, 1) == 3
