@@ -19,7 +19,7 @@ from pipelines.extract.cloudwatch_discovery import iter_metric_series
 from pipelines.extract.cloudwatch_fetch import iter_metric_data
 from pipelines.extract.cloudwatch_plan import Window, night_window, plan_queries
 from pipelines.land import catalog
-from pipelines.land.cloudwatch_table import cloudwatch_metrics_table
+from pipelines.land.cloudwatch_table import cloudwatch_metrics_table, write_parquet_bytes
 from pipelines.land.lake import Published, Stager, publish
 from pipelines.land.runs import FAILED, PUBLISHED, RunRecord, write_run_records
 from pipelines.land.schemas import CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS, TABLES
@@ -96,7 +96,7 @@ def run_night(
     calls_before = sum(session.calls.snapshot().values())
     cost_before = session.calls.cloudwatch_cost_usd()
 
-    stager = Stager(session, config.lake, CLOUDWATCH_METRICS, run_id)
+    stager = Stager(session, config.lake, CLOUDWATCH_METRICS, run_id, encode=write_parquet_bytes)
     results = []
     for source in config.sources:
         for region in source.regions:

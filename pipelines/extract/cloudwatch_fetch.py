@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines.errors import RetriableError
-from pipelines.extract.cloudwatch_decode import DecodedPage, page_from_parsed
+from pipelines.extract.cloudwatch_decode import DecodedPage, decoded_page
 from pipelines.extract.cloudwatch_plan import Window, batches
 from pipelines.extract.metric_query import MetricQuery
 
@@ -38,7 +38,7 @@ def iter_metric_data(cloudwatch: Any, queries: Sequence[MetricQuery], window: Wi
                 response = cloudwatch.get_metric_data(**request, **({"NextToken": token} if token else {}))
             except (ClientError, BotoCoreError) as error:
                 raise RetriableError(f"GetMetricData failed ({len(batch)} queries): {error}") from error
-            page = response.get("DecodedPage") or page_from_parsed(response)
+            page = decoded_page(response)
             final_status.update(zip(page.ids, page.status_codes))
             yield page
             token = page.next_token

@@ -90,8 +90,8 @@ def batches(queries: Sequence[MetricQuery]) -> list[list[MetricQuery]]:
     return packed
 
 
-def minimum_calls(queries: int, points_per_query: int) -> int:
+def minimum_calls(queries: int, datapoints: int) -> int:
     """The fewest GetMetricData calls any client could make for this many queries and points."""
     if queries == 0:
         return 0
-    return max(math.ceil(queries / MAX_QUERIES_PER_CALL), math.ceil(queries * points_per_query / MAX_POINTS_PER_CALL))
+    return max(math.ceil(queries / MAX_QUERIES_PER_CALL), math.ceil(datapoints / MAX_POINTS_PER_CALL))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import awswrangler as wr
@@ -17,14 +18,18 @@ from pipelines.land.schemas import TableSpec
 
 def parquet_bytes(table: pa.Table) -> bytes:
     """Typed zstd Parquet, written by pyarrow so the contract's types survive (no pandas round trip)."""
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd", row_group_size=1_000_000, use_dictionary=True)
-    return sink.getvalue()
+    # An Arrow buffer, not io.BytesIO: pyarrow 25 can abort at exit after threaded BytesIO I/O.
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", row_group_size=1 << 20, use_dictionary=True)
+    return bytes(sink.getvalue().to_pybytes())
 
 
-def upload_parquet(session: Session, table: pa.Table, uri: str) -> int:
-    """Upload `table` as one Parquet object at `uri`; returns its size in bytes."""
-    body = parquet_bytes(table)
+Encoder = Callable[[pa.Table], bytes]
+
+
+def upload_parquet(session: Session, table: pa.Table, uri: str, encode: Encoder = parquet_bytes) -> int:
+    """Upload `table` as one Parquet object at `uri` (awswrangler does the transfer); returns bytes."""
+    body = encode(table)
     wr.s3.upload(local_file=io.BytesIO(body), path=uri, boto3_session=session)
     return len(body)
 
@@ -66,6 +71,7 @@ class Stager:
     lake: LakeConfig
     spec: TableSpec
     run_id: str
+    encode: Encoder = parquet_bytes  # a table may bring its own encoding (dictionary columns, row groups)
     _files: dict[str | None, list[str]] = field(default_factory=dict)
     _rows: dict[str | None, int] = field(default_factory=dict)
 
@@ -74,7 +80,7 @@ class Stager:
         if not table.schema.equals(self.spec.schema, check_metadata=False):
             raise TypeError(f"{self.spec.name}: staged schema differs from the contract:\n{table.schema}")
         uri = f"{run_prefix(self.lake, self.spec.name, dt, self.run_id)}{name}.parquet"
-        upload_parquet(self.session, table, uri)
+        upload_parquet(self.session, table, uri, self.encode)
         self._files.setdefault(dt, []).append(uri)
         self._rows[dt] = self._rows.get(dt, 0) + table.num_rows
         return uri
@@ -95,7 +101,7 @@ class Stager:
             return []
         target = run_prefix(self.lake, self.spec.name, dt, self.run_id)
         copied = wr.s3.copy_objects(sources, source_path=previous, target_path=target, boto3_session=self.session)
-        rows = sum(pq.read_metadata(io.BytesIO(_read_bytes(self.session, uri))).num_rows for uri in copied)
+        rows = sum(pq.read_metadata(pa.BufferReader(_read_bytes(self.session, uri))).num_rows for uri in copied)
         self._files.setdefault(dt, []).extend(copied)
         self._rows[dt] = self._rows.get(dt, 0) + rows
         return list(copied)
@@ -132,5 +138,5 @@ def discard(session: Session, staged: StagedPartition) -> None:
 
 def read_table(session: Session, uris: list[str], schema: pa.Schema) -> pa.Table:
     """Read Parquet objects back with the contract schema (used for small tables and checks)."""
-    tables = [pq.read_table(io.BytesIO(_read_bytes(session, uri)), schema=schema) for uri in uris]
+    tables = [pq.read_table(pa.BufferReader(_read_bytes(session, uri)), schema=schema) for uri in uris]
     return pa.concat_tables(tables) if tables else schema.empty_table()

@@ -26,10 +26,10 @@ def _json_default(value: object) -> object:
 def render(table: pa.Table, fmt: str) -> str:
     """`table`: aligned columns; `csv`: header + rows; `json`: one array of objects."""
     if fmt == "csv":
-        sink = io.BytesIO()
+        sink = pa.BufferOutputStream()
         simple = pa.table({name: _csv_column(table.column(name)) for name in table.column_names})
         pacsv.write_csv(simple, sink)
-        return sink.getvalue().decode("utf-8")
+        return bytes(sink.getvalue().to_pybytes()).decode("utf-8")
     if fmt == "json":
         return json.dumps(table.to_pylist(), default=_json_default, indent=1) + "\n"
     if fmt == "table":

@@ -260,21 +260,33 @@ def test_query_protocol_clients_get_the_same_data(stack: LocalStack, cw: Any) ->
     assert "<Values><member>0.0</member><member>1.0</member><member>2.0</member></Values>" in xml
 
 
-def test_fixes_are_installed_while_a_stack_runs_and_removed_after_the_last(stack: LocalStack) -> None:
-    """Assumes this module's stack is the only one running in the process."""
-    assert cloudwatch_moto.is_installed()
-    patched = CloudWatchResponse.__dict__["get_metric_data"]
-    cloudwatch_moto.install(-1, cloudwatch_moto.StackSettings())  # a second user: idempotent
-    cloudwatch_moto.release(-1)
-    assert cloudwatch_moto.is_installed() and CloudWatchResponse.__dict__["get_metric_data"] is patched
-    stack.stop()
-    try:
-        assert not cloudwatch_moto.is_installed()
-        assert CloudWatchResponse.__dict__["get_metric_data"] is not patched
-        assert "parse_parameters" not in CloudWatchResponse.__dict__  # inherited from moto's BaseResponse again
-    finally:
-        stack.start()
-    assert cloudwatch_moto.is_installed()
+_INSTALL_CYCLE = """
+from moto.cloudwatch.responses import CloudWatchResponse
+from pipelines.localstack import cloudwatch_moto
+from pipelines.localstack.server import LocalStack
+
+original = CloudWatchResponse.__dict__["get_metric_data"]
+first, second = LocalStack(), LocalStack()
+first.start(); second.start()
+patched = CloudWatchResponse.__dict__["get_metric_data"]
+assert cloudwatch_moto.is_installed() and patched is not original
+cloudwatch_moto.install(-1, cloudwatch_moto.StackSettings())  # another user: idempotent
+cloudwatch_moto.release(-1)
+first.stop()
+assert cloudwatch_moto.is_installed() and CloudWatchResponse.__dict__["get_metric_data"] is patched
+second.stop()
+assert not cloudwatch_moto.is_installed()
+assert CloudWatchResponse.__dict__["get_metric_data"] is original
+assert "parse_parameters" not in CloudWatchResponse.__dict__  # inherited from moto's BaseResponse again
+print("ok")
+"""
+
+
+def test_fixes_are_installed_while_a_stack_runs_and_removed_after_the_last() -> None:
+    # In a fresh process: this one has other stacks running for other tests.
+    done = subprocess.run([sys.executable, "-c", _INSTALL_CYCLE], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
 
 
 def test_serve_prints_the_endpoint_and_stops_on_sigterm() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 
 from pipelines.aws import Session
 from pipelines.config import LakeConfig, parse_config
+from pipelines.land.lake import parquet_bytes
 from pipelines.land.schemas import CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS, TableSpec
 from pipelines.query import ExportError, QueryError, UnsupportedQueryError, query
 from pipelines.query.athena import run_athena_query
@@ -69,10 +69,8 @@ def endpoints(business_unit: str) -> pa.Table:
 
 
 def put_parquet(session: Session, uri: str, table: pa.Table) -> None:
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
     bucket, key = uri.removeprefix("s3://").split("/", 1)
-    session.client("s3").put_object(Bucket=bucket, Key=key, Body=sink.getvalue())
+    session.client("s3").put_object(Bucket=bucket, Key=key, Body=parquet_bytes(table))
 
 
 def create_table(session: Session, spec: TableSpec) -> None:

@@ -205,20 +205,6 @@ def test_round_trip_random_pages(doc: dict[str, Any], kind: str) -> None:
     assert page.timestamps.tolist() == want
 
 
-def test_uniform_arrays_take_the_strided_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = {"MetricDataResults": [{"Id": f"q{i}", "Timestamps": [T0 + 60 * j for j in range(50)], "Values": [j / 7 for j in range(50)]} for i in range(3)]}
-    bodies = [cbor_body(doc), cbor_body(doc, float_timestamps=True)]
-    want = [botocore_page(body, CBOR) for body in bodies]
-
-    def no_fallback(items: Any) -> Any:
-        raise AssertionError("decoded item by item")
-
-    monkeypatch.setattr("pipelines.extract.cloudwatch_decode._number_array", no_fallback)
-    monkeypatch.setattr("pipelines.extract.cloudwatch_decode._float_list", no_fallback)
-    for body, expected in zip(bodies, want, strict=True):
-        assert_same_page(decode_get_metric_data(body, CBOR), expected)
-
-
 class _FakeService:
     def __init__(self, protocol: str) -> None:
         self.resolved_protocol = protocol

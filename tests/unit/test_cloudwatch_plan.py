@@ -66,6 +66,6 @@ def test_night_window_is_utc_days_with_lookback() -> None:
 
 
 def test_minimum_calls() -> None:
-    assert minimum_calls(0, 288) == 0
-    assert minimum_calls(336, 576) == 2  # 193,536 points need two 100,800-point pages
-    assert minimum_calls(1001, 1) == 3
+    assert minimum_calls(0, 0) == 0
+    assert minimum_calls(336, 336 * 576) == 2  # 193,536 points need two 100,800-point pages
+    assert minimum_calls(1001, 1001) == 3

@@ -1,0 +1,72 @@
+"""The commands as a user runs them, as processes, against a local stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelines.aws import lake_session
+from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, PREV_DT, make_config, new_lake, seed_invocations
+
+
+def _config_file(tmp_path: Path, endpoint_url: str) -> Path:
+    config = make_config(endpoint_url, statistics=["Sum", "Maximum"])
+    new_lake(config)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    return path
+
+
+def _mlmon(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pipelines", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_nightly_then_query_through_the_cli(stack: Any, tmp_path: Path) -> None:
+    for account in ACCOUNTS:
+        seed_invocations(stack.metric_store, account, "ep-a", NIGHT)
+    config = _config_file(tmp_path, stack.endpoint_url)
+    done = _mlmon("nightly", "--config", str(config), "--date", DT)
+    assert done.returncode == 0, done.stderr
+    assert f"{ACCOUNTS[0]} us-east-1: {288 * 2} datapoints" in done.stdout
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert [e for e in events if e["event"] == "night"][0]["ok"] is True
+
+    sql = f"select account_id, sum(value) as invocations from cloudwatch_metrics where dt = '{DT}' and stat = 'Sum' group by 1 order by 1"
+    done = _mlmon("query", "--config", str(config), "--format", "json", sql)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"account_id": a, "invocations": 14400.0} for a in ACCOUNTS]
+    done = _mlmon("query", "--config", str(config), "--format", "csv", f"select count(*) as n from cloudwatch_metrics where dt = '{PREV_DT}'")
+    assert done.stdout.splitlines() == ['"n"', "0"]
+
+
+def test_nightly_exits_1_when_a_source_fails(stack: Any, tmp_path: Path) -> None:
+    seed_invocations(stack.metric_store, ACCOUNTS[0], "ep-a", NIGHT)
+    config = make_config(stack.endpoint_url).model_dump(mode="json")
+    config["sources"].append({"account_id": "333333333333", "role_arn": "arn:aws:iam::333333333333:role/Missing",
+                              "regions": ["us-east-1"]})  # fmt: skip
+    # moto lets any role be assumed; a region with no endpoint is a source that fails for real.
+    config["sources"][-1]["regions"] = ["xx-nowhere-1"]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    new_lake(make_config(stack.endpoint_url))
+    done = _mlmon("nightly", "--config", str(path), "--date", DT)
+    assert done.returncode == 1, done.stderr
+    assert "333333333333 xx-nowhere-1: FAILED" in done.stdout
+    assert f"{ACCOUNTS[0]} us-east-1: " in done.stdout and "datapoints" in done.stdout
+
+
+def test_local_stack_command_serves_until_interrupted() -> None:
+    process = subprocess.Popen([sys.executable, "-m", "pipelines", "local-stack"], stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()  # type: ignore[union-attr]
+        assert line.startswith("endpoint: http://127.0.0.1:")
+        session = lake_session("us-east-1", line.split(": ", 1)[1].strip())
+        assert session.client("s3").list_buckets()["Buckets"] == []
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0
