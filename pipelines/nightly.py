@@ -22,7 +22,7 @@ from pipelines.land import catalog
 from pipelines.land.cloudwatch_table import cloudwatch_metrics_table, write_parquet_bytes
 from pipelines.land.lake import Published, Stager, publish
 from pipelines.land.runs import FAILED, PUBLISHED, RunRecord, write_run_records
-from pipelines.land.schemas import CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS, TABLES
+from pipelines.land.schemas import CLOUDWATCH_METRICS, ENDPOINTS, TABLES
 from pipelines.logs import get_logger
 
 log = get_logger(__name__)
@@ -169,5 +169,3 @@ def _publish_endpoints(session: Session, config: Config, run_id: str) -> Publish
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
-
-__all__ = ["NightResult", "SourceResult", "prepare_lake", "run_night", "PIPELINE_RUNS"]

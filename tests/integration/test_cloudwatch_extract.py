@@ -1,0 +1,68 @@
+"""Discovery and fetching against the local stack, below the night: pages, namespaces, statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow.compute as pc
+
+from pipelines.aws import lake_session
+from pipelines.config import CloudWatchConfig
+from pipelines.extract.cloudwatch_decode import install_fast_decoder
+from pipelines.extract.cloudwatch_discovery import iter_metric_series
+from pipelines.extract.cloudwatch_fetch import iter_metric_data
+from pipelines.extract.cloudwatch_plan import night_window, plan_queries
+from pipelines.land.cloudwatch_table import cloudwatch_metrics_table
+from tests.integration.lakehelpers import ACCOUNTS, NIGHT, minutes, seed_invocations
+
+
+def _cloudwatch(stack: Any) -> Any:
+    session = lake_session("us-east-1", stack.endpoint_url)
+    source = session.assume(f"arn:aws:iam::{ACCOUNTS[0]}:role/MlLakeReader", "us-east-1")
+    client = source.client("cloudwatch")
+    install_fast_decoder(client)
+    return source, client
+
+
+def test_discovery_follows_list_metrics_pages_and_keeps_namespaces_apart(stack: Any) -> None:
+    for i in range(501):  # ListMetrics pages hold 500 series
+        seed_invocations(stack.metric_store, ACCOUNTS[0], f"ep-{i:03d}", NIGHT)
+    ts = minutes(NIGHT)
+    stack.metric_store.put_series(ACCOUNTS[0], "us-east-1", "Custom/Team", "Invocations",
+                                  {"EndpointName": "ep-000", "VariantName": "AllTraffic"}, "Count",
+                                  ts, np.full(len(ts), 99.0))  # fmt: skip
+    seed_invocations(stack.metric_store, ACCOUNTS[1], "other-account", NIGHT)
+    session, client = _cloudwatch(stack)
+
+    series = list(iter_metric_series(client, ACCOUNTS[0], "us-east-1", ["AWS/SageMaker"]))
+    assert len(series) == 501 and len(set(series)) == 501
+    assert session.calls.snapshot()["CloudWatch.ListMetrics"] == 2
+    assert all(s.namespace == "AWS/SageMaker" and s.account_id == ACCOUNTS[0] for s in series)
+    assert "other-account" not in {s.endpoint_name for s in series}
+
+    # The same metric name and dimensions in another namespace must not leak into the values.
+    both = list(iter_metric_series(client, ACCOUNTS[0], "us-east-1", ["AWS/SageMaker", "Custom/Team"]))
+    picked = [s for s in both if s.endpoint_name == "ep-000"]
+    queries = plan_queries(picked, CloudWatchConfig(statistics=["Maximum"], period_seconds=3600))
+    table = cloudwatch_metrics_table(iter_metric_data(client, queries, night_window(NIGHT, 0)), {q.id: q for q in queries})
+    maxima = {ns: set(table.filter(pc.equal(table["namespace"], ns))["value"].to_pylist()) for ns in ("AWS/SageMaker", "Custom/Team")}
+    assert maxima == {"AWS/SageMaker": {10.0}, "Custom/Team": {99.0}}
+
+
+def test_missing_periods_stay_missing(stack: Any) -> None:
+    ts = minutes(NIGHT)[:60]  # only the first hour has data
+    stack.metric_store.put_series(ACCOUNTS[0], "us-east-1", "AWS/SageMaker", "ModelLatency",
+                                  {"EndpointName": "ep-a", "VariantName": "AllTraffic"}, "Microseconds",
+                                  ts, np.linspace(1000, 60000, 60))  # fmt: skip
+    _, client = _cloudwatch(stack)
+    series = list(iter_metric_series(client, ACCOUNTS[0], "us-east-1", ["AWS/SageMaker"]))
+    queries = plan_queries(series, CloudWatchConfig(period_seconds=3600))
+    table = cloudwatch_metrics_table(iter_metric_data(client, queries, night_window(NIGHT, 0)), {q.id: q for q in queries})
+    assert table.num_rows == len(queries)  # one period with data per statistic; 23 empty hours, no zeros
+    assert table["value"].null_count == 0
+    assert set(table["ts"].to_pylist()) == {table["ts"][0].as_py()}
+    p99 = table.filter(pc.equal(table["stat"], "p99"))["value"][0].as_py()
+    assert p99 == np.linspace(1000, 60000, 60)[int(np.ceil(0.99 * 60)) - 1]  # nearest rank
+    assert set(table["unit"].to_pylist()) == {"Microseconds"}
+    assert table["ts"][0].as_py().date() == NIGHT
