@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml requirements.lock
 venv: $(STAMP) ## create .venv with the pinned dependencies
 
 demo: $(STAMP) ## local stack + seeded fleet + $(DAYS) nights; results under out/
-	$(BIN)/mlmon demo --days $(DAYS) --out out
+	$(BIN)/mlmon --log-level WARNING demo --days $(DAYS) --out out
 
 test: $(STAMP) ## the whole suite (unit, integration against the local stack, end-to-end)
 	$(BIN)/python -m pytest -q

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 
 from pipelines.config import Config, load_config
 from pipelines.errors import PipelineError
 from pipelines.logs import configure_logging
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="ML performance lake: SageMaker model health next to business KPIs, every night.",
@@ -64,6 +68,11 @@ def nightly(
     for source in result.sources:
         state = f"FAILED: {source.error}" if source.error else f"{source.datapoints} datapoints"
         typer.echo(f"{source.account_id} {source.region}: {state}")
+    for outcome in result.outcomes:
+        typer.echo(f"{outcome.staged.table} {outcome.staged.dt or '-'}: {outcome.status}")
+    for outcome in result.quarantined:
+        typer.echo(f"\nQUARANTINED {outcome.staged.table} dt={outcome.staged.dt} run {outcome.staged.run_id}:")
+        typer.echo(outcome.report.summary())
     raise typer.Exit(code=0 if result.ok else 1)
 
 
@@ -84,6 +93,27 @@ def backfill(
         raise _fail(error) from None
     typer.echo(f"landed {len(result.nights)} nights, skipped {len(result.skipped)} already published")
     raise typer.Exit(code=0 if result.ok else 1)
+
+
+@app.command()
+def validate(
+    config: ConfigOption,
+    date_: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Partition to re-validate (UTC).")],
+) -> None:
+    """Re-run the expectation suites on the published partitions of a night; exit 1 on a critical failure."""
+    settings = _load(config)
+    from pipelines.aws import lake_session
+    from pipelines.nightly import new_run_id
+    from pipelines.validate.gate import revalidate
+
+    session = lake_session(settings.lake.region, settings.endpoint_url)
+    try:
+        reports = revalidate(session, settings, date_.date().isoformat(), new_run_id())
+    except PipelineError as error:
+        raise _fail(error) from None
+    for report in reports:
+        typer.echo(report.summary())
+    raise typer.Exit(code=0 if all(r.passed for r in reports) else 1)
 
 
 class OutputFormat(str, Enum):
@@ -137,6 +167,90 @@ def demo(
 
     summary = run_demo(days=days, out=out, seed=seed)
     typer.echo(summary.text)
+
+
+quarantine_app = typer.Typer(help="What the audit held back and why; publish or delete it.", no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+TableOption = Annotated[str, typer.Option(help="Table name, e.g. cloudwatch_metrics.")]
+DtOption = Annotated[Optional[str], typer.Option("--date", help="Partition (YYYY-MM-DD); omit for unpartitioned tables.")]
+RunOption = Annotated[Optional[str], typer.Option("--run", help="Run id (default: the newest quarantined run).")]
+
+
+@quarantine_app.command("list")
+def quarantine_list(config: ConfigOption) -> None:
+    """Every quarantined partition: table, date, run, rows, failed expectations."""
+    from pipelines.validate.quarantine import list_quarantined
+
+    settings = _load(config)
+    items = list_quarantined(_lake_session(settings), settings.lake)
+    for item in items:
+        typer.echo(f"{item.table}\t{item.dt or '-'}\t{item.run_id}\t{item.rows} rows\t{', '.join(item.failed)}")
+    if not items:
+        typer.echo("nothing quarantined")
+
+
+@quarantine_app.command("show")
+def quarantine_show(config: ConfigOption, table: TableOption, date_: DtOption = None, run: RunOption = None) -> None:
+    """Why a partition was held back: the summary and the full validation result (JSON)."""
+    import json as _json
+
+    from pipelines.validate.quarantine import find, verdict
+
+    settings = _load(config)
+    session = _lake_session(settings)
+    item = _guard(lambda: find(session, settings.lake, table, date_, run))
+    typer.echo(f"{item.ref}: {item.rows} rows at {item.uri}\n{item.summary}\n")
+    typer.echo(_json.dumps(verdict(session, item), indent=1, default=str))
+
+
+@quarantine_app.command("release")
+def quarantine_release(
+    config: ConfigOption,
+    table: TableOption,
+    reason: Annotated[str, typer.Option(help="Why the data is right after all (recorded).")],
+    date_: DtOption = None,
+    run: RunOption = None,
+    by: Annotated[Optional[str], typer.Option(help="Who decided (default: $USER).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace a partition published by a newer run since.")] = False,
+) -> None:
+    """Publish a quarantined partition after a person decided; the decision goes to pipeline_runs."""
+    from pipelines.validate.decisions import release_quarantined
+
+    settings = _load(config)
+    who = by or os.environ.get("USER") or "unknown"
+    published = _guard(lambda: release_quarantined(_lake_session(settings), settings, table, date_, run, who, reason, force))
+    typer.echo(f"released {table} {date_ or '-'}: readers now see {published.location}")
+
+
+@quarantine_app.command("drop")
+def quarantine_drop(
+    config: ConfigOption,
+    table: TableOption,
+    reason: Annotated[str, typer.Option(help="Why the data is discarded (recorded).")],
+    date_: DtOption = None,
+    run: RunOption = None,
+    by: Annotated[Optional[str], typer.Option(help="Who decided (default: $USER).")] = None,
+) -> None:
+    """Delete a quarantined partition for good; the decision goes to pipeline_runs."""
+    from pipelines.validate.decisions import drop_quarantined
+
+    settings = _load(config)
+    who = by or os.environ.get("USER") or "unknown"
+    item = _guard(lambda: drop_quarantined(_lake_session(settings), settings, table, date_, run, who, reason))
+    typer.echo(f"dropped {item.ref}")
+
+
+def _lake_session(settings: Config) -> Any:
+    from pipelines.aws import lake_session
+
+    return lake_session(settings.lake.region, settings.endpoint_url)
+
+
+def _guard(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except PipelineError as error:
+        raise _fail(error) from None
 
 
 def main() -> None:

@@ -107,6 +107,18 @@ class QuickSightConfig(_Strict):
     import_mode: Literal["SPICE", "DIRECT_QUERY"] = "SPICE"
 
 
+class ValidationConfig(_Strict):
+    # Data Docs HTML: a local folder or an s3:// prefix; none when unset.
+    data_docs: str | None = None
+    # Row-count band: a partition outside [min, max] x the median of its trailing nights fails.
+    trailing_nights: Annotated[int, Field(ge=1, le=31)] = 7
+    min_row_ratio: Annotated[float, Field(ge=0)] = 0.1
+    max_row_ratio: Annotated[float, Field(gt=0)] = 10.0
+    # CloudWatch sums CPU and GPU utilisation over cores: 100 x the largest instance's vCPUs.
+    max_vcpus: Annotated[int, Field(ge=1)] = 192
+    metrics_namespace: str = "MLLake"
+
+
 class AlertsConfig(_Strict):
     sns_topic_arn: str | None = None
 
@@ -119,6 +131,7 @@ class Config(_Strict):
     business_kpis: BusinessKpiConfig = BusinessKpiConfig()
     endpoints: dict[str, EndpointConfig] = {}
     quicksight: QuickSightConfig | None = None
+    validation: ValidationConfig = ValidationConfig()
     alerts: AlertsConfig = AlertsConfig()
     endpoint_url: Annotated[str, StringConstraints(pattern=r"^https?://.+")] | None = None
 

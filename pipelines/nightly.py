@@ -20,10 +20,12 @@ from pipelines.extract.cloudwatch_fetch import iter_metric_data
 from pipelines.extract.cloudwatch_plan import Window, night_window, plan_queries
 from pipelines.land import catalog
 from pipelines.land.cloudwatch_table import cloudwatch_metrics_table, write_parquet_bytes
-from pipelines.land.lake import Published, Stager, publish
-from pipelines.land.runs import FAILED, PUBLISHED, RunRecord, write_run_records
+from pipelines.land.lake import Published, StagedPartition, Stager
+from pipelines.land.runs import FAILED, PUBLISHED, QUARANTINED, RunRecord, write_run_records
 from pipelines.land.schemas import CLOUDWATCH_METRICS, ENDPOINTS, TABLES
 from pipelines.logs import get_logger
+from pipelines.validate.docs import publish_data_docs
+from pipelines.validate.gate import GateOutcome, audit_and_publish, emit_metrics
 
 log = get_logger(__name__)
 
@@ -53,10 +55,15 @@ class NightResult:
     records: list[RunRecord]
     api_calls: dict[str, int] = field(default_factory=dict)
     cloudwatch_cost_usd: float = 0.0
+    outcomes: list[GateOutcome] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return all(s.error is None for s in self.sources) and all(r.status == PUBLISHED for r in self.records)
+
+    @property
+    def quarantined(self) -> list[GateOutcome]:
+        return [o for o in self.outcomes if o.quarantined]
 
 
 def source_file_name(account_id: str, region: str) -> str:
@@ -107,30 +114,45 @@ def run_night(
                 on_source(result)
 
     failed = [r.file_name for r in results if r.error]
-    published: list[Published] = []
-    records: list[RunRecord] = []
     api_calls = sum(session.calls.snapshot().values()) - calls_before
     cost = session.calls.cloudwatch_cost_usd() - cost_before
-    if len(failed) < len(results):
+    staged = []
+    if len(failed) < len(results):  # with every source down there is nothing new to publish
         for dt in window.days:
             stager.carry_over(dt, failed)
-        for staged in stager.staged():
-            published.append(publish(session, config.lake, staged))
-    status = PUBLISHED if published else FAILED
-    message = "; ".join(f"{r.account_id}/{r.region}: {r.error}" for r in results if r.error) or None
-    for dt in window.days:
-        rows = next((p.rows for p in published if p.dt == dt), 0)
-        records.append(RunRecord(run_id, dt, CLOUDWATCH_METRICS.name, rows, status if not message else FAILED,
-                                 started, _now(), [], message, api_calls, cost))  # fmt: skip
+        staged = stager.staged()
+    staged.append(_stage_endpoints(session, config, run_id))
+    outcomes = [audit_and_publish(session, config, one, night.isoformat()) for one in staged]
+    emit_metrics(session, config, outcomes)
+    if config.validation.data_docs:
+        docs = publish_data_docs(session, [o.report for o in outcomes], f"{config.validation.data_docs.rstrip('/')}/{night}/")
+        log.info("data_docs", night=night.isoformat(), index=docs)
 
-    published.append(_publish_endpoints(session, config, run_id))
-    records.append(RunRecord(run_id, night.isoformat(), ENDPOINTS.name, published[-1].rows, PUBLISHED, started, _now()))
+    source_errors = "; ".join(f"{r.account_id}/{r.region}: {r.error}" for r in results if r.error) or None
+    records = [_record(o, night, started, source_errors if o.staged.table == CLOUDWATCH_METRICS.name else None, api_calls, cost)
+               for o in outcomes]  # fmt: skip
+    if not stager.staged():
+        records += [RunRecord(run_id, dt, CLOUDWATCH_METRICS.name, 0, FAILED, started, _now(), [], source_errors, api_calls, cost)
+                    for dt in window.days]  # fmt: skip
     write_run_records(session, config.lake, records)
-    result = NightResult(night.isoformat(), run_id, results, published, records,
-                         session.calls.snapshot(), session.calls.cloudwatch_cost_usd())  # fmt: skip
+    result = NightResult(night.isoformat(), run_id, results, [o.published for o in outcomes if o.published], records,
+                         session.calls.snapshot(), session.calls.cloudwatch_cost_usd(), outcomes)  # fmt: skip
     log.info("night", night=result.night, run_id=run_id, ok=result.ok, api_calls=api_calls,
-             cloudwatch_cost_usd=round(cost, 6), rows={p.dt: p.rows for p in published if p.table == CLOUDWATCH_METRICS.name})  # fmt: skip
+             cloudwatch_cost_usd=round(cost, 6), partitions={f"{o.staged.table}/{o.staged.dt}": o.status for o in outcomes})  # fmt: skip
     return result
+
+
+def _record(
+    outcome: GateOutcome, night: date, started: datetime, source_errors: str | None, api_calls: int, cost: float
+) -> RunRecord:
+    """The pipeline_runs row of one audited partition: a failed source makes it `failed` even when published."""
+    staged, report = outcome.staged, outcome.report
+    status = QUARANTINED if outcome.quarantined else (FAILED if source_errors else PUBLISHED)
+    message = report.summary() if outcome.quarantined else source_errors
+    dt = staged.dt or night.isoformat()  # an unpartitioned table's load belongs to the night that made it
+    return RunRecord(staged.run_id, dt, staged.table, staged.rows, status, started, _now(), report.failed_names(),
+                     message, api_calls if staged.table == CLOUDWATCH_METRICS.name else None,
+                     cost if staged.table == CLOUDWATCH_METRICS.name else None)  # fmt: skip
 
 
 def _land_source(
@@ -159,11 +181,11 @@ def _rows_of_day(table: pa.Table, dt: str) -> pa.Table:
     return table.filter(mask)
 
 
-def _publish_endpoints(session: Session, config: Config, run_id: str) -> Published:
+def _stage_endpoints(session: Session, config: Config, run_id: str) -> StagedPartition:
     rows = [{"endpoint_name": name, **e.model_dump()} for name, e in sorted(config.endpoints.items())]
     stager = Stager(session, config.lake, ENDPOINTS, run_id)
     stager.add(None, "part-config", pa.Table.from_pylist(rows, schema=ENDPOINTS.schema))
-    return publish(session, config.lake, stager.staged()[0])
+    return stager.staged()[0]
 
 
 def _now() -> datetime:

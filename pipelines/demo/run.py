@@ -15,9 +15,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pipelines.aws import lake_session
 from pipelines.config import Config, parse_config
 from pipelines.demo.fleet import Fleet, build_fleet
+from pipelines.demo.incidents import duplicate_export
 from pipelines.demo.seed import create_bucket, seed_metrics
 from pipelines.localstack.server import LocalStack
 from pipelines.nightly import NightResult, run_night
+from pipelines.validate.docs import build_data_docs
 from pipelines.query.export import copy_published_lake, write_duckdb_views
 
 DEMO_BUCKET = "mlmon-demo-lake"
@@ -54,6 +56,7 @@ class DemoSummary:
     cloudwatch_cost_usd: float
     seconds: float
     out: str
+    quarantined: list[str] = field(default_factory=list)
     stories: list[str] = field(default_factory=list)
 
     @property
@@ -65,12 +68,19 @@ class DemoSummary:
             "API calls: " + ", ".join(f"{k}={v}" for k, v in self.api_calls.items()),
             f"estimated CloudWatch cost: ${self.cloudwatch_cost_usd:.4f} "
             f"(${self.cloudwatch_cost_usd / max(len(self.nights), 1):.4f} per night)",
+            "quarantined by the audit (the other nights published):",
+            *(f"  - {q}" for q in self.quarantined or ["nothing"]),
             "stories in the data:",
             *(f"  - {s}" for s in self.stories),
             f"took {self.seconds:.1f} s; lake under {self.out}/lake, query it with:",
             f"  mlmon query --duckdb {self.out}/lake.duckdb \"select dt, count(*) from cloudwatch_metrics group by dt order by dt\"",
         ]
         return "\n".join(lines)
+
+
+def incident_night(nights: list[date]) -> date | None:
+    """The night whose export is duplicated on purpose (the middle one; none in very short demos)."""
+    return nights[len(nights) // 2] if len(nights) >= 3 else None
 
 
 def run_demo(days: int = 14, out: Path = Path("out"), seed: int = 7, last_night: date | None = None) -> DemoSummary:
@@ -91,11 +101,17 @@ def run_demo(days: int = 14, out: Path = Path("out"), seed: int = 7, last_night:
             seeded = seed_metrics(stack.metric_store, fleet, on_day=lambda day, n: progress.advance(task))
             task = progress.add_task("nightly runs", total=len(nights))
             results: list[NightResult] = []
+            incident = incident_night(nights)
             for night in nights:
                 progress.update(task, description=f"night {night}")
-                results.append(run_night(config, night, session=session))
+                night_session = session
+                if night == incident:
+                    night_session = lake_session(config.lake.region, config.endpoint_url, calls=session.calls)
+                    night_session.register_hook("after-call.cloudwatch.GetMetricData", duplicate_export)
+                results.append(run_night(config, night, session=night_session))
                 progress.advance(task)
         out.mkdir(parents=True, exist_ok=True)
+        build_data_docs([o.report for r in results for o in r.outcomes], out / "data_docs")
         copy_published_lake(session, config.lake, out / "lake")
         rows = write_duckdb_views(out / "lake", out / "lake.duckdb")
     summary = DemoSummary(
@@ -107,6 +123,8 @@ def run_demo(days: int = 14, out: Path = Path("out"), seed: int = 7, last_night:
         cloudwatch_cost_usd=round(session.calls.cloudwatch_cost_usd(), 6),
         seconds=round(time.monotonic() - started, 1),
         out=str(out),
+        quarantined=[f"night {r.night}: {o.staged.table} dt={o.staged.dt} ({', '.join(o.report.failed_names())})"
+                     for r in results for o in r.quarantined],
         stories=[f"{s.kind}: {s.endpoint_name or 'all endpoints'} {s.start:%Y-%m-%d %H:%M}..{s.end:%Y-%m-%d %H:%M} - {s.description}" for s in fleet.stories],
     )
     (out / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n", encoding="utf-8")

@@ -86,6 +86,15 @@ def switch_partition(session: Session, lake: LakeConfig, table: str, dt: str, lo
     return previous
 
 
+def table_location(session: Session, lake: LakeConfig, table: str) -> str | None:
+    """Where readers find an unpartitioned table (None: no such table)."""
+    glue = session.client("glue")
+    try:
+        return str(glue.get_table(DatabaseName=lake.database, Name=table)["Table"]["StorageDescriptor"]["Location"])
+    except glue.exceptions.EntityNotFoundException:
+        return None
+
+
 def switch_table_location(session: Session, lake: LakeConfig, table: str, location: str) -> str:
     """For an unpartitioned table: point the table itself at `location`; returns the old one."""
     glue = session.client("glue")

@@ -140,3 +140,25 @@ def read_table(session: Session, uris: list[str], schema: pa.Schema) -> pa.Table
     """Read Parquet objects back with the contract schema (used for small tables and checks)."""
     tables = [pq.read_table(pa.BufferReader(_read_bytes(session, uri)), schema=schema) for uri in uris]
     return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def append_log(session: Session, lake: LakeConfig, spec: TableSpec, dt: str, name: str, table: pa.Table) -> str:
+    """Add one object to a log table's partition `dt` (created on first use); returns its URI.
+
+    Log tables (pipeline_runs, validation_results) are not write-audit-published: their
+    partition points at the whole `dt=D/` folder and every run adds a file, so the
+    history of reruns, quarantines and releases stays queryable.
+    """
+    folder = f"{lake.table_uri(spec.name)}dt={dt}/"
+    uri = f"{folder}{name}.parquet"
+    upload_parquet(session, table, uri)
+    if catalog.partition_location(session, lake, spec.name, dt) is None:
+        catalog.switch_partition(session, lake, spec.name, dt, folder)
+    return uri
+
+
+def read_log(session: Session, lake: LakeConfig, spec: TableSpec, dt: str) -> pa.Table:
+    """Every object of a log table's partition `dt`."""
+    folder = f"{lake.table_uri(spec.name)}dt={dt}/"
+    uris = sorted(wr.s3.list_objects(folder, suffix=".parquet", boto3_session=session))
+    return read_table(session, uris, spec.schema)

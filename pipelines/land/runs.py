@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-import awswrangler as wr
 import pyarrow as pa
 
 from pipelines.aws import Session
 from pipelines.config import LakeConfig
-from pipelines.land import catalog
-from pipelines.land.lake import read_table, upload_parquet
+from pipelines.land.lake import append_log, read_log
 from pipelines.land.schemas import PIPELINE_RUNS
 
 PUBLISHED, QUARANTINED, FAILED = "published", "quarantined", "failed"
@@ -32,29 +30,19 @@ class RunRecord:
     cost_usd: float | None = None
 
 
-def write_run_records(session: Session, lake: LakeConfig, records: list[RunRecord]) -> None:
-    """Append the records, one object per run and partition.
-
-    Unlike fact tables this is a log: the partition `dt=D` points at the whole `dt=D/`
-    folder and every run adds a file, so the history of reruns stays queryable.
-    """
+def write_run_records(session: Session, lake: LakeConfig, records: list[RunRecord], name: str | None = None) -> None:
+    """Append the records to the log, one object per run (or `name`) and partition."""
     by_dt: dict[str, list[RunRecord]] = {}
     for record in records:
         by_dt.setdefault(record.dt, []).append(record)
     for dt, group in sorted(by_dt.items()):
         rows = [{k: v for k, v in asdict(r).items() if k != "dt"} for r in group]
-        table = pa.Table.from_pylist(rows, schema=PIPELINE_RUNS.schema)
-        folder = f"{lake.table_uri(PIPELINE_RUNS.name)}dt={dt}/"
-        upload_parquet(session, table, f"{folder}{group[0].run_id}.parquet")
-        if catalog.partition_location(session, lake, PIPELINE_RUNS.name, dt) is None:
-            catalog.switch_partition(session, lake, PIPELINE_RUNS.name, dt, folder)
+        append_log(session, lake, PIPELINE_RUNS, dt, name or group[0].run_id, pa.Table.from_pylist(rows, schema=PIPELINE_RUNS.schema))
 
 
 def read_run_records(session: Session, lake: LakeConfig, dt: str) -> pa.Table:
     """Every record of partition `dt`, oldest run first."""
-    folder = f"{lake.table_uri(PIPELINE_RUNS.name)}dt={dt}/"
-    uris = sorted(wr.s3.list_objects(folder, suffix=".parquet", boto3_session=session))
-    return read_table(session, uris, PIPELINE_RUNS.schema).sort_by("started_at")
+    return read_log(session, lake, PIPELINE_RUNS, dt).sort_by("started_at")
 
 
 def latest_status(session: Session, lake: LakeConfig, dt: str, table_name: str) -> str | None:

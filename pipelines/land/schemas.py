@@ -105,4 +105,30 @@ PIPELINE_RUNS = TableSpec(
     key=("run_id", "table_name"),
 )
 
-TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS)}
+VALIDATION_RESULTS = TableSpec(
+    name="validation_results",
+    description="One expectation's result for one table's partition in one run.",
+    schema=pa.schema(
+        [
+            pa.field("run_id", pa.string(), nullable=False),
+            pa.field("table_name", pa.string(), nullable=False),
+            pa.field("expectation", pa.string(), nullable=False),
+            pa.field("column", pa.string()),
+            pa.field("severity", pa.string(), nullable=False),  # critical, warning
+            pa.field("success", pa.bool_(), nullable=False),
+            pa.field("skipped", pa.bool_(), nullable=False),
+            pa.field("unexpected_count", pa.int64()),
+            pa.field("element_count", pa.int64()),
+            pa.field("observed", pa.string()),  # JSON
+            pa.field("examples", pa.string()),  # JSON
+            pa.field("evaluated_at", TIMESTAMP, nullable=False),
+        ]
+    ),
+    key=("run_id", "table_name", "expectation"),
+)
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec for spec in (CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS, VALIDATION_RESULTS)
+}
+# Fact tables are write-audit-published; the others are logs the pipeline appends to.
+AUDITED = (CLOUDWATCH_METRICS, ENDPOINTS)
