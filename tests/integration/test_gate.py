@@ -16,6 +16,7 @@ from pipelines.land import catalog
 from pipelines.land.lake import read_log
 from pipelines.land.schemas import VALIDATION_RESULTS
 from pipelines.nightly import run_night
+from pipelines.query import query
 from pipelines.validate.decisions import release_quarantined
 from pipelines.validate.quarantine import QuarantineError, list_quarantined
 from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, PREV_DT, make_config, new_lake, published, seed_invocations
@@ -58,6 +59,8 @@ def test_critical_failure_never_reaches_the_table(lake: Any) -> None:
     assert catalog.partition_location(session, config.lake, "cloudwatch_metrics", PREV_DT) == location_before
     assert published(session, config, "cloudwatch_metrics", PREV_DT).equals(before)
     assert catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT) is None
+    counts = {r["dt"]: r["n"] for r in query("select dt, count(*) as n from cloudwatch_metrics group by dt", config=config).to_pylist()}
+    assert counts[PREV_DT] == before.num_rows and DT not in counts
     # The endpoints table passed its own audit and was published.
     assert [o.status for o in result.outcomes if o.staged.table == "endpoints"] == ["published"]
 
@@ -164,3 +167,25 @@ def test_data_docs_are_built_each_night(lake: Any, tmp_path: Path, where: str) -
     else:
         keys = [o["Key"] for o in session.client("s3").list_objects_v2(Bucket=config.lake.bucket, Prefix="data-docs/")["Contents"]]
         assert f"data-docs/{NIGHT.isoformat()}/index.html" in keys and len(keys) > 3
+
+
+def test_a_night_with_90_percent_fewer_rows_is_held_back(stack: Any) -> None:
+    days = [NIGHT - timedelta(days=i) for i in (3, 2, 1, 0)]
+    for day in days[:3]:
+        for i in range(20):
+            seed_invocations(stack.metric_store, ACCOUNTS[0], f"ep-{i:02d}", day)
+    seed_invocations(stack.metric_store, ACCOUNTS[0], "ep-00", days[3])  # one endpoint of twenty reported
+    config = make_config(stack.endpoint_url, statistics=["Sum"], lookback_days=0)
+    config = config.model_copy(update={"sources": config.sources[:1]})
+    session = new_lake(config)
+    for day in days[:3]:
+        assert run_night(config, day, session=session).ok
+    result = run_night(config, days[3], session=session)
+    held = [o for o in result.quarantined if o.staged.table == "cloudwatch_metrics"]
+    assert len(held) == 1 and held[0].staged.rows == 288
+    assert any(n.startswith("expect_table_row_count_to_be_between") for n in held[0].report.failed_names())
+    # Readers querying the lake see nothing for that night rather than a tenth of it.
+    answer = query(f"select count(*) as n from cloudwatch_metrics where dt = '{DT}'", config=config)
+    assert answer.column("n").to_pylist() == [0]
+    previous = query(f"select count(*) as n from cloudwatch_metrics where dt = '{PREV_DT}'", config=config)
+    assert previous.column("n").to_pylist() == [20 * 288]
