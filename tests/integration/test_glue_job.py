@@ -1,0 +1,30 @@
+"""The Glue Python-shell entry point runs a night from a config kept in S3, ignoring Glue's own arguments."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelines.land import catalog
+from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, make_config, new_lake, seed_invocations
+
+JOB = Path(__file__).resolve().parents[2] / "glue_jobs" / "nightly.py"
+
+
+def test_glue_job_lands_a_night(stack: Any) -> None:
+    seed_invocations(stack.metric_store, ACCOUNTS[0], "ep-a", NIGHT)
+    config = make_config(stack.endpoint_url, statistics=["Sum"], lookback_days=0)
+    session = new_lake(config)
+    session.client("s3").put_object(Bucket=config.lake.bucket, Key="config/prod.yaml",
+                                    Body=yaml.safe_dump(config.model_dump(mode="json")).encode())  # fmt: skip
+    env = {**os.environ, "AWS_ENDPOINT_URL": stack.endpoint_url}
+    args = ["--config_s3_uri", f"s3://{config.lake.bucket}/config/prod.yaml", "--date", DT,
+            "--job-bookmark-option", "job-bookmark-disable", "--JOB_NAME", "mlmon-nightly"]  # fmt: skip
+    done = subprocess.run([sys.executable, str(JOB), *args], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT) is not None
