@@ -86,12 +86,50 @@ class CloudWatchConfig(_Strict):
         return value
 
 
+S3Uri = Annotated[str, StringConstraints(pattern=r"^s3://.+")]
+
+
+class MonitorBaseline(_Strict):
+    """Where an endpoint's baseline constraints live, when the schedule's baseline is known."""
+
+    model_quality_constraints: S3Uri | None = None
+    data_quality_constraints: S3Uri | None = None
+
+
 class ModelMonitorConfig(_Strict):
-    report_prefixes: list[Annotated[str, StringConstraints(pattern=r"^s3://.+")]] = []
+    report_prefixes: list[S3Uri] = []
+    baselines: dict[str, MonitorBaseline] = {}  # endpoint name -> baseline URIs
+    max_workers: Annotated[int, Field(ge=1, le=64)] = 16  # concurrent report downloads
+    max_report_bytes: Annotated[int, Field(ge=1024)] = 50_000_000  # larger objects are rejected, not read
 
 
 class BusinessKpiConfig(_Strict):
-    inbox: Annotated[str, StringConstraints(pattern=r"^s3://.+")] | None = None
+    inbox: S3Uri | None = None
+
+
+# Error classes counted per endpoint and hour in the endpoint's log group (regexes, case-insensitive).
+DEFAULT_ERROR_PATTERNS = {
+    "http_5xx": r"\b5\d\d\b",
+    "timeout": r"timed? ?out|timeout",
+    "out_of_memory": r"out of memory|OutOfMemory|OOM|MemoryError",
+    "model_error": r"ModelError|Traceback|Exception",
+}
+
+
+class LogPatternsConfig(_Strict):
+    enabled: bool = True
+    error_patterns: dict[str, str] = DEFAULT_ERROR_PATTERNS
+    query_timeout_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
+
+    @field_validator("error_patterns")
+    @classmethod
+    def _compiles(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"{name}: not a regular expression ({error})") from None
+        return value
 
 
 class EndpointConfig(_Strict):
@@ -129,6 +167,7 @@ class Config(_Strict):
     cloudwatch: CloudWatchConfig = CloudWatchConfig()
     model_monitor: ModelMonitorConfig = ModelMonitorConfig()
     business_kpis: BusinessKpiConfig = BusinessKpiConfig()
+    log_patterns: LogPatternsConfig = LogPatternsConfig()
     endpoints: dict[str, EndpointConfig] = {}
     quicksight: QuickSightConfig | None = None
     validation: ValidationConfig = ValidationConfig()

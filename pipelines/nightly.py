@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -20,9 +20,10 @@ from pipelines.extract.cloudwatch_fetch import iter_metric_data
 from pipelines.extract.cloudwatch_plan import Window, night_window, plan_queries
 from pipelines.land import catalog
 from pipelines.land.cloudwatch_table import cloudwatch_metrics_table, write_parquet_bytes
-from pipelines.land.lake import Published, StagedPartition, Stager
+from pipelines.land.lake import Published, StagedPartition, Stager, append_log
+from pipelines.land.landing import Lander, Landing, source_file_name
 from pipelines.land.runs import FAILED, PUBLISHED, QUARANTINED, RunRecord, write_run_records
-from pipelines.land.schemas import CLOUDWATCH_METRICS, ENDPOINTS, TABLES
+from pipelines.land.schemas import CLOUDWATCH_METRICS, ENDPOINTS, SOURCE_REJECTIONS, TABLES
 from pipelines.logs import get_logger
 from pipelines.validate.docs import publish_data_docs
 from pipelines.validate.gate import GateOutcome, audit_and_publish, emit_metrics
@@ -56,19 +57,16 @@ class NightResult:
     api_calls: dict[str, int] = field(default_factory=dict)
     cloudwatch_cost_usd: float = 0.0
     outcomes: list[GateOutcome] = field(default_factory=list)
+    landings: list[Landing] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(s.error is None for s in self.sources) and all(r.status == PUBLISHED for r in self.records)
+        sources_ok = all(s.error is None for s in self.sources) and not any(l.errors for l in self.landings)
+        return sources_ok and all(r.status == PUBLISHED for r in self.records)
 
     @property
     def quarantined(self) -> list[GateOutcome]:
         return [o for o in self.outcomes if o.quarantined]
-
-
-def source_file_name(account_id: str, region: str) -> str:
-    """One file per source in each partition, so a failed source's old file can ride along."""
-    return f"part-{account_id}-{region}"
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -83,6 +81,16 @@ def prepare_lake(session: Session, config: Config) -> None:
         catalog.ensure_table(session, config.lake, spec)
 
 
+def default_landers() -> tuple[Lander, ...]:
+    """Every source besides CloudWatch metrics, in the order a night lands them."""
+    from pipelines.land.kpi_landing import land_business_kpis
+    from pipelines.land.lineage_landing import land_endpoint_models
+    from pipelines.land.log_patterns_landing import land_endpoint_log_patterns
+    from pipelines.land.monitor_landing import land_model_monitor
+
+    return (land_model_monitor, land_business_kpis, land_endpoint_models, land_endpoint_log_patterns)
+
+
 def run_night(
     config: Config,
     night: date,
@@ -91,18 +99,48 @@ def run_night(
     lookback_days: int | None = None,
     run_id: str | None = None,
     on_source: Callable[[SourceResult], None] | None = None,
+    landers: Sequence[Lander] | None = None,
 ) -> NightResult:
     """Land night `night` (and the lookback days before it) for every source."""
-    calls = session.calls if session is not None else ApiCalls()
-    session = session or lake_session(config.lake.region, config.endpoint_url, calls)
+    session = session or lake_session(config.lake.region, config.endpoint_url, ApiCalls())
     run_id = run_id or new_run_id()
     started = _now()
     lookback = config.cloudwatch.lookback_days if lookback_days is None else lookback_days
     window = night_window(night, lookback)
     prepare_lake(session, config)
-    calls_before = sum(session.calls.snapshot().values())
-    cost_before = session.calls.cloudwatch_cost_usd()
+    calls_before, cost_before = sum(session.calls.snapshot().values()), session.calls.cloudwatch_cost_usd()
 
+    results, staged = _land_cloudwatch(session, config, window, run_id, on_source)
+    api_calls = sum(session.calls.snapshot().values()) - calls_before
+    cost = session.calls.cloudwatch_cost_usd() - cost_before
+    source_errors = "; ".join(f"{r.account_id}/{r.region}: {r.error}" for r in results if r.error) or None
+    errors = {CLOUDWATCH_METRICS.name: source_errors}
+    staged.append(_stage_endpoints(session, config, run_id))
+    landings = [_land_other(lander, session, config, night, run_id) for lander in (default_landers() if landers is None else landers)]
+    for landing in landings:
+        staged += landing.staged
+        errors.update({p.table: "; ".join(landing.errors) or None for p in landing.staged})
+    outcomes = [audit_and_publish(session, config, one, night.isoformat()) for one in staged]
+    _after_publish(session, config, night, run_id, landings, outcomes)
+
+    records = [_record(o, night, started, errors.get(o.staged.table), api_calls, cost) for o in outcomes]
+    if not any(o.staged.table == CLOUDWATCH_METRICS.name for o in outcomes):
+        records += [RunRecord(run_id, dt, CLOUDWATCH_METRICS.name, 0, FAILED, started, _now(), [], source_errors, api_calls, cost)
+                    for dt in window.days]  # fmt: skip
+    records += [RunRecord(run_id, night.isoformat(), l.source, 0, FAILED, started, _now(), [], "; ".join(l.errors))
+                for l in landings if l.errors and not l.staged]  # fmt: skip
+    write_run_records(session, config.lake, records)
+    result = NightResult(night.isoformat(), run_id, results, [o.published for o in outcomes if o.published], records,
+                         session.calls.snapshot(), session.calls.cloudwatch_cost_usd(), outcomes, landings)  # fmt: skip
+    log.info("night", night=result.night, run_id=run_id, ok=result.ok, api_calls=api_calls,
+             cloudwatch_cost_usd=round(cost, 6), partitions={f"{o.staged.table}/{o.staged.dt}": o.status for o in outcomes})  # fmt: skip
+    return result
+
+
+def _land_cloudwatch(
+    session: Session, config: Config, window: Window, run_id: str, on_source: Callable[[SourceResult], None] | None
+) -> tuple[list[SourceResult], list[StagedPartition]]:
+    """Every account x region's metrics, staged one file per source; failed sources keep their old files."""
     stager = Stager(session, config.lake, CLOUDWATCH_METRICS, run_id, encode=write_parquet_bytes)
     results = []
     for source in config.sources:
@@ -112,34 +150,42 @@ def run_night(
             results.append(result)
             if on_source:
                 on_source(result)
-
     failed = [r.file_name for r in results if r.error]
-    api_calls = sum(session.calls.snapshot().values()) - calls_before
-    cost = session.calls.cloudwatch_cost_usd() - cost_before
-    staged = []
-    if len(failed) < len(results):  # with every source down there is nothing new to publish
-        for dt in window.days:
-            stager.carry_over(dt, failed)
-        staged = stager.staged()
-    staged.append(_stage_endpoints(session, config, run_id))
-    outcomes = [audit_and_publish(session, config, one, night.isoformat()) for one in staged]
+    if len(failed) == len(results):  # with every source down there is nothing new to publish
+        return results, []
+    for dt in window.days:
+        stager.carry_over(dt, failed)
+    return results, stager.staged()
+
+
+def _land_other(lander: Lander, session: Session, config: Config, night: date, run_id: str) -> Landing:
+    """One more source; a failure of the whole source is reported, never the end of the night."""
+    name = getattr(lander, "__name__", "source").removeprefix("land_")
+    try:
+        landing = lander(session, config, night, run_id)
+    except (PipelineError, ClientError, BotoCoreError) as error:
+        landing = Landing(source=name, errors=[f"{type(error).__name__}: {error}"])
+    log.info("landing", run_id=run_id, source=landing.source, partitions=len(landing.staged),
+             rejected=len(landing.rejections), errors=landing.errors, counts=landing.counts)  # fmt: skip
+    return landing
+
+
+def _after_publish(
+    session: Session, config: Config, night: date, run_id: str, landings: list[Landing], outcomes: list[GateOutcome]
+) -> None:
+    """What follows the switch: rejected objects recorded, KPI drops archived, metrics and docs."""
+    rejections = [row for landing in landings for row in landing.rejections]
+    if rejections:
+        table = pa.Table.from_pylist(rejections, schema=SOURCE_REJECTIONS.schema)
+        append_log(session, config.lake, SOURCE_REJECTIONS, night.isoformat(), f"{run_id}-rejections", table)
+    if any(l.source == "business_kpis" for l in landings):
+        from pipelines.land.kpi_landing import finish_business_kpis
+
+        finish_business_kpis(session, config, night)
     emit_metrics(session, config, outcomes)
     if config.validation.data_docs:
         docs = publish_data_docs(session, [o.report for o in outcomes], f"{config.validation.data_docs.rstrip('/')}/{night}/")
         log.info("data_docs", night=night.isoformat(), index=docs)
-
-    source_errors = "; ".join(f"{r.account_id}/{r.region}: {r.error}" for r in results if r.error) or None
-    records = [_record(o, night, started, source_errors if o.staged.table == CLOUDWATCH_METRICS.name else None, api_calls, cost)
-               for o in outcomes]  # fmt: skip
-    if not stager.staged():
-        records += [RunRecord(run_id, dt, CLOUDWATCH_METRICS.name, 0, FAILED, started, _now(), [], source_errors, api_calls, cost)
-                    for dt in window.days]  # fmt: skip
-    write_run_records(session, config.lake, records)
-    result = NightResult(night.isoformat(), run_id, results, [o.published for o in outcomes if o.published], records,
-                         session.calls.snapshot(), session.calls.cloudwatch_cost_usd(), outcomes)  # fmt: skip
-    log.info("night", night=result.night, run_id=run_id, ok=result.ok, api_calls=api_calls,
-             cloudwatch_cost_usd=round(cost, 6), partitions={f"{o.staged.table}/{o.staged.dt}": o.status for o in outcomes})  # fmt: skip
-    return result
 
 
 def _record(

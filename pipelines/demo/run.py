@@ -8,15 +8,20 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pipelines.aws import lake_session
+from pipelines.aws import Session, lake_session
 from pipelines.config import Config, parse_config
 from pipelines.demo.fleet import Fleet, build_fleet
 from pipelines.demo.incidents import duplicate_export
 from pipelines.demo.seed import create_bucket, seed_metrics
+from pipelines.demo.seed_kpis import seed_kpi_drops
+from pipelines.demo.seed_lineage import apply_model_change, default_change_day, planned_model_change, seed_lineage
+from pipelines.demo.seed_logs import seed_endpoint_logs
+from pipelines.demo.seed_monitor import seed_model_monitor
 from pipelines.localstack.server import LocalStack
 from pipelines.nightly import NightResult, run_night
 from pipelines.validate.docs import build_data_docs
@@ -26,7 +31,11 @@ DEMO_BUCKET = "mlmon-demo-lake"
 DEMO_REGION = "us-east-1"
 
 
-def demo_config(endpoint_url: str, fleet: Fleet) -> Config:
+MONITOR_BUCKET = "sagemaker-us-east-1-111111111111"  # where SageMaker writes account 111's reports
+KPI_INBOX = f"s3://{DEMO_BUCKET}/inbox/kpis/"
+
+
+def demo_config(endpoint_url: str, fleet: Fleet, model_monitor: dict[str, Any] | None = None) -> Config:
     """The configuration a team would write for this fleet, pointed at the local stack."""
     accounts = sorted({e.account_id for e in fleet.endpoints})
     regions = sorted({e.region for e in fleet.endpoints})
@@ -40,6 +49,8 @@ def demo_config(endpoint_url: str, fleet: Fleet) -> Config:
             "endpoints": {
                 e.name: {"business_unit": e.business_unit, "product": e.product, "owner": e.owner} for e in fleet.endpoints
             },
+            "model_monitor": model_monitor or {},
+            "business_kpis": {"inbox": KPI_INBOX},
             "endpoint_url": endpoint_url,
         },
         origin="demo",
@@ -57,6 +68,7 @@ class DemoSummary:
     seconds: float
     out: str
     quarantined: list[str] = field(default_factory=list)
+    model_change: str = ""
     stories: list[str] = field(default_factory=list)
 
     @property
@@ -70,6 +82,7 @@ class DemoSummary:
             f"(${self.cloudwatch_cost_usd / max(len(self.nights), 1):.4f} per night)",
             "quarantined by the audit (the other nights published):",
             *(f"  - {q}" for q in self.quarantined or ["nothing"]),
+            f"model change: {self.model_change}",
             "stories in the data:",
             *(f"  - {s}" for s in self.stories),
             f"took {self.seconds:.1f} s; lake under {self.out}/lake, query it with:",
@@ -92,9 +105,15 @@ def run_demo(days: int = 14, out: Path = Path("out"), seed: int = 7, last_night:
     with LocalStack() as stack:
         # One extra day before the first night: the lookback re-reads it.
         fleet = build_fleet(seed=seed, start=nights[0] - timedelta(days=1), days=days + 1)
-        config = demo_config(stack.endpoint_url, fleet)
-        session = lake_session(config.lake.region, config.endpoint_url)
-        create_bucket(session, config.lake.bucket, config.lake.region)
+        session = lake_session(DEMO_REGION, stack.endpoint_url)
+        create_bucket(session, DEMO_BUCKET, DEMO_REGION)
+        def source(account_id: str, region: str) -> Session:
+            return session.assume(f"arn:aws:iam::{account_id}:role/MlLakeReader", region)
+
+        config = demo_config(stack.endpoint_url, fleet, seed_model_monitor(source("111111111111", DEMO_REGION), MONITOR_BUCKET, fleet))
+        change = planned_model_change(fleet, default_change_day(fleet))
+        seed_lineage(source, fleet, change.day)
+        seed_endpoint_logs(source, fleet)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("seeding fleet", total=fleet.days)
@@ -104,6 +123,9 @@ def run_demo(days: int = 14, out: Path = Path("out"), seed: int = 7, last_night:
             incident = incident_night(nights)
             for night in nights:
                 progress.update(task, description=f"night {night}")
+                seed_kpi_drops(session, KPI_INBOX, fleet, [night])  # the business sends each day's KPIs that night
+                if night == change.day:
+                    apply_model_change(source(change.account_id, change.region))
                 night_session = session
                 if night == incident:
                     night_session = lake_session(config.lake.region, config.endpoint_url, calls=session.calls)
@@ -125,6 +147,7 @@ def run_demo(days: int = 14, out: Path = Path("out"), seed: int = 7, last_night:
         out=str(out),
         quarantined=[f"night {r.night}: {o.staged.table} dt={o.staged.dt} ({', '.join(o.report.failed_names())})"
                      for r in results for o in r.quarantined],
+        model_change=change.description,
         stories=[f"{s.kind}: {s.endpoint_name or 'all endpoints'} {s.start:%Y-%m-%d %H:%M}..{s.end:%Y-%m-%d %H:%M} - {s.description}" for s in fleet.stories],
     )
     (out / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n", encoding="utf-8")

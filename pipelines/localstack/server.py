@@ -11,7 +11,7 @@ from types import FrameType, TracebackType
 
 from moto.server import ThreadedMotoServer
 
-from pipelines.localstack import cloudwatch_moto
+from pipelines.localstack import cloudwatch_moto, logs_moto, sagemaker_moto
 from pipelines.localstack.cloudwatch_moto import StackSettings
 from pipelines.localstack.cloudwatch_store import MetricStore
 
@@ -45,6 +45,8 @@ class LocalStack:
             server.start()
             self._server, self._port = server, server.get_host_and_port()[1]
             cloudwatch_moto.install(self._port, self._settings)
+            logs_moto.install(self._port)  # Logs Insights: filter, stats by bin(), logGroupIdentifiers
+            sagemaker_moto.install(self._port)  # UpdateEndpoint, current instance types
         return self.endpoint_url
 
     def stop(self) -> None:
@@ -54,6 +56,8 @@ class LocalStack:
         self._server, self._port = None, None
         if port is not None:
             cloudwatch_moto.release(port)
+            logs_moto.release(port)
+            sagemaker_moto.release(port)
         server.stop()
 
     def reset(self) -> None:

@@ -343,8 +343,22 @@ def test_every_table_validates_clean_rows_of_its_contract(validator):
         "validation_results": [{"run_id": "r1", "table_name": "cloudwatch_metrics", "expectation": UNIQUE, "column": None,
                                 "severity": "critical", "success": False, "skipped": False, "unexpected_count": 2,
                                 "element_count": 4, "observed": None, "examples": "[]", "evaluated_at": now}],  # fmt: skip
+        "business_kpis": [{"business_unit": "Payments", "kpi_name": "revenue", "value": 1.0, "unit": "USD",
+                           "source_uri": "s3://b/inbox/kpis/d.csv", "loaded_at": now}],  # fmt: skip
+        "endpoint_models": [{"account_id": "111111111111", "region": "us-east-1", "endpoint_name": "fraud-detector-prod",
+                             "endpoint_status": "InService", "endpoint_config_name": "fd-config-7", "variant_name": "AllTraffic",
+                             "instance_type": "ml.c5.2xlarge", "instance_count": 2, "model_name": "fd-model-7", "image": "img",
+                             "model_data_url": "s3://b/model.tar.gz", "model_package_arn": "arn:aws:sagemaker:us-east-1:111111111111:model-package/fd/7",
+                             "model_package_group": "fd", "model_version": 7, "approval_status": "Approved",
+                             "model_created_at": now, "observed_at": now}],  # fmt: skip
+        "endpoint_log_patterns": [{"account_id": "111111111111", "region": "us-east-1", "endpoint_name": "fraud-detector-prod",
+                                   "log_group": "/aws/sagemaker/Endpoints/fraud-detector-prod", "hour": NIGHT + timedelta(hours=2),
+                                   "error_class": "http_5xx", "count": 3, "sample_message": "504 Gateway Timeout"}],  # fmt: skip
     }
-    assert set(samples) == set(TABLES)
+    # The Model Monitor tables are checked the same way on the real SageMaker files in test_monitor_tables.py.
+    report_tables = {"monitor_executions", "monitor_violations", "monitor_feature_statistics", "model_quality_metrics",
+                     "bias_metrics", "feature_attributions", "source_rejections"}  # fmt: skip
+    assert set(samples) | report_tables == set(TABLES)
     for name, rows in samples.items():
         report = validator.validate(pa.Table.from_pylist(rows, schema=TABLES[name].schema), load_suite(name), PARAMS)
         assert report.passed and not report.failed_warnings, report.summary()
