@@ -59,10 +59,15 @@ def nightly(
 ) -> None:
     """Land one night for every source. Exit 0: all published; 1: a source failed or data was held back."""
     settings = _load(config)
-    from pipelines.nightly import run_night
+    from rich.progress import Progress
+
+    from pipelines.nightly import default_landers, run_night
 
     try:
-        result = run_night(settings, date_.date() if date_ else _yesterday())
+        with Progress(transient=True, console=_stderr_console()) as progress:
+            task = progress.add_task("Model Monitor reports", total=None)
+            landers = default_landers(lambda done, total: progress.update(task, completed=done, total=total))
+            result = run_night(settings, date_.date() if date_ else _yesterday(), landers=landers)
     except PipelineError as error:
         raise _fail(error) from None
     for source in result.sources:
@@ -238,6 +243,12 @@ def quarantine_drop(
     who = by or os.environ.get("USER") or "unknown"
     item = _guard(lambda: drop_quarantined(_lake_session(settings), settings, table, date_, run, who, reason))
     typer.echo(f"dropped {item.ref}")
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def _lake_session(settings: Config) -> Any:

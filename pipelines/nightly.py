@@ -81,14 +81,21 @@ def prepare_lake(session: Session, config: Config) -> None:
         catalog.ensure_table(session, config.lake, spec)
 
 
-def default_landers() -> tuple[Lander, ...]:
-    """Every source besides CloudWatch metrics, in the order a night lands them."""
+def default_landers(monitor_progress: Callable[[int, int], None] | None = None) -> tuple[Lander, ...]:
+    """Every source besides CloudWatch metrics, in the order a night lands them.
+
+    `monitor_progress(done, total)` hears about each Model Monitor report fetched: a night can
+    hold thousands of small objects, and a person watching wants to see them go by.
+    """
     from pipelines.land.kpi_landing import land_business_kpis
     from pipelines.land.lineage_landing import land_endpoint_models
     from pipelines.land.log_patterns_landing import land_endpoint_log_patterns
     from pipelines.land.monitor_landing import land_model_monitor
 
-    return (land_model_monitor, land_business_kpis, land_endpoint_models, land_endpoint_log_patterns)
+    def land_monitor_reports(session: Session, config: Config, night: date, run_id: str) -> Landing:
+        return land_model_monitor(session, config, night, run_id, progress=monitor_progress)
+
+    return (land_monitor_reports, land_business_kpis, land_endpoint_models, land_endpoint_log_patterns)
 
 
 def run_night(

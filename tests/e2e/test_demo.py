@@ -69,3 +69,17 @@ def test_mlmon_query_on_the_duckdb_file(demo_out: Path) -> None:
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert len(rows) == 3 and rows[0]["p99_ms"] >= rows[1]["p99_ms"] > 1.0
+
+
+def test_demo_lands_every_source(demo_out: Path) -> None:
+    con = duckdb.connect(str(demo_out / "lake.duckdb"), read_only=True)
+    counts = {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in (
+        "monitor_executions", "monitor_feature_statistics", "model_quality_metrics", "bias_metrics",
+        "feature_attributions", "business_kpis", "endpoint_models", "endpoint_log_patterns", "source_rejections")}
+    assert all(n > 0 for n in counts.values()), counts
+    versions = con.execute("select dt, model_version from endpoint_models where endpoint_name = 'fraud-detector-prod' order by dt").fetchall()
+    assert [v for _, v in versions] == sorted(v for _, v in versions) and len({v for _, v in versions}) == 2
+    units = con.execute("select count(distinct business_unit), count(distinct kpi_name) from business_kpis").fetchone()
+    assert units == (3, 4)
+    reasons = [r[0] for r in con.execute("select reason from source_rejections").fetchall()]
+    assert any("is not a number" in r for r in reasons) and any("JSON" in r for r in reasons)
