@@ -129,7 +129,8 @@ class OutputFormat(str, Enum):
 
 @app.command()
 def query(
-    sql: Annotated[str, typer.Argument(help="Athena SQL.")],
+    sql: Annotated[Optional[str], typer.Argument(help="Athena SQL (or --file).")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="Read the Athena SQL from FILE, e.g. sql/queries/*.sql.")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Pipeline configuration.")] = None,
     duckdb: Annotated[Optional[Path], typer.Option("--duckdb", help="Query a lake.duckdb file from `mlmon demo` instead.")] = None,
     format_: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
@@ -138,12 +139,19 @@ def query(
     """Run Athena SQL: on Athena in AWS, on DuckDB against a local stack or a lake.duckdb file."""
     if (config is None) == (duckdb is None):
         raise _fail(ValueError("give exactly one of --config or --duckdb"))
+    if (sql is None) == (file is None):
+        raise _fail(ValueError("give the SQL either as an argument or with --file"))
+    if file is not None:
+        try:
+            sql = file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise _fail(ValueError(f"{file}: {error.strerror}")) from None
     settings = _load(config) if config else None
     from pipelines.query import query as run_query
     from pipelines.query.render import render
 
     try:
-        table = run_query(sql, config=settings, duckdb_path=duckdb)
+        table = run_query(str(sql), config=settings, duckdb_path=duckdb)
     except PipelineError as error:
         raise _fail(error) from None
     text = render(table, format_.value)

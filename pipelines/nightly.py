@@ -129,6 +129,7 @@ def run_night(
         errors.update({p.table: "; ".join(landing.errors) or None for p in landing.staged})
     outcomes = [audit_and_publish(session, config, one, night.isoformat()) for one in staged]
     _after_publish(session, config, night, run_id, landings, outcomes)
+    view_error = _apply_views(session, config, run_id)
 
     records = [_record(o, night, started, errors.get(o.staged.table), api_calls, cost) for o in outcomes]
     if not any(o.staged.table == CLOUDWATCH_METRICS.name for o in outcomes):
@@ -136,6 +137,8 @@ def run_night(
                     for dt in window.days]  # fmt: skip
     records += [RunRecord(run_id, night.isoformat(), l.source, 0, FAILED, started, _now(), [], "; ".join(l.errors))
                 for l in landings if l.errors and not l.staged]  # fmt: skip
+    if view_error:
+        records.append(RunRecord(run_id, night.isoformat(), "views", 0, FAILED, started, _now(), [], view_error))
     write_run_records(session, config.lake, records)
     result = NightResult(night.isoformat(), run_id, results, [o.published for o in outcomes if o.published], records,
                          session.calls.snapshot(), session.calls.cloudwatch_cost_usd(), outcomes, landings)  # fmt: skip
@@ -163,6 +166,20 @@ def _land_cloudwatch(
     for dt in window.days:
         stager.carry_over(dt, failed)
     return results, stager.staged()
+
+
+def _apply_views(session: Session, config: Config, run_id: str) -> str | None:
+    """The views follow every publish; one that fails is the night's failure, the data stays published."""
+    from pipelines.publish.apply_views import apply_views
+    from pipelines.publish.views import ViewError
+
+    try:
+        changes = apply_views(session, config)
+    except ViewError as error:
+        log.error("views", run_id=run_id, error=str(error))
+        return str(error)
+    log.info("views", run_id=run_id, **{c.name: c.action for c in changes})
+    return None
 
 
 def _land_other(lander: Lander, session: Session, config: Config, night: date, run_id: str) -> Landing:

@@ -24,6 +24,7 @@ from pipelines.demo.seed_logs import seed_endpoint_logs
 from pipelines.demo.seed_monitor import seed_model_monitor
 from pipelines.localstack.server import LocalStack
 from pipelines.nightly import NightResult, run_night
+from pipelines.publish.apply_views import stored_views
 from pipelines.validate.docs import build_data_docs
 from pipelines.query.export import copy_published_lake, write_duckdb_views
 
@@ -135,7 +136,7 @@ def run_demo(days: int = 14, out: Path = Path("out"), seed: int = 7, last_night:
         out.mkdir(parents=True, exist_ok=True)
         build_data_docs([o.report for r in results for o in r.outcomes], out / "data_docs")
         copy_published_lake(session, config.lake, out / "lake")
-        rows = write_duckdb_views(out / "lake", out / "lake.duckdb")
+        rows = write_duckdb_views(out / "lake", out / "lake.duckdb", stored_views(session, config.lake))
     summary = DemoSummary(
         nights=[n.isoformat() for n in nights],
         nights_ok=sum(r.ok for r in results),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
@@ -24,6 +24,7 @@ from pipelines.query.local import (
     published_files,
     quote_identifier,
     read_catalog,
+    register_views,
 )
 
 
@@ -77,7 +78,7 @@ def _local_parts(table: LakeTable, file: PublishedFile) -> list[str]:
     return folders + list(PurePosixPath(file.relative).parts)
 
 
-def write_duckdb_views(dest_dir: str | Path, duckdb_path: str | Path) -> dict[str, int]:
+def write_duckdb_views(dest_dir: str | Path, duckdb_path: str | Path, views: Mapping[str, str] | None = None) -> dict[str, int]:
     """A DuckDB file with one view per table over the Parquet copied by copy_published_lake.
 
     Views name the Parquet by absolute path, so any DuckDB client in any folder can open the
@@ -103,6 +104,8 @@ def write_duckdb_views(dest_dir: str | Path, duckdb_path: str | Path) -> dict[st
             if database != "main":
                 alias_view(out, database, name)
             rows[name] = _count(out, name)
+        # The Athena views (sql/), transpiled once, so the file answers the same questions.
+        register_views(out, dict(views or {}), database=database)
 
     _write_atomically(Path(duckdb_path), build)
     return rows

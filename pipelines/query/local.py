@@ -257,9 +257,14 @@ def connect(path: str = ":memory:", *, read_only: bool = False) -> duckdb.DuckDB
 
 
 def open_lake(
-    session: Session, lake: LakeConfig, *, filesystem: pafs.FileSystem | None = None, page_size: int | None = None
+    session: Session,
+    lake: LakeConfig,
+    *,
+    filesystem: pafs.FileSystem | None = None,
+    page_size: int | None = None,
+    with_views: bool = True,
 ) -> duckdb.DuckDBPyConnection:
-    """DuckDB over the published lake: each table as `t` and as `<database>.t`."""
+    """DuckDB over the published lake: each table as `t` and as `<database>.t`, then the catalog's views."""
     tables = read_catalog(session.client("glue"), lake.database, page_size=page_size)
     s3 = session.client("s3")
     filesystem = filesystem or s3_filesystem(session)
@@ -272,6 +277,10 @@ def open_lake(
         con.register(table.name, dataset)
         if lake.database != "main":
             alias_view(con, lake.database, table.name)
+    if with_views:
+        from pipelines.publish.apply_views import stored_views
+
+        register_views(con, stored_views(session, lake), database=lake.database)
     return con
 
 

@@ -13,18 +13,6 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo") / "out"
-    done = subprocess.run(
-        [sys.executable, "-m", "pipelines", "--log-level", "WARNING", "demo", "--days", "3", "--out", str(out)],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "3 nights" in done.stdout
-    return out
-
-
 def test_demo_leaves_summary_lake_and_duckdb(demo_out: Path) -> None:
     summary = json.loads((demo_out / "summary.json").read_text())
     # The middle night's export is duplicated on purpose: the audit holds back its two partitions.

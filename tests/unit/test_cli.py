@@ -48,3 +48,18 @@ def test_query_needs_exactly_one_target() -> None:
     result = runner.invoke(app, ["query", "select 1"])
     assert result.exit_code == 2
     assert "exactly one of --config or --duckdb" in result.output
+
+
+def test_query_reads_sql_from_a_file(tmp_path: Path) -> None:
+    import duckdb
+
+    lake = tmp_path / "lake.duckdb"
+    with duckdb.connect(str(lake)) as con:
+        con.execute("create table t as select * from (values (1, 'a'), (2, 'b')) v(n, s)")
+    sql = tmp_path / "q.sql"
+    sql.write_text("-- Question: how many rows?\nselect count(*) as n, max(s) as s from t\n")
+    result = runner.invoke(app, ["query", "--duckdb", str(lake), "--file", str(sql), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ['"n","s"', '2,"b"']
+    both = runner.invoke(app, ["query", "--duckdb", str(lake), "--file", str(sql), "select 1"])
+    assert both.exit_code == 2 and "either as an argument or with --file" in both.output

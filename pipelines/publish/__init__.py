@@ -1,0 +1,1 @@
+"""Publish: make validated data visible to readers (Athena views, ...)."""
