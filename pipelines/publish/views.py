@@ -15,7 +15,7 @@ from pipelines.land.schemas import TABLES
 
 # The repo's sql/ folder (one `<view>.sql` per view). Resolved relative to the source tree for now:
 # an installed package will need the files shipped as package data (importlib.resources).
-SQL_DIR = Path(__file__).parents[2] / "sql"
+SQL_DIR = Path(__file__).resolve().parents[1] / "sql"  # pipelines/sql: a link to the repo's sql/, shipped in the wheel
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -31,7 +31,10 @@ def load_views(directory: str | Path = SQL_DIR, *, tables: Collection[str] | Non
     the contract tables) is an error, as is a cycle; both name the view.
     """
     texts: dict[str, str] = {}
-    for path in sorted(Path(directory).glob("*.sql")):
+    paths = sorted(Path(directory).glob("*.sql"))
+    if not paths:  # an install without its SQL must fail loudly, never publish no views
+        raise ViewError(f"no view files (*.sql) in {directory}")
+    for path in paths:
         name = path.stem
         if not _NAME.match(name):
             raise ViewError(f"view file {path.name}: a view name must be lower-case letters, digits and _")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -61,5 +62,9 @@ def test_query_reads_sql_from_a_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["query", "--duckdb", str(lake), "--file", str(sql), "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == ['"n","s"', '2,"b"']
+    out = tmp_path / "answer.json"
+    written = runner.invoke(app, ["query", "--duckdb", str(lake), "--format", "json", "--output", str(out), "select n from t order by n"])
+    assert written.exit_code == 0 and written.output == ""
+    assert json.loads(out.read_text()) == [{"n": 1}, {"n": 2}]
     both = runner.invoke(app, ["query", "--duckdb", str(lake), "--file", str(sql), "select 1"])
     assert both.exit_code == 2 and "either as an argument or with --file" in both.output

@@ -416,3 +416,16 @@ def test_counts_are_bigint_as_on_athena(con: duckdb.DuckDBPyConnection) -> None:
     for name in load_views():
         schema = con.sql(f"SELECT * FROM {name}").to_arrow_table().schema
         assert not [f.name for f in schema if pa.types.is_decimal(f.type)], name
+
+
+def test_a_missing_sql_folder_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ViewError, match="no view files"):
+        load_views(tmp_path / "nowhere")
+
+
+def test_the_package_ships_the_sql_it_applies() -> None:
+    import pipelines
+
+    shipped = Path(pipelines.__file__).resolve().parent / "sql"
+    assert sorted(p.name for p in shipped.glob("*.sql")) == sorted(p.name for p in (Path(__file__).resolve().parents[2] / "sql").glob("*.sql"))
+    assert list(load_views()) and SQL_DIR == shipped
