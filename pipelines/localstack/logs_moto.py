@@ -127,7 +127,7 @@ def _stop_query(self: LogsResponse) -> str:
 
 
 # The one piece of module state: moto's classes are process-wide, so is the record of what was replaced.
-_PATCH = MethodPatch(
+PATCH = MethodPatch(
     (
         (LogsResponse, "start_query", _start_query),
         (LogsResponse, "get_query_results", _get_query_results),
@@ -135,16 +135,3 @@ _PATCH = MethodPatch(
     )
 )
 
-
-def install(port: int) -> None:
-    """Install the Logs Insights fixes (idempotent) for the stack serving on `port`."""
-    _PATCH.acquire(port)
-
-
-def release(port: int) -> None:
-    """Forget the stack on `port`; the last one out restores moto's original methods."""
-    _PATCH.release(port)
-
-
-def is_installed() -> bool:
-    return _PATCH.installed

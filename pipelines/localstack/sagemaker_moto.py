@@ -43,7 +43,7 @@ def _update_endpoint_response(self: SageMakerResponse) -> ActionResult:
 
 
 # The one piece of module state: moto's classes are process-wide, so is the record of what was replaced.
-_PATCH = MethodPatch(
+PATCH = MethodPatch(
     (
         (FakeEndpointConfig, "validate_instance_type", _validate_instance_type),
         (SageMakerModelBackend, "update_endpoint", _update_endpoint),
@@ -51,16 +51,3 @@ _PATCH = MethodPatch(
     )
 )
 
-
-def install(port: int) -> None:
-    """Install the SageMaker fixes (idempotent) for the stack serving on `port`."""
-    _PATCH.acquire(port)
-
-
-def release(port: int) -> None:
-    """Forget the stack on `port`; the last one out restores moto's original classes."""
-    _PATCH.release(port)
-
-
-def is_installed() -> bool:
-    return _PATCH.installed

@@ -16,6 +16,10 @@ from pipelines.localstack.cloudwatch_moto import StackSettings
 from pipelines.localstack.cloudwatch_store import MetricStore
 
 
+# Logs Insights (filter, stats by bin(), logGroupIdentifiers); SageMaker (UpdateEndpoint, instance types).
+_PATCHES = (logs_moto.PATCH, sagemaker_moto.PATCH)
+
+
 class LocalStack:
     """One emulator endpoint for every AWS service the pipeline uses; a context manager.
 
@@ -45,8 +49,8 @@ class LocalStack:
             server.start()
             self._server, self._port = server, server.get_host_and_port()[1]
             cloudwatch_moto.install(self._port, self._settings)
-            logs_moto.install(self._port)  # Logs Insights: filter, stats by bin(), logGroupIdentifiers
-            sagemaker_moto.install(self._port)  # UpdateEndpoint, current instance types
+            for patch in _PATCHES:
+                patch.acquire(self._port)
         return self.endpoint_url
 
     def stop(self) -> None:
@@ -56,8 +60,8 @@ class LocalStack:
         self._server, self._port = None, None
         if port is not None:
             cloudwatch_moto.release(port)
-            logs_moto.release(port)
-            sagemaker_moto.release(port)
+            for patch in _PATCHES:
+                patch.release(port)
         server.stop()
 
     def reset(self) -> None:
