@@ -69,6 +69,8 @@ class Session(boto3.Session):
         self.calls = calls if calls is not None else ApiCalls()
         self.hooks = hooks
         self._boto_config = LOCAL_RETRIES if endpoint_url else RETRIES
+        self._clients: dict[tuple[str, str | None, str | None], Any] = {}
+        self._clients_lock = threading.Lock()
         self.events.register("before-call.*.*", self.calls.record)
         for event, handler in hooks:
             self.events.register(event, handler)
@@ -81,6 +83,8 @@ class Session(boto3.Session):
         """
         self.hooks = (*self.hooks, (event, handler))
         self.events.register(event, handler)
+        with self._clients_lock:
+            self._clients.clear()  # clients copy the session's handlers when made: make them anew
 
     def _derived(self, region: str, access_key: str | None, secret_key: str | None, token: str | None) -> Session:
         return Session(
@@ -94,8 +98,17 @@ class Session(boto3.Session):
         )
 
     def client(self, service_name: str, *args: Any, endpoint_url: str | None = None, config: BotoConfig | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        """One client per service, region and endpoint, made once: making one costs ~20 ms, and
+        clients are thread-safe. (awswrangler's own Config differs from ours only in pool size.)"""
+        endpoint_url = endpoint_url or self.endpoint_url
         config = config.merge(self._boto_config) if config else self._boto_config
-        return super().client(service_name, *args, endpoint_url=endpoint_url or self.endpoint_url, config=config, **kwargs)
+        if args or set(kwargs) - {"region_name"}:  # explicit credentials or options: not shared
+            return super().client(service_name, *args, endpoint_url=endpoint_url, config=config, **kwargs)
+        key = (service_name, kwargs.get("region_name") or self.region_name, endpoint_url)
+        with self._clients_lock:
+            if key not in self._clients:
+                self._clients[key] = super().client(service_name, endpoint_url=endpoint_url, config=config, **kwargs)
+            return self._clients[key]
 
     def resource(self, service_name: str, *args: Any, endpoint_url: str | None = None, config: BotoConfig | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
         config = config.merge(self._boto_config) if config else self._boto_config
