@@ -35,11 +35,11 @@ from pipelines.localstack.cloudwatch_store import (
     aggregate,
     series_key,
 )
+from pipelines.localstack.moto_patch import MethodPatch
 
 _STORE_ATTRIBUTE = "_mlmon_region_metrics"
 MAX_STATISTICS_DATAPOINTS = 1_440  # GetMetricStatistics, as in CloudWatch
 RECENTLY_ACTIVE_SECONDS = 3 * 3600  # ListMetrics RecentlyActive=PT3H
-_INHERITED = object()  # marks a replaced method that the class only inherited
 
 
 @dataclass(frozen=True)
@@ -226,31 +226,22 @@ class _CloudWatchPatch:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._originals: dict[tuple[type, str], Any] = {}
+        self._methods = MethodPatch(_REPLACEMENTS)
         self._stacks: dict[int, StackSettings] = {}
 
     def acquire(self, port: int, settings: StackSettings) -> None:
         with self._lock:
-            if not self._originals:
-                for owner, name, replacement in _REPLACEMENTS:
-                    self._originals[(owner, name)] = owner.__dict__.get(name, _INHERITED)
-                    setattr(owner, name, replacement)
             self._stacks[port] = settings
+            self._methods.acquire(port)
 
     def release(self, port: int) -> None:
         with self._lock:
             self._stacks.pop(port, None)
-            if not self._stacks:
-                for (owner, name), original in self._originals.items():
-                    if original is _INHERITED:
-                        delattr(owner, name)
-                    else:
-                        setattr(owner, name, original)
-                self._originals.clear()
+            self._methods.release(port)
 
     @property
     def installed(self) -> bool:
-        return bool(self._originals)
+        return self._methods.installed
 
     def settings_for(self, response: CloudWatchResponse) -> StackSettings:
         port = response.normalized_request.environ.get("SERVER_PORT")
