@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 from benchmarks import Result, at_most, info
 from pipelines.aws import lake_session
-from pipelines.demo.fleet import build_fleet
-from pipelines.demo.run import demo_config
+from pipelines.demo.fleet import fleet_for_nights
+from pipelines.demo.run import demo_config, morning_after
 from pipelines.demo.seed import create_bucket, seed_metrics
 from pipelines.extract.cloudwatch_plan import minimum_calls
 from pipelines.localstack.server import LocalStack
@@ -15,13 +15,14 @@ from pipelines.logs import configure_logging
 from pipelines.nightly import run_night
 
 NIGHTS = 3
+LAST_NIGHT = date(2026, 11, 24)  # any date gives the same counts: the stack's clock stands the morning after
 TARGET_RATIO = 1.0
 
 
 def _calls_per_night(period_seconds: int, lookback_days: int, nights: list[date]) -> tuple[int, int, int]:
     """(GetMetricData calls made, theoretical minimum, datapoints) over `nights`."""
-    with LocalStack() as stack:
-        fleet = build_fleet(seed=7, start=nights[0] - timedelta(days=lookback_days), days=len(nights) + lookback_days)
+    with LocalStack(now=morning_after(nights[-1])) as stack:
+        fleet = fleet_for_nights(7, nights[-1], len(nights), lookback_days)
         config = demo_config(stack.endpoint_url, fleet)
         config = config.model_copy(update={"cloudwatch": config.cloudwatch.model_copy(
             update={"period_seconds": period_seconds, "lookback_days": lookback_days})})  # fmt: skip
@@ -41,8 +42,7 @@ def _calls_per_night(period_seconds: int, lookback_days: int, nights: list[date]
 
 def calls_per_night() -> list[Result]:
     configure_logging("WARNING")
-    last = datetime.now(timezone.utc).date() - timedelta(days=1)
-    nights = [last - timedelta(days=NIGHTS - 1 - i) for i in range(NIGHTS)]
+    nights = [LAST_NIGHT - timedelta(days=NIGHTS - 1 - i) for i in range(NIGHTS)]
     rows: list[Result] = []
     for period, lookback in ((300, 1), (60, 0)):
         made, minimum, points = _calls_per_night(period, lookback, nights)

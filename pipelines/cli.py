@@ -171,14 +171,17 @@ def local_stack(port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 pic
 
 @app.command()
 def demo(
-    days: Annotated[int, typer.Option(min=1, max=30, help="Nights to run.")] = 14,
+    days: Annotated[int, typer.Option(min=1, max=30, help="Nights to run (every story fits from 7 on).")] = 14,
     out: Annotated[Path, typer.Option(help="Where the lake copy, lake.duckdb and summary go.")] = Path("out"),
     seed: Annotated[int, typer.Option(help="Seed of the synthetic fleet.")] = 7,
+    end: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="Last night (UTC); default yesterday.")] = None,
 ) -> None:
-    """Local stack + a seeded fleet + the pipeline for DAYS nights; results under OUT."""
+    """Local stack + a seeded fleet + the pipeline for DAYS nights ending with END; results under OUT.
+
+    The lake is a function of --seed, --days and --end only: the same three give the same data on any day."""
     from pipelines.demo.run import run_demo
 
-    summary = run_demo(days=days, out=out, seed=seed)
+    summary = run_demo(end.date() if end else _yesterday(), days=days, out=out, seed=seed)
     typer.echo(summary.text)
 
 

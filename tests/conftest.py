@@ -1,4 +1,4 @@
-"""Shared fixtures: one local AWS stack (moto server + our CloudWatch fixes) per session, wiped per test."""
+"""Shared fixtures: one local AWS stack (moto server + our CloudWatch fixes) per session, wiped per test, on a fixed clock."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.clock import STACK_NOW
 
 if TYPE_CHECKING:
     from pipelines.localstack.server import LocalStack
@@ -23,14 +25,15 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
 def _stack() -> Iterator[LocalStack]:
     from pipelines.localstack.server import LocalStack
 
-    with LocalStack() as stack:
+    with LocalStack(now=STACK_NOW) as stack:
         yield stack
 
 
 @pytest.fixture()
 def stack(_stack: LocalStack) -> LocalStack:
-    """The running local stack, with all state (S3, Glue, metrics, ...) wiped."""
+    """The running local stack, with all state (S3, Glue, metrics, ...) wiped and its clock back at STACK_NOW."""
     _stack.reset()
+    _stack.clock.set(STACK_NOW)
     return _stack
 
 

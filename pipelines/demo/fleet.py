@@ -13,10 +13,12 @@ import numpy as np
 from pipelines.demo.fleet_stories import (
     ERROR_BURST,
     LATENCY_INCIDENT,
+    LAUNCH_RAMP,
+    PROFILES,
     RAMP_DAYS,
     REGION_UTC_OFFSET_HOURS,
-    PROFILES,
     DemoEndpoint,
+    LeftOut,
     Profile,
     Story,
     cast,
@@ -24,8 +26,8 @@ from pipelines.demo.fleet_stories import (
     place_stories,
 )
 
-__all__ = ["DemoEndpoint", "Fleet", "SeriesData", "Story", "build_fleet", "endpoint_traffic",
-           "iter_series"]
+__all__ = ["DemoEndpoint", "Fleet", "LeftOut", "SeriesData", "Story", "build_fleet", "endpoint_traffic",
+           "fleet_for_nights", "iter_series"]
 
 INVOCATION_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
@@ -53,7 +55,18 @@ class Fleet:
     start: datetime  # tz-aware UTC midnight of the first day
     days: int
     endpoints: tuple[DemoEndpoint, ...]
-    stories: tuple[Story, ...]
+    stories: tuple[Story, ...]  # in order of their start
+    left_out: tuple[LeftOut, ...] = ()  # promised stories the nights cannot hold, with the reason
+    lookback_days: int = 0  # first days of the period: data the first night re-reads, no stories
+
+    @property
+    def nights(self) -> tuple[date, ...]:
+        """The days the stories lie on: the period after its lookback days."""
+        return self.dates[self.lookback_days:]
+
+    def story(self, kind: str) -> Story | None:
+        """The first story of `kind`, or None when the nights could not hold it."""
+        return next((s for s in self.stories if s.kind == kind), None)
 
     @property
     def end(self) -> datetime:
@@ -95,14 +108,26 @@ class _Day:
     burst: np.ndarray  # bool: inside a 5xx burst
 
 
-def build_fleet(seed: int = 7, start: date | datetime = DEFAULT_START, days: int = 14) -> Fleet:
-    """The demo fleet: 8 endpoints over 2 accounts x 2 regions, stories placed in the period."""
+def build_fleet(seed: int = 7, start: date | datetime = DEFAULT_START, days: int = 14, *, lookback_days: int = 0) -> Fleet:
+    """The demo fleet: 8 endpoints over 2 accounts x 2 regions, stories placed on the days after `lookback_days`."""
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
+    if not 0 <= lookback_days < days:
+        raise ValueError(f"lookback_days must be 0..{days - 1}, got {lookback_days}")
     start_dt = datetime.combine(_utc_date(start), datetime.min.time(), tzinfo=UTC)
-    return Fleet(seed, start_dt, days, cast(start_dt, days), place_stories(start_dt, days))
+    stories, left_out = place_stories(start_dt, days, lookback_days)
+    launch = next(s.start for s in stories if s.kind == LAUNCH_RAMP)
+    return Fleet(seed, start_dt, days, cast(launch), stories, left_out, lookback_days)
+
+
+def fleet_for_nights(seed: int, end: date, nights: int, lookback_days: int = 1) -> Fleet:
+    """The fleet of a demo running `nights` nights up to `end`: data from `lookback_days` earlier, stories on the nights."""
+    if nights < 1:
+        raise ValueError(f"nights must be >= 1, got {nights}")
+    start = end - timedelta(days=nights - 1 + lookback_days)
+    return build_fleet(seed, start, nights + lookback_days, lookback_days=lookback_days)
 
 
 def iter_series(fleet: Fleet, day: date | None = None) -> Iterator[SeriesData]:

@@ -7,9 +7,18 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 LATENCY_INCIDENT = "latency_incident"
-ERROR_BURST = "error_burst"
+ERROR_BURST = "error_burst"  # with the hand-made KPI sheet that the inbox rejects
+KPI_RESTATEMENT = "kpi_restatement"
 LAUNCH_RAMP = "launch_ramp"
+MODEL_CHANGE = "model_change"
+DUPLICATED_EXPORT = "duplicated_export"  # the night the audit quarantines
+TRUNCATED_REPORT = "truncated_report"
 QUIET_WEEKEND = "quiet_weekend"
+WEEKLY_504_STORM = "weekly_504_storm"
+# Every story the demo promises (README), in the order the summary explains what was left out.
+PROMISED = (LATENCY_INCIDENT, ERROR_BURST, KPI_RESTATEMENT, LAUNCH_RAMP, MODEL_CHANGE, DUPLICATED_EXPORT,
+            TRUNCATED_REPORT, QUIET_WEEKEND, WEEKLY_504_STORM)  # fmt: skip
+FULL_STORY_NIGHTS = 7  # from this many nights on, every story fits whatever the last night's weekday
 
 # Standard-time offsets of the regions' main user bases: the daily cycle peaks in their afternoon.
 REGION_UTC_OFFSET_HOURS = (("us-east-1", -5.0), ("eu-west-1", 1.0))
@@ -36,7 +45,7 @@ class DemoEndpoint:
 class Story:
     """Something a dashboard should show: what happened, to which endpoint (None: all), when."""
 
-    kind: str  # latency_incident | error_burst | launch_ramp | quiet_weekend
+    kind: str  # one of PROMISED
     endpoint_name: str | None
     start: datetime
     end: datetime
@@ -89,17 +98,31 @@ INCIDENT_ENDPOINT = "fraud-detector-prod"
 BURST_ENDPOINT = "recommender-prod"
 LAUNCH_ENDPOINT = "lead-scorer-eu"
 RAMP_DAYS = 3  # the launched endpoint reaches ~full traffic after this long
+RESTATEMENT_DELAY_DAYS = 2  # chargebacks arrive late: Payments restates the incident day's fraud losses
+CHANGE_ENDPOINT = "fraud-detector-prod"  # goes from model package version 7 to 8 on the model_change night
+CHANGE_FROM_VERSION = 7
+TRUNCATED_ENDPOINT, TRUNCATED_HOUR = "search-ranker-prod", 12  # its data-quality report of 12:00 is cut short
+# A weekly reconciliation job saturates this endpoint's downstream: 504s and timeouts, Tuesdays 02:00-02:25 UTC.
+STORM_ENDPOINT = "payments-router-eu"
+STORM_WEEKDAY, STORM_HOUR, STORM_MINUTES = 1, 2, 25
 
 
 PROFILES = MappingProxyType({row[0]: row[-1] for row in _CAST})  # read-only: name -> Profile
 
 
-def cast(start: datetime, days: int) -> tuple[DemoEndpoint, ...]:
-    """The endpoints of a fleet starting at `start` (UTC midnight) for `days` days."""
-    launch = launch_time(start, days)
+@dataclass(frozen=True)
+class LeftOut:
+    """A promised story that the nights cannot hold, and why (the demo's summary says so)."""
+
+    kind: str
+    reason: str
+
+
+def cast(launched_at: datetime | None) -> tuple[DemoEndpoint, ...]:
+    """The endpoints; the launched one goes live at `launched_at` (None: it serves from the start too)."""
     return tuple(
         DemoEndpoint(name, acct, region, variant, bu, product, owner, itype, vcpus, gpus,
-                     launch if name == LAUNCH_ENDPOINT else None)
+                     launched_at if name == LAUNCH_ENDPOINT else None)
         for name, acct, region, variant, bu, product, owner, itype, vcpus, gpus, _ in _CAST
     )
 
@@ -109,39 +132,69 @@ def default_profile(endpoint: DemoEndpoint) -> Profile:
     return Profile(400, 0.55, 0.65, 35_000, 0.42, 2_500, 45 if endpoint.gpus else 38, 22)
 
 
-def launch_time(start: datetime, days: int) -> datetime:
-    """The launched endpoint goes live at 10:00 UTC on the middle day of the period."""
-    return start + timedelta(days=days // 2, hours=10)
+def place_stories(start: datetime, days: int, lookback_days: int = 0) -> tuple[tuple[Story, ...], tuple[LeftOut, ...]]:
+    """Where each promised story happens, or why it cannot: a function of the period alone.
 
-
-def place_stories(start: datetime, days: int) -> tuple[Story, ...]:
-    """Where the stories happen in a period: incidents on weekdays, every weekend recorded."""
-    end = start + timedelta(days=days)
-    incident_day = _weekday_near(start, days, round(days * 0.6))
-    burst_day = _weekday_near(start, days, round(days * 0.35))
-    launch = launch_time(start, days)
+    Stories lie on the nights, the days after the first `lookback_days` (which the first night's
+    lookback only re-reads): a story there would reach the lake only in part. Incidents prefer
+    weekdays; weekends and the Tuesday storm happen when the calendar says so.
+    """
+    nights = [start + timedelta(days=lookback_days + i) for i in range(days - lookback_days)]
+    if not nights:
+        raise ValueError(f"a period of {days} days with {lookback_days} lookback days has no night")
+    n, middle = len(nights), nights[len(nights) // 2]
+    span = f"the {n} night{'s' * (n > 1)} {nights[0]:%Y-%m-%d} (a {nights[0]:%A})..{nights[-1]:%Y-%m-%d}"
+    incident = _nearest(nights, 0.6, range(max(n - 1, 1)))  # never the last night: the restatement comes later
+    burst = _nearest(nights, 0.35, range(n), avoid=incident)
     stories = [
-        Story(LATENCY_INCIDENT, INCIDENT_ENDPOINT, incident_day + timedelta(hours=14),
-              incident_day + timedelta(hours=18),
-              "Downstream feature store degraded: ModelLatency p99 up ~6x, p50 up ~1.5x for 4 hours"),
-        Story(ERROR_BURST, BURST_ENDPOINT, burst_day + timedelta(hours=16),
-              burst_day + timedelta(hours=17),
-              "Bad model config pushed and rolled back: ~12% of requests failed with 5xx for an hour"),
-        Story(LAUNCH_RAMP, LAUNCH_ENDPOINT, launch, min(end, launch + timedelta(days=RAMP_DAYS)),
+        Story(LATENCY_INCIDENT, INCIDENT_ENDPOINT, incident + timedelta(hours=14), incident + timedelta(hours=18),
+              "Downstream feature store degraded: ModelLatency p99 up ~6x, p50 up ~1.5x for 4 hours; data drift, fraud losses up"),
+        Story(ERROR_BURST, BURST_ENDPOINT, burst + timedelta(hours=16), burst + timedelta(hours=17),
+              "Bad model config pushed and rolled back: ~12% of requests failed with 5xx for an hour; "
+              "Marketplace conversion dips, and Growth's hand-made KPI sheet ('TBD') is rejected"),
+        Story(LAUNCH_RAMP, LAUNCH_ENDPOINT, middle + timedelta(hours=10), min(nights[-1] + timedelta(days=1), middle + timedelta(hours=10, days=RAMP_DAYS)),
               "New endpoint launched: no data before, traffic ramps from ~5% to full over 3 days"),
-    ]
-    stories.extend(_weekends(start, end))
-    return tuple(stories)
+        _day_story(TRUNCATED_REPORT, TRUNCATED_ENDPOINT, middle + timedelta(hours=TRUNCATED_HOUR), timedelta(hours=1),
+                   "An interrupted upload: one data-quality statistics.json is cut short; source_rejections names it, the rest lands"),
+    ]  # fmt: skip
+    left_out = []
+    if n >= 2:
+        restated = min(incident + timedelta(days=RESTATEMENT_DELAY_DAYS), nights[-1])
+        stories.append(_day_story(KPI_RESTATEMENT, None, restated, timedelta(days=1),
+                                  f"Payments restates the fraud losses of {incident:%Y-%m-%d} (the first drop was an early estimate)"))  # fmt: skip
+        change = _nearest(nights, 2 / 3, range(1, n))
+        stories.append(_day_story(MODEL_CHANGE, CHANGE_ENDPOINT, change, timedelta(days=1),
+                                  f"Model package version {CHANGE_FROM_VERSION + 1} goes live (was {CHANGE_FROM_VERSION}); "
+                                  "endpoint_models shows it from this night's partition"))  # fmt: skip
+    else:
+        left_out += [LeftOut(KPI_RESTATEMENT, "needs 2 nights: the restated figures arrive on a night after the incident's"),
+                     LeftOut(MODEL_CHANGE, "needs 2 nights: one served by the old model version, one by the new")]  # fmt: skip
+    if n >= 3:
+        stories.append(_day_story(DUPLICATED_EXPORT, None, middle, timedelta(days=1),
+                                  "Every GetMetricData point of this night's export arrives twice: the audit quarantines its "
+                                  "cloudwatch_metrics partitions, readers keep the previous data, the next night's lookback republishes the day"))  # fmt: skip
+    else:
+        left_out.append(LeftOut(DUPLICATED_EXPORT, "needs 3 nights: a published night before the bad export and one after it whose lookback repairs the day"))
+    weekends = _weekends(nights[0], nights[-1] + timedelta(days=1))
+    storms = [_day_story(WEEKLY_504_STORM, STORM_ENDPOINT, night + timedelta(hours=STORM_HOUR), timedelta(minutes=STORM_MINUTES),
+                         "Weekly reconciliation job: 504s and upstream timeouts at 02:00 UTC every Tuesday")
+              for night in nights if night.weekday() == STORM_WEEKDAY]  # fmt: skip
+    stories += weekends + storms
+    if not weekends:
+        left_out.append(LeftOut(QUIET_WEEKEND, f"no Saturday or Sunday among {span}"))
+    if not storms:
+        left_out.append(LeftOut(WEEKLY_504_STORM, f"no Tuesday among {span}"))
+    return tuple(sorted(stories, key=lambda s: (s.start, s.kind))), tuple(sorted(left_out, key=lambda o: PROMISED.index(o.kind)))
 
 
-def _weekday_near(start: datetime, days: int, index: int) -> datetime:
-    """Midnight of the weekday closest to day `index` that lies inside the period (else that day)."""
-    index = min(max(index, 0), days - 1)
-    for step in (0, 1, -1, 2, -2, 3, -3):
-        candidate = index + step
-        if 0 <= candidate < days and (start + timedelta(days=candidate)).weekday() < 5:
-            return start + timedelta(days=candidate)
-    return start + timedelta(days=index)
+def _day_story(kind: str, endpoint_name: str | None, start: datetime, length: timedelta, description: str) -> Story:
+    return Story(kind, endpoint_name, start, start + length, description)
+
+
+def _nearest(nights: list[datetime], fraction: float, usable: range, avoid: datetime | None = None) -> datetime:
+    """The usable night nearest `fraction` of the way through: a weekday if there is one, else any; `avoid` last."""
+    target = round((len(nights) - 1) * fraction)
+    return nights[min(usable, key=lambda i: (nights[i].weekday() >= 5, nights[i] == avoid, abs(i - target), i))]
 
 
 def _weekends(start: datetime, end: datetime) -> list[Story]:

@@ -15,18 +15,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipelines.aws import Session, lake_session
 from pipelines.config import Config, parse_config
-from pipelines.demo.fleet import Fleet, build_fleet
+from pipelines.demo.fleet import Fleet, fleet_for_nights
+from pipelines.demo.fleet_stories import DUPLICATED_EXPORT, FULL_STORY_NIGHTS
 from pipelines.demo.incidents import duplicate_export
 from pipelines.demo.seed import create_bucket, seed_metrics
 from pipelines.demo.seed_kpis import seed_kpi_drops
-from pipelines.demo.seed_lineage import apply_model_change, default_change_day, planned_model_change, seed_lineage
+from pipelines.demo.seed_lineage import apply_model_change, planned_model_change, seed_lineage
 from pipelines.demo.seed_logs import seed_endpoint_logs
 from pipelines.demo.seed_monitor import seed_model_monitor
 from pipelines.localstack.server import LocalStack
 from pipelines.nightly import NightResult, run_night
 from pipelines.publish.apply_views import stored_views
-from pipelines.validate.docs import build_data_docs
 from pipelines.query.export import copy_published_lake, write_duckdb_views
+from pipelines.validate.docs import build_data_docs
 
 DEMO_BUCKET = "mlmon-demo-lake"
 DEMO_REGION = "us-east-1"
@@ -34,6 +35,8 @@ DEMO_REGION = "us-east-1"
 
 MONITOR_BUCKET = "sagemaker-us-east-1-111111111111"  # where SageMaker writes account 111's reports
 KPI_INBOX = f"s3://{DEMO_BUCKET}/inbox/kpis/"
+LOOKBACK_DAYS = 1  # demo_config keeps the default cloudwatch.lookback_days
+NIGHTLY_HOUR = 2  # the nightly run starts at 02:00 UTC the morning after its night
 
 
 def demo_config(endpoint_url: str, fleet: Fleet, model_monitor: dict[str, Any] | None = None) -> Config:
@@ -60,6 +63,10 @@ def demo_config(endpoint_url: str, fleet: Fleet, model_monitor: dict[str, Any] |
 
 @dataclass(frozen=True)
 class DemoSummary:
+    """What a demo did: a function of (seed, days, end) alone, but for `seconds`."""
+
+    seed: int
+    end: str
     nights: list[str]
     nights_ok: int
     seeded_datapoints: int
@@ -69,13 +76,14 @@ class DemoSummary:
     seconds: float
     out: str
     quarantined: list[str] = field(default_factory=list)
-    model_change: str = ""
-    stories: list[str] = field(default_factory=list)
+    stories: list[dict[str, str | None]] = field(default_factory=list)  # kind, endpoint_name, start, end, description
+    left_out: list[dict[str, str]] = field(default_factory=list)  # kind, reason
 
     @property
     def text(self) -> str:
         lines = [
             f"demo: {len(self.nights)} nights ({self.nights[0]} .. {self.nights[-1]}), {self.nights_ok} fully published",
+            f"made from --seed {self.seed} --days {len(self.nights)} --end {self.end}: the same three give the same lake",
             f"seeded {self.seeded_datapoints:,} CloudWatch datapoints into the local stack",
             "rows per table: " + ", ".join(f"{k}={v:,}" for k, v in self.rows_per_table.items()),
             "API calls: " + ", ".join(f"{k}={v}" for k, v in self.api_calls.items()),
@@ -83,52 +91,58 @@ class DemoSummary:
             f"(${self.cloudwatch_cost_usd / max(len(self.nights), 1):.4f} per night)",
             "quarantined by the audit (the other nights published):",
             *(f"  - {q}" for q in self.quarantined or ["nothing"]),
-            f"model change: {self.model_change}",
             "stories in the data:",
-            *(f"  - {s}" for s in self.stories),
+            *(f"  - {s['kind']}: {s['endpoint_name'] + ' ' if s['endpoint_name'] else ''}{s['start']}..{s['end']} - {s['description']}"
+              for s in self.stories),
+            *([f"left out (every story fits from --days {FULL_STORY_NIGHTS} on):"] if self.left_out else []),
+            *(f"  - {o['kind']}: {o['reason']}" for o in self.left_out),
             f"took {self.seconds:.1f} s; lake under {self.out}/lake, query it with:",
             f"  mlmon query --duckdb {self.out}/lake.duckdb \"select dt, count(*) from cloudwatch_metrics group by dt order by dt\"",
         ]
         return "\n".join(lines)
 
 
-def incident_night(nights: list[date]) -> date | None:
-    """The night whose export is duplicated on purpose (the middle one; none in very short demos)."""
-    return nights[len(nights) // 2] if len(nights) >= 3 else None
+def morning_after(night: date) -> datetime:
+    """When the nightly run of `night` happens: the demo's stack clock stands there while it runs."""
+    return datetime.combine(night, datetime.min.time(), tzinfo=timezone.utc) + timedelta(days=1, hours=NIGHTLY_HOUR)
 
 
-def run_demo(days: int = 14, out: Path = Path("out"), seed: int = 7, last_night: date | None = None) -> DemoSummary:
-    """Run the whole product on a laptop; everything it leaves is under `out`."""
+def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) -> DemoSummary:
+    """Run the whole product on a laptop for the `days` nights ending with `end`; everything it leaves is under `out`.
+
+    The lake depends on `seed`, `days` and `end` only, never on today's date: the stack's clock
+    stands on the morning after each night while that night's logs arrive and the night runs.
+    """
     started = time.monotonic()
-    last_night = last_night or datetime.now(timezone.utc).date() - timedelta(days=1)
-    nights = [last_night - timedelta(days=days - 1 - i) for i in range(days)]
+    # Data from the lookback day before the first night too (that night re-reads it); stories lie on the nights.
+    fleet = fleet_for_nights(seed, end, days, LOOKBACK_DAYS)
+    nights = list(fleet.nights)
     console = Console(stderr=True)
-    with LocalStack() as stack:
-        # One extra day before the first night: the lookback re-reads it.
-        fleet = build_fleet(seed=seed, start=nights[0] - timedelta(days=1), days=days + 1)
+    with LocalStack(now=morning_after(nights[0])) as stack:
         session = lake_session(DEMO_REGION, stack.endpoint_url)
         create_bucket(session, DEMO_BUCKET, DEMO_REGION)
         def source(account_id: str, region: str) -> Session:
             return session.assume(f"arn:aws:iam::{account_id}:role/MlLakeReader", region)
 
         config = demo_config(stack.endpoint_url, fleet, seed_model_monitor(source("111111111111", DEMO_REGION), MONITOR_BUCKET, fleet))
-        change = planned_model_change(fleet, default_change_day(fleet))
-        seed_lineage(source, fleet, change.day)
-        seed_endpoint_logs(source, fleet)
+        change = planned_model_change(fleet)
+        seed_lineage(source, fleet)
+        bad_export = fleet.story(DUPLICATED_EXPORT)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("seeding fleet", total=fleet.days)
             seeded = seed_metrics(stack.metric_store, fleet, on_day=lambda day, n: progress.advance(task))
             task = progress.add_task("nightly runs", total=len(nights))
             results: list[NightResult] = []
-            incident = incident_night(nights)
             for night in nights:
                 progress.update(task, description=f"night {night}")
+                stack.clock.set(morning_after(night))
                 seed_kpi_drops(session, KPI_INBOX, fleet, [night])  # the business sends each day's KPIs that night
-                if night == change.day:
+                seed_endpoint_logs(source, fleet, [night], now=stack.clock.now())  # and the endpoints log as they serve
+                if change is not None and night == change.day:
                     apply_model_change(source(change.account_id, change.region))
                 night_session = session
-                if night == incident:
+                if bad_export is not None and night == bad_export.start.date():
                     night_session = lake_session(config.lake.region, config.endpoint_url, calls=session.calls)
                     night_session.register_hook("after-call.cloudwatch.GetMetricData", duplicate_export)
                 results.append(run_night(config, night, session=night_session))
@@ -138,6 +152,8 @@ def run_demo(days: int = 14, out: Path = Path("out"), seed: int = 7, last_night:
         copy_published_lake(session, config.lake, out / "lake")
         rows = write_duckdb_views(out / "lake", out / "lake.duckdb", stored_views(session, config.lake))
     summary = DemoSummary(
+        seed=seed,
+        end=end.isoformat(),
         nights=[n.isoformat() for n in nights],
         nights_ok=sum(r.ok for r in results),
         seeded_datapoints=seeded.datapoints,
@@ -148,9 +164,10 @@ def run_demo(days: int = 14, out: Path = Path("out"), seed: int = 7, last_night:
         out=str(out),
         quarantined=[f"night {r.night}: {o.staged.table} dt={o.staged.dt} ({', '.join(o.report.failed_names())})"
                      for r in results for o in r.quarantined],
-        model_change=change.description,
-        stories=[f"{s.kind}: {s.endpoint_name or 'all endpoints'} {s.start:%Y-%m-%d %H:%M}..{s.end:%Y-%m-%d %H:%M} - {s.description}" for s in fleet.stories],
-    )
+        stories=[{"kind": s.kind, "endpoint_name": s.endpoint_name, "start": f"{s.start:%Y-%m-%d %H:%M}",
+                  "end": f"{s.end:%Y-%m-%d %H:%M}", "description": s.description} for s in fleet.stories],
+        left_out=[{"kind": o.kind, "reason": o.reason} for o in fleet.left_out],
+    )  # fmt: skip
     (out / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n", encoding="utf-8")
     (out / "summary.txt").write_text(summary.text + "\n", encoding="utf-8")
     return summary

@@ -1,9 +1,9 @@
 """Demo KPI drops: what the fleet's three business units send each morning, echoing the fleet's ML stories.
 
 One CSV per day mixing the units (`<day>.csv`). Two extra files make the inbox's rules visible:
-Payments restates its fraud losses for the latency-incident day two days later (chargebacks
-arrive late: the first drop carried an early estimate), and a hand-made Growth sheet with a
-"TBD" value arrives on the 5xx-burst day and is rejected.
+Payments restates its fraud losses for the latency-incident day on the kpi_restatement story's
+day (chargebacks arrive late: the first drop carried an early estimate), and a hand-made Growth
+sheet with a "TBD" value arrives on the 5xx-burst day and is rejected.
 """
 
 from __future__ import annotations
@@ -19,14 +19,22 @@ import numpy as np
 
 from pipelines.aws import Session
 from pipelines.demo.fleet import Fleet
-from pipelines.demo.fleet_stories import ERROR_BURST, LATENCY_INCIDENT, LAUNCH_RAMP, PROFILES, QUIET_WEEKEND, RAMP_DAYS, Story
+from pipelines.demo.fleet_stories import (
+    ERROR_BURST,
+    KPI_RESTATEMENT,
+    LATENCY_INCIDENT,
+    LAUNCH_RAMP,
+    PROFILES,
+    QUIET_WEEKEND,
+    RAMP_DAYS,
+    Story,
+)
 from pipelines.demo.seed import create_bucket
 from pipelines.extract.kpi_inbox import Inbox
 
 HEADER = ("date", "business_unit", "kpi", "value", "unit")
 KPIS = (("revenue", "USD"), ("conversion_rate", "ratio"), ("orders", "count"), ("fraud_losses", "USD"))
 EARLY_FRAUD_ESTIMATE = 0.55  # share of the incident day's fraud losses known the morning after
-CORRECTION_DELAY_DAYS = 2
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ def kpi_drops(fleet: Fleet, days: int | Iterable[date] | None = None) -> list[tu
     """(key under the inbox, CSV text) in upload order for `days` (None: all; N: the last N of the fleet)."""
     chosen = _days(fleet, days)
     incident, burst = _story_day(fleet, LATENCY_INCIDENT), _story_day(fleet, ERROR_BURST)
-    correction_day = min(incident + timedelta(days=CORRECTION_DELAY_DAYS), fleet.dates[-1]) if incident else None
+    correction_day = _story_day(fleet, KPI_RESTATEMENT)
     drops = []
     for day in chosen:
         rows = [(unit, kpi, value) for unit in BASELINES for kpi, value in kpi_values(fleet, unit, day).items()]
@@ -83,7 +91,7 @@ def kpi_drops(fleet: Fleet, days: int | Iterable[date] | None = None) -> list[tu
         drops.append((f"{day.isoformat()}.csv", _csv(day, rows)))
         if day == burst:
             drops.append((f"{day.isoformat()}.growth-manual.csv", _csv(day, [("Growth", "revenue", "TBD")])))
-        if incident and day == correction_day:
+        if incident and correction_day and day == correction_day:
             restated = [("Payments", k, v) for k, v in kpi_values(fleet, "Payments", incident).items()]
             drops.append((f"{incident.isoformat()}.payments-restated.csv", _csv(incident, restated)))
     return drops
@@ -157,4 +165,5 @@ def _launch_lift(fleet: Fleet, unit: str, day: date) -> float:
 
 
 def _story_day(fleet: Fleet, kind: str) -> date | None:
-    return next((s.start.date() for s in fleet.stories if s.kind == kind), None)
+    story = fleet.story(kind)
+    return story.start.date() if story else None

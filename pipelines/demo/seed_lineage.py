@@ -6,18 +6,17 @@ import re
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Union
 
 from botocore.exceptions import ClientError
 
 from pipelines.aws import Session
 from pipelines.demo.fleet import DemoEndpoint, Fleet
+from pipelines.demo.fleet_stories import CHANGE_ENDPOINT, CHANGE_FROM_VERSION, MODEL_CHANGE
 
 SessionFor = Union[Callable[[str, str], Session], Mapping[tuple[str, str], Session]]
 
-CHANGE_ENDPOINT = "fraud-detector-prod"  # goes from model package version 7 to 8 mid-period
-CHANGE_FROM_VERSION = 7
 UNREGISTERED_ENDPOINT = "churn-predictor-prod"  # a hand-deployed model: no model package, lineage columns stay null
 GO_LIVE_TAG = "mlmon:demo-go-live"  # on the staged endpoint config: the day the demo switches to it
 
@@ -33,32 +32,25 @@ class ModelChange:
     to_version: int
     day: date
 
-    @property
-    def description(self) -> str:
-        return (f"{self.endpoint_name}: model package version {self.to_version} goes live on {self.day} "
-                f"(was {self.from_version}); endpoint_models shows it from partition dt={self.day}")  # fmt: skip
 
-
-def default_change_day(fleet: Fleet) -> date:
-    """A weekday in the second half of the period, so nights before and after it exist."""
-    day = fleet.start.date() + timedelta(days=max(1, (fleet.days * 2) // 3))
-    while day.weekday() >= 5 and day < fleet.end.date() - timedelta(days=1):
-        day += timedelta(days=1)
-    return min(day, fleet.end.date() - timedelta(days=1))
-
-
-def planned_model_change(fleet: Fleet, change_day: date) -> ModelChange:
+def planned_model_change(fleet: Fleet) -> ModelChange | None:
+    """The fleet's model_change story as a deployment (None when the nights are too few to show one)."""
+    story = fleet.story(MODEL_CHANGE)
+    if story is None:
+        return None
     endpoint = _endpoint(fleet, CHANGE_ENDPOINT)
-    return ModelChange(endpoint.name, endpoint.account_id, endpoint.region, CHANGE_FROM_VERSION, CHANGE_FROM_VERSION + 1, change_day)
+    return ModelChange(endpoint.name, endpoint.account_id, endpoint.region, CHANGE_FROM_VERSION, CHANGE_FROM_VERSION + 1, story.start.date())
 
 
-def seed_lineage(sessions_by_account_region: SessionFor, fleet: Fleet, change_day: date) -> None:
+def seed_lineage(sessions_by_account_region: SessionFor, fleet: Fleet) -> None:
     """Every fleet endpoint served by a registered model (one by a bare model), and the next version staged.
 
-    CHANGE_ENDPOINT's registry holds versions 1..7 (7 live, approved) and 8 pending approval
-    with its model and endpoint config ready, tagged with `change_day`; `apply_model_change`
-    approves and deploys it. Call once per fresh stack (names are fixed).
+    CHANGE_ENDPOINT's registry holds versions 1..7 (7 live, approved) and, when the fleet has a
+    model_change story, 8 pending approval with its model and endpoint config ready, tagged with
+    the story's day; `apply_model_change` approves and deploys it. Call once per fresh stack
+    (names are fixed).
     """
+    change = planned_model_change(fleet)
     for endpoint in fleet.endpoints:
         session = session_for(sessions_by_account_region, endpoint.account_id, endpoint.region)
         sagemaker = session.client("sagemaker", region_name=endpoint.region)
@@ -73,10 +65,10 @@ def seed_lineage(sessions_by_account_region: SessionFor, fleet: Fleet, change_da
         arns = [_register(sagemaker, endpoint, group, version, _history_status(version, live)) for version in range(1, live + 1)]
         model = _create_model(sagemaker, endpoint, f"{group}-v{live}", {"ModelPackageName": arns[-1]})
         _deploy(sagemaker, endpoint, model, f"{endpoint.name}-v{live}")
-        if endpoint.name == CHANGE_ENDPOINT:
+        if change is not None and endpoint.name == change.endpoint_name:
             staged = _register(sagemaker, endpoint, group, live + 1, "PendingManualApproval")
             model = _create_model(sagemaker, endpoint, f"{group}-v{live + 1}", {"ModelPackageName": staged})
-            _config(sagemaker, endpoint, model, f"{endpoint.name}-v{live + 1}", tags={GO_LIVE_TAG: change_day.isoformat()})
+            _config(sagemaker, endpoint, model, f"{endpoint.name}-v{live + 1}", tags={GO_LIVE_TAG: change.day.isoformat()})
 
 
 def apply_model_change(session: Session, endpoint_name: str = CHANGE_ENDPOINT) -> bool:

@@ -1,4 +1,4 @@
-"""Seed the demo fleet's endpoint log groups: container noise, a weekly 504 storm (Tuesdays ~02:00 UTC) and the 5xx burst's errors."""
+"""Seed the demo fleet's endpoint log groups: container noise, the weekly 504 storm (Tuesdays ~02:00 UTC) and the 5xx burst's errors."""
 
 from __future__ import annotations
 
@@ -13,13 +13,11 @@ import numpy as np
 
 from pipelines.aws import Session
 from pipelines.demo.fleet import DemoEndpoint, Fleet
-from pipelines.demo.fleet_stories import ERROR_BURST
+from pipelines.demo.fleet_stories import ERROR_BURST, STORM_ENDPOINT, STORM_HOUR, STORM_MINUTES, STORM_WEEKDAY
 
 SessionFor = Union[Callable[[str, str], Session], Mapping[tuple[str, str], Session]]
 
 LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
-RECURRING_ENDPOINT = "payments-router-eu"  # a weekly reconciliation job saturates its downstream: 504s and timeouts
-RECURRING_WEEKDAY, RECURRING_HOUR, RECURRING_MINUTES = 1, 2, 25  # Tuesday, 02:00-02:25 UTC
 OOM_ENDPOINT = "kyc-document-ocr-eu"  # a large scan runs the GPU out of memory on the burst day
 MAX_EVENT_AGE = timedelta(days=14)  # PutLogEvents refuses older events, in AWS and in the local stack
 BATCH_EVENTS, BATCH_BYTES, EVENT_OVERHEAD = 10_000, 1_048_576, 26  # PutLogEvents' limits
@@ -36,13 +34,12 @@ class SeededLogs:
     rejected: int  # refused by PutLogEvents anyway (should be 0)
 
 
-def seed_endpoint_logs(session_for: SessionFor, fleet: Fleet, days: Iterable[date] | None = None, *, now: datetime | None = None) -> SeededLogs:
+def seed_endpoint_logs(session_for: SessionFor, fleet: Fleet, days: Iterable[date] | None = None, *, now: datetime) -> SeededLogs:
     """Write every fleet endpoint's log lines for `days` (default: the fleet's period) into /aws/sagemaker/Endpoints/<name>.
 
-    Deterministic for a fleet's seed. Events older than 14 days (before `now`, default the
-    wall clock) are skipped and counted, as PutLogEvents would refuse them.
+    Deterministic for a fleet's seed. Events more than 14 days before `now` (the clock of the
+    stack written to) are skipped and counted, as PutLogEvents would refuse them.
     """
-    now = now or datetime.now(UTC)
     oldest_ms = int((now - MAX_EVENT_AGE + timedelta(minutes=5)).timestamp() * 1000)
     newest_ms = int((now + timedelta(hours=1)).timestamp() * 1000)
     chosen = sorted(set(days)) if days is not None else list(fleet.dates)
@@ -135,12 +132,12 @@ def _background_errors(endpoint: DemoEndpoint, start: datetime, rng: np.random.G
 
 
 def _weekly_storm(endpoint: DemoEndpoint, start: datetime, rng: np.random.Generator) -> Iterator[tuple[int, str]]:
-    """Every Tuesday 02:00-02:25 UTC: 504s at the proxy, each with an upstream timeout half the time."""
-    if endpoint.name != RECURRING_ENDPOINT or start.weekday() != RECURRING_WEEKDAY:
+    """Every Tuesday 02:00-02:25 UTC (the weekly_504_storm stories): 504s at the proxy, each with an upstream timeout half the time."""
+    if endpoint.name != STORM_ENDPOINT or start.weekday() != STORM_WEEKDAY:
         return
-    base = start + timedelta(hours=RECURRING_HOUR)
+    base = start + timedelta(hours=STORM_HOUR)
     for k in range(18 + int(rng.integers(0, 12))):
-        moment = base + timedelta(seconds=int(rng.integers(0, RECURRING_MINUTES * 60)))
+        moment = base + timedelta(seconds=int(rng.integers(0, STORM_MINUTES * 60)))
         yield _ms(moment), _access(moment, "POST", "/invocations", 504, 0)
         if rng.random() < 0.5:
             yield _ms(moment) + 1, (f"{moment:%Y/%m/%d %H:%M:%S} [error] 23#23: *{4000 + k} upstream timed out "

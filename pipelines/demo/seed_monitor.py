@@ -15,7 +15,7 @@ import numpy as np
 
 from pipelines.aws import Session
 from pipelines.demo.fleet import Fleet, endpoint_traffic
-from pipelines.demo.fleet_stories import LATENCY_INCIDENT, DemoEndpoint
+from pipelines.demo.fleet_stories import LATENCY_INCIDENT, TRUNCATED_REPORT, DemoEndpoint
 from pipelines.demo.seed import create_bucket
 from pipelines.extract.monitor_reports import default_bucket_owner
 
@@ -48,7 +48,7 @@ class _Cast:
     drifting: DemoEndpoint
     drift_start: datetime
     drift_end: datetime
-    broken: tuple[DemoEndpoint, date, int]  # the one truncated report
+    broken: tuple[DemoEndpoint, date, int] | None  # the one truncated report: endpoint, day, hour
     days: tuple[date, ...]
 
 
@@ -117,8 +117,12 @@ def _cast(fleet: Fleet, endpoints: tuple[DemoEndpoint, ...], days: list[date]) -
         start = datetime.combine(days[len(days) // 2], datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
         end = start + timedelta(hours=8)
     calm = next((e for e in endpoints if e != drifting), drifting)
+    truncated, broken = fleet.story(TRUNCATED_REPORT), None
+    if truncated is not None:  # the story's endpoint when this bucket holds its reports, else a calm one
+        victim = next((e for e in endpoints if e.name == truncated.endpoint_name), calm)
+        broken = (victim, truncated.start.date(), truncated.start.hour)
     return _Cast(endpoints, endpoints[0], endpoints[1] if len(endpoints) > 1 else endpoints[0], drifting, start, end,
-                 (calm, days[len(days) // 2], 12), tuple(days))  # fmt: skip
+                 broken, tuple(days))  # fmt: skip
 
 
 def _day_reports(fleet: Fleet, cast: _Cast, day: date) -> Iterator[tuple[str, bytes]]:

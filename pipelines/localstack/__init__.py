@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipelines.localstack.cloudwatch_moto import StackSettings
 from pipelines.localstack.cloudwatch_store import MetricStore, RegionMetrics
 from pipelines.localstack.server import LocalStack, serve
+from pipelines.localstack.settings import StackClock, StackSettings
 
-__all__ = ["LocalStack", "MetricStore", "RegionMetrics", "StackSettings", "serve"]
+__all__ = ["LocalStack", "MetricStore", "RegionMetrics", "StackClock", "StackSettings", "serve"]

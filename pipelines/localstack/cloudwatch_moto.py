@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import heapq
 import json
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from moto.cloudwatch.exceptions import CloudWatchException, InvalidParameterCombination, InvalidParameterValue
 from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
 from moto.cloudwatch.responses import CloudWatchResponse
-from moto.core.responses import ActionResult, BaseResponse
+from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 
 from pipelines.localstack.cloudwatch_query import (
     ListMetricsRequest,
@@ -36,21 +34,11 @@ from pipelines.localstack.cloudwatch_store import (
     series_key,
 )
 from pipelines.localstack.moto_patch import MethodPatch
+from pipelines.localstack.settings import STACKS
 
 _STORE_ATTRIBUTE = "_mlmon_region_metrics"
 MAX_STATISTICS_DATAPOINTS = 1_440  # GetMetricStatistics, as in CloudWatch
 RECENTLY_ACTIVE_SECONDS = 3 * 3600  # ListMetrics RecentlyActive=PT3H
-
-
-@dataclass(frozen=True)
-class StackSettings:
-    """Per-stack choices: ListMetrics lists series with a datapoint in the `recently_active_days` before `now`."""
-
-    now: datetime | None = None  # None: the wall clock
-    recently_active_days: float | None = 14.0  # None: list every series, however old
-
-    def now_epoch(self) -> int:
-        return int(time.time()) if self.now is None else _epoch(self.now)
 
 
 def region_metrics(backend: CloudWatchBackend) -> RegionMetrics:
@@ -76,17 +64,20 @@ def _utc(epoch: int) -> datetime:
 class _Sources:
     """One request's data: the backend's store, then moto's built-in metrics (AWS/S3 per bucket) on first need."""
 
-    def __init__(self, backend: CloudWatchBackend) -> None:
-        self._backend = backend
-        self.store = region_metrics(backend)
+    def __init__(self, response: CloudWatchResponse) -> None:
+        self._backend = response.cloudwatch_backend
+        self._now = STACKS.for_response(response).clock.epoch()
+        self.store = region_metrics(self._backend)
         self._providers: RegionMetrics | None = None
 
     def providers(self) -> RegionMetrics:
+        """moto's daily AWS/S3 storage metrics, computed now: stamped at the stack clock's day (moto: the wall clock's)."""
         if self._providers is None:
             self._providers = RegionMetrics()
+            today = self._now - self._now % 86_400
             for datum in self._backend.aws_metric_data:
                 key = series_key(datum.namespace, datum.name, [(d.name, d.value) for d in datum.dimensions])
-                self._providers.put_values(key, datum.unit, [_epoch(datum.timestamp)], [float(datum.value)])
+                self._providers.put_values(key, datum.unit, [today], [float(datum.value)])
         return self._providers
 
     def window(self, key: SeriesKey, start: int, end: int, unit: str | None) -> Window | None:
@@ -120,11 +111,19 @@ def _wants_json(response: CloudWatchResponse) -> bool:
     return str(response.headers.get("Content-Type", "")).startswith("application/x-amz-json")
 
 
-def _put_metric_data(self: CloudWatchBackend, namespace: str, metric_data: list[dict[str, Any]]) -> None:
-    """Backend replacement (also used by moto's Kinesis): moto's checks, then the store."""
+def _put_metric_data(self: CloudWatchBackend, namespace: str, metric_data: list[dict[str, Any]], received_at: int | None = None) -> None:
+    """Backend replacement (also used by moto's Kinesis): moto's checks, then the store; no Timestamp means `received_at`."""
     for member, datum in enumerate(metric_data, start=1):
         self._validate_parameters_put_metric_data(datum, member)
-    _raising_aws_errors(lambda: put_metric_data(region_metrics(self), namespace, metric_data, received_at=int(time.time())))
+    stamp = int(time.time()) if received_at is None else received_at
+    _raising_aws_errors(lambda: put_metric_data(region_metrics(self), namespace, metric_data, received_at=stamp))
+
+
+def _put_metric_data_response(self: CloudWatchResponse) -> ActionResult:
+    """PutMetricData: a datum without Timestamp is stamped with the stack's clock."""
+    received_at = STACKS.for_response(self).clock.epoch()
+    _put_metric_data(self.cloudwatch_backend, self._get_param("Namespace"), self._get_param("MetricData", []), received_at)
+    return EmptyResult()
 
 
 def _parse_parameters(self: CloudWatchResponse, request: Any) -> None:
@@ -139,7 +138,7 @@ def _parse_parameters(self: CloudWatchResponse, request: Any) -> None:
 def _get_metric_data(self: CloudWatchResponse) -> Any:
     params = self._get_params()
     request = _raising_aws_errors(lambda: parse_metric_data_request(params, _epoch))
-    page = _raising_aws_errors(lambda: get_metric_data(request, _Sources(self.cloudwatch_backend).window))
+    page = _raising_aws_errors(lambda: get_metric_data(request, _Sources(self).window))
     if _wants_json(self):  # botocore's default protocol for CloudWatch: serialise the arrays directly
         return _metric_data_json(page), {"Content-Type": "application/x-amz-json-1.0"}
     results = [
@@ -164,8 +163,8 @@ def _metric_data_json(page: MetricDataPage) -> str:
 
 def _list_metrics(self: CloudWatchResponse) -> ActionResult:
     params = self._get_params()
-    settings = _PATCH.settings_for(self)
-    now = settings.now_epoch()
+    settings = STACKS.for_response(self)
+    now = settings.clock.epoch()
     active_since = None if settings.recently_active_days is None else now - int(settings.recently_active_days * 86_400)
     if params.get("RecentlyActive") == "PT3H":
         active_since = max(active_since or 0, now - RECENTLY_ACTIVE_SECONDS)
@@ -176,7 +175,7 @@ def _list_metrics(self: CloudWatchResponse) -> ActionResult:
         active_since,
         params.get("NextToken"),
     )
-    keys, token = _raising_aws_errors(lambda: list_metrics(_Sources(self.cloudwatch_backend).catalog(), request))
+    keys, token = _raising_aws_errors(lambda: list_metrics(_Sources(self).catalog(), request))
     metrics = [{"Namespace": ns, "MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dims]} for ns, name, dims in keys]
     return ActionResult({"Metrics": metrics, "NextToken": token})
 
@@ -195,7 +194,7 @@ def _get_metric_statistics(self: CloudWatchResponse) -> ActionResult:
         raise InvalidParameterCombination(f"You have requested more than the limit of {MAX_STATISTICS_DATAPOINTS} datapoints.")
     parsed = [(name, _raising_aws_errors(lambda name=name: Statistic.parse(name))) for name in [*statistics, *extended]]
     key = series_key(params["Namespace"], params["MetricName"], params.get("Dimensions") or ())
-    sources = _Sources(self.cloudwatch_backend)
+    sources = _Sources(self)
     window = sources.window(key, start, end, params.get("Unit"))
     unit = params.get("Unit") or sources.last_unit(key)
     datapoints: dict[int, dict[str, Any]] = {}
@@ -209,58 +208,14 @@ def _get_metric_statistics(self: CloudWatchResponse) -> ActionResult:
     return ActionResult({"Label": params["MetricName"], "Datapoints": [datapoints[t] for t in sorted(datapoints)]})
 
 
-_REPLACEMENTS: tuple[tuple[type, str, Callable[..., Any]], ...] = (
-    (CloudWatchBackend, "put_metric_data", _put_metric_data),
-    (CloudWatchResponse, "parse_parameters", _parse_parameters),
-    (CloudWatchResponse, "get_metric_data", _get_metric_data),
-    (CloudWatchResponse, "list_metrics", _list_metrics),
-    (CloudWatchResponse, "get_metric_statistics", _get_metric_statistics),
-)
-
-
-class _CloudWatchPatch:
-    """moto's CloudWatch methods replaced while at least one stack is running, and restored after the last stops.
-
-    moto's backends are process-wide, so the replacement is too; settings are looked up by the server's port.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._methods = MethodPatch(_REPLACEMENTS)
-        self._stacks: dict[int, StackSettings] = {}
-
-    def acquire(self, port: int, settings: StackSettings) -> None:
-        with self._lock:
-            self._stacks[port] = settings
-            self._methods.acquire(port)
-
-    def release(self, port: int) -> None:
-        with self._lock:
-            self._stacks.pop(port, None)
-            self._methods.release(port)
-
-    @property
-    def installed(self) -> bool:
-        return self._methods.installed
-
-    def settings_for(self, response: CloudWatchResponse) -> StackSettings:
-        port = response.normalized_request.environ.get("SERVER_PORT")
-        return self._stacks.get(int(port), StackSettings()) if port else StackSettings()
-
-
 # The one piece of module state: moto's classes are process-wide, so is the record of what was replaced.
-_PATCH = _CloudWatchPatch()
-
-
-def install(port: int, settings: StackSettings) -> None:
-    """Install the CloudWatch fixes (idempotent) for the stack serving on `port`."""
-    _PATCH.acquire(port, settings)
-
-
-def release(port: int) -> None:
-    """Forget the stack on `port`; the last one out restores moto's original methods."""
-    _PATCH.release(port)
-
-
-def is_installed() -> bool:
-    return _PATCH.installed
+PATCH = MethodPatch(
+    (
+        (CloudWatchBackend, "put_metric_data", _put_metric_data),
+        (CloudWatchResponse, "parse_parameters", _parse_parameters),
+        (CloudWatchResponse, "put_metric_data", _put_metric_data_response),
+        (CloudWatchResponse, "get_metric_data", _get_metric_data),
+        (CloudWatchResponse, "list_metrics", _list_metrics),
+        (CloudWatchResponse, "get_metric_statistics", _get_metric_statistics),
+    )
+)

@@ -1,11 +1,12 @@
-"""Puts our Logs Insights evaluator behind moto's StartQuery/GetQueryResults (reversibly), reads logGroupIdentifiers, adds StopQuery."""
+"""Puts our Logs Insights evaluator behind moto's StartQuery/GetQueryResults (reversibly), reads logGroupIdentifiers, adds
+StopQuery, and judges PutLogEvents' event ages by the stack's clock."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from moto.logs.exceptions import InvalidParameterException, LogsClientError, ResourceNotFoundException
@@ -15,8 +16,10 @@ from moto.moto_api._internal import mock_random
 
 from pipelines.localstack.logs_insights import InsightsQueryError, LogRecord, QueryResult, parse_query, run_query
 from pipelines.localstack.moto_patch import MethodPatch
+from pipelines.localstack.settings import STACKS
 
 MAX_LOG_GROUPS_PER_QUERY = 50  # StartQuery: "You can include up to 50 log groups."
+MAX_EVENT_AGE, MAX_EVENT_LEAD = timedelta(days=14), timedelta(hours=2)  # PutLogEvents refuses events outside these
 _ARN = re.compile(r"^arn:aws[a-z-]*:logs:(?P<region>[^:]+):(?P<account>\d{12}):log-group:(?P<name>[^:*]+)(?P<star>:\*)?$")
 
 
@@ -126,12 +129,37 @@ def _stop_query(self: LogsResponse) -> str:
     return json.dumps({"success": stopped})
 
 
+def _put_log_events(self: LogsResponse) -> str:
+    """PutLogEvents: events older than 14 days or more than 2 hours ahead of the stack's clock are refused (moto: the wall clock's)."""
+    group = self.logs_backend.groups.get(self._get_param("logGroupName"))
+    if group is None:
+        raise ResourceNotFoundException()
+    events = self._get_param("logEvents") or []
+    stamps = [int(event["timestamp"]) for event in events]
+    if any(later < earlier for earlier, later in zip(stamps, stamps[1:])):
+        raise InvalidParameterException("Log events in a single PutLogEvents request must be in chronological order.")
+    now = STACKS.for_response(self).clock.now()
+    oldest, newest = _ms(now - MAX_EVENT_AGE), _ms(now + MAX_EVENT_LEAD)
+    rejected: dict[str, int] = {}
+    if too_old := [i for i, stamp in enumerate(stamps) if stamp < oldest]:
+        rejected["tooOldLogEventEndIndex"] = too_old[-1]
+    if too_new := [i for i, stamp in enumerate(stamps) if stamp > newest]:
+        rejected["tooNewLogEventStartIndex"] = too_new[0]
+    token = group.put_log_events(self._get_param("logStreamName"), [e for e, t in zip(events, stamps) if oldest <= t <= newest])
+    return json.dumps({"nextSequenceToken": token} | ({"rejectedLogEventsInfo": rejected} if rejected else {}))
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
 # The one piece of module state: moto's classes are process-wide, so is the record of what was replaced.
 PATCH = MethodPatch(
     (
         (LogsResponse, "start_query", _start_query),
         (LogsResponse, "get_query_results", _get_query_results),
         (LogsResponse, "stop_query", _stop_query),
+        (LogsResponse, "put_log_events", _put_log_events),
     )
 )
 

@@ -12,24 +12,27 @@ from types import FrameType, TracebackType
 from moto.server import ThreadedMotoServer
 
 from pipelines.localstack import cloudwatch_moto, logs_moto, sagemaker_moto
-from pipelines.localstack.cloudwatch_moto import StackSettings
 from pipelines.localstack.cloudwatch_store import MetricStore
+from pipelines.localstack.settings import STACKS, StackClock, StackSettings
 
-
-# Logs Insights (filter, stats by bin(), logGroupIdentifiers); SageMaker (UpdateEndpoint, instance types).
-_PATCHES = (logs_moto.PATCH, sagemaker_moto.PATCH)
+# CloudWatch (the indexed store); Logs (Insights: filter, stats by bin(), logGroupIdentifiers; PutLogEvents on
+# the stack clock); SageMaker (UpdateEndpoint, instance types).
+_PATCHES = (cloudwatch_moto.PATCH, logs_moto.PATCH, sagemaker_moto.PATCH)
 
 
 class LocalStack:
     """One emulator endpoint for every AWS service the pipeline uses; a context manager.
 
     moto's state (and so the metric store, which lives in moto's CloudWatch backends) is process-wide:
-    two stacks in one process serve the same data, and `reset()` wipes it for both.
+    two stacks in one process serve the same data, and `reset()` wipes it for both. Each has its own
+    `clock` (`now`: where it starts; default the wall clock), which the rules AWS applies relative
+    to now follow; move it with `clock.set(...)`.
     """
 
     def __init__(self, port: int = 0, *, now: datetime | None = None, recently_active_days: float | None = 14.0) -> None:
         self._requested_port = port
-        self._settings = StackSettings(now=now, recently_active_days=recently_active_days)
+        self.clock = StackClock(now)
+        self._settings = StackSettings(self.clock, recently_active_days)
         self._server: ThreadedMotoServer | None = None
         self._port: int | None = None
         self.metric_store: MetricStore = cloudwatch_moto.moto_metric_store()
@@ -48,7 +51,7 @@ class LocalStack:
             server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._requested_port, verbose=False)
             server.start()
             self._server, self._port = server, server.get_host_and_port()[1]
-            cloudwatch_moto.install(self._port, self._settings)
+            STACKS.register(self._port, self._settings)
             for patch in _PATCHES:
                 patch.acquire(self._port)
         return self.endpoint_url
@@ -59,7 +62,7 @@ class LocalStack:
         server, port = self._server, self._port
         self._server, self._port = None, None
         if port is not None:
-            cloudwatch_moto.release(port)
+            STACKS.forget(port)
             for patch in _PATCHES:
                 patch.release(port)
         server.stop()

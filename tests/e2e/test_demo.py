@@ -10,21 +10,27 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.demo.fleet_stories import PROMISED
+from tests.e2e.conftest import DEMO_END
+
 pytestmark = pytest.mark.e2e
 
 
 def test_demo_leaves_summary_lake_and_duckdb(demo_out: Path) -> None:
     summary = json.loads((demo_out / "summary.json").read_text())
-    # The middle night's export is duplicated on purpose: the audit holds back its two partitions.
-    assert len(summary["nights"]) == 3 and summary["nights_ok"] == 2
-    assert len(summary["quarantined"]) == 2
-    assert all(q.startswith(f"night {summary['nights'][1]}: cloudwatch_metrics") for q in summary["quarantined"])
+    assert (summary["seed"], summary["end"], summary["nights"]) == (7, DEMO_END, ["2026-11-22", "2026-11-23", DEMO_END])
+    assert {s["kind"] for s in summary["stories"]} == set(PROMISED) and summary["left_out"] == []
+    # One night's export is duplicated on purpose (the duplicated_export story): the audit holds back its two partitions.
+    bad_night = next(s["start"][:10] for s in summary["stories"] if s["kind"] == "duplicated_export")
+    assert summary["nights_ok"] == 2 and len(summary["quarantined"]) == 2
+    assert all(q.startswith(f"night {bad_night}: cloudwatch_metrics") for q in summary["quarantined"])
     assert "expect_compound_columns_to_be_unique" in summary["quarantined"][0]
     assert (demo_out / "data_docs" / "index.html").exists()
     assert summary["rows_per_table"]["cloudwatch_metrics"] > 0
     assert summary["api_calls"]["CloudWatch.GetMetricData"] >= 4  # 4 sources x 3 nights at least one call each
     assert summary["cloudwatch_cost_usd"] > 0
-    assert (demo_out / "summary.txt").read_text().startswith("demo: 3 nights")
+    text = (demo_out / "summary.txt").read_text()
+    assert text.startswith("demo: 3 nights") and f"--seed 7 --days 3 --end {DEMO_END}" in text and "left out" not in text
     assert list((demo_out / "lake" / "cloudwatch_metrics").glob("dt=*/**/*.parquet"))
 
 

@@ -13,11 +13,10 @@ from pipelines.demo.seed import create_bucket
 from pipelines.land import catalog
 from pipelines.land.lake import read_table
 from pipelines.land.schemas import TABLES
+from tests.clock import NIGHT  # just before the stack's clock: CloudWatch lists series with data in the last two weeks
 
 BUCKET = "mlmon-test-lake"
 ACCOUNTS = ("111111111111", "222222222222")
-# Recent: CloudWatch (and the local stack) lists only series with data in the last two weeks.
-NIGHT = datetime.now(timezone.utc).date() - timedelta(days=3)
 DT = NIGHT.isoformat()
 PREV_DT = (NIGHT - timedelta(days=1)).isoformat()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from pipelines.nightly import run_night
 from pipelines.query import query
 from pipelines.validate.decisions import release_quarantined
 from pipelines.validate.quarantine import QuarantineError, list_quarantined
+from tests.clock import STACK_NOW
 from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, PREV_DT, make_config, new_lake, published, seed_invocations
 
 UNIQUE = "expect_compound_columns_to_be_unique"
@@ -136,7 +137,7 @@ def test_warning_publishes_and_is_reported(lake: Any) -> None:
 def test_metrics_for_alarms_are_emitted(lake: Any) -> None:
     config, session = lake
     run_night(config, NIGHT, session=_duplicating(config, session))
-    now = datetime.now(timezone.utc)
+    now = STACK_NOW  # no Timestamp given: the stack stamps them with its clock
     answer = session.client("cloudwatch").get_metric_data(
         MetricDataQueries=[{"Id": "q", "MetricStat": {"Metric": {"Namespace": "MLLake", "MetricName": "QuarantinedPartitions",
                             "Dimensions": [{"Name": "Table", "Value": "cloudwatch_metrics"}]}, "Period": 60, "Stat": "Sum"}}],

@@ -10,11 +10,10 @@ from botocore.exceptions import ClientError
 
 from pipelines.aws import Session
 from pipelines.demo.fleet import build_fleet
+from pipelines.demo.fleet_stories import CHANGE_ENDPOINT
 from pipelines.demo.seed_lineage import (
-    CHANGE_ENDPOINT,
     UNREGISTERED_ENDPOINT,
     apply_model_change,
-    default_change_day,
     planned_model_change,
     seed_lineage,
 )
@@ -218,13 +217,14 @@ def test_a_version_change_between_two_nights_shows_in_the_two_partitions(stack: 
 
 def test_demo_lineage_and_its_model_change(stack: Any) -> None:
     lake = new_lake(make_config(stack.endpoint_url))
-    fleet = build_fleet(seed=7, start=datetime.now(timezone.utc).date() - timedelta(days=9), days=8)
+    fleet = build_fleet(seed=7, start=NIGHT - timedelta(days=8), days=8)
 
     def session_for(account: str, region: str) -> Session:
         return lake.assume(f"arn:aws:iam::{account}:role/MlLakeReader", region)
 
-    change = planned_model_change(fleet, default_change_day(fleet))
-    seed_lineage(session_for, fleet, change.day)
+    change = planned_model_change(fleet)
+    assert change is not None
+    seed_lineage(session_for, fleet)
     sm = session_for(change.account_id, change.region).client("sagemaker")
 
     def serving() -> dict[tuple[str, str], dict[str, Any]]:

@@ -237,7 +237,7 @@ def test_s3_bucket_metrics_come_from_moto_once_per_bucket(stack: LocalStack, cw:
     client(stack, "s3").create_bucket(Bucket="acme-ml-lake")
     listed = cw.list_metrics(Namespace="AWS/S3")["Metrics"]
     assert sorted(m["MetricName"] for m in listed) == ["BucketSizeBytes", "NumberOfObjects"]
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = stack.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)  # moto computes them "today"
     query = metric_stat("n", "Average", 86_400, "AWS/S3", "NumberOfObjects", {"BucketName": "acme-ml-lake", "StorageType": "AllStorageTypes"})
     result = cw.get_metric_data(MetricDataQueries=[query], StartTime=today, EndTime=today + timedelta(days=1))["MetricDataResults"][0]
     assert result["Values"] == [0.0]
@@ -269,13 +269,13 @@ original = CloudWatchResponse.__dict__["get_metric_data"]
 first, second = LocalStack(), LocalStack()
 first.start(); second.start()
 patched = CloudWatchResponse.__dict__["get_metric_data"]
-assert cloudwatch_moto.is_installed() and patched is not original
-cloudwatch_moto.install(-1, cloudwatch_moto.StackSettings())  # another user: idempotent
-cloudwatch_moto.release(-1)
+assert cloudwatch_moto.PATCH.installed and patched is not original
+cloudwatch_moto.PATCH.acquire(-1)  # another user: idempotent
+cloudwatch_moto.PATCH.release(-1)
 first.stop()
-assert cloudwatch_moto.is_installed() and CloudWatchResponse.__dict__["get_metric_data"] is patched
+assert cloudwatch_moto.PATCH.installed and CloudWatchResponse.__dict__["get_metric_data"] is patched
 second.stop()
-assert not cloudwatch_moto.is_installed()
+assert not cloudwatch_moto.PATCH.installed
 assert CloudWatchResponse.__dict__["get_metric_data"] is original
 assert "parse_parameters" not in CloudWatchResponse.__dict__  # inherited from moto's BaseResponse again
 print("ok")

@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 from pipelines.aws import Session
 from pipelines.config import DEFAULT_ERROR_PATTERNS, LogPatternsConfig
 from pipelines.demo.fleet import build_fleet
-from pipelines.demo.seed_logs import RECURRING_ENDPOINT, seed_endpoint_logs
+from pipelines.demo.fleet_stories import STORM_ENDPOINT, WEEKLY_504_STORM
+from pipelines.demo.seed_logs import seed_endpoint_logs
 from pipelines.extract.cloudwatch_plan import night_window
 from pipelines.extract.log_patterns import (
     LogQueryFailed,
@@ -211,18 +212,20 @@ def test_more_than_fifty_log_groups_are_queried_in_batches(stack: Any) -> None:
 def test_demo_logs_show_the_tuesday_two_am_504s(stack: Any) -> None:
     """The demo's recurring story is what the extraction finds: 504s and timeouts at 02:00 on Tuesdays only."""
     lake = new_lake(make_config(stack.endpoint_url))
-    today = datetime.now(timezone.utc).date()
-    fleet = build_fleet(seed=7, start=today - timedelta(days=10), days=8)
-    seeded = seed_endpoint_logs(lambda account, region: lake.assume(f"arn:aws:iam::{account}:role/MlLakeReader", region), fleet)
+    fleet = build_fleet(seed=7, start=NIGHT - timedelta(days=8), days=8)
+    storm_days = {s.start.date() for s in fleet.stories if s.kind == WEEKLY_504_STORM}
+    assert [d.weekday() for d in storm_days] == [1]
+    seeded = seed_endpoint_logs(lambda account, region: lake.assume(f"arn:aws:iam::{account}:role/MlLakeReader", region), fleet,
+                                now=stack.clock.now())  # fmt: skip
     assert seeded.log_groups == len(fleet.endpoints) and seeded.too_old == seeded.rejected == 0
-    storm = next(e for e in fleet.endpoints if e.name == RECURRING_ENDPOINT)
+    storm = next(e for e in fleet.endpoints if e.name == STORM_ENDPOINT)
     logs = lake.assume(f"arn:aws:iam::{storm.account_id}:role/MlLakeReader", storm.region).client("logs", region_name=storm.region)
     groups = list(iter_endpoint_log_groups(logs))
     for day in fleet.dates:
         rows = [r for r in iter_log_pattern_counts(logs, groups, night_window(day, 0), DEFAULT_ERROR_PATTERNS, 30)
-                if r["endpoint_name"] == RECURRING_ENDPOINT and r["hour"].hour == 2]  # fmt: skip
+                if r["endpoint_name"] == STORM_ENDPOINT and r["hour"].hour == 2]  # fmt: skip
         classes = {r["error_class"]: r["count"] for r in rows}
-        if day.weekday() == 1:
+        if day in storm_days:
             assert classes.get("http_5xx", 0) >= 18 and classes.get("timeout", 0) >= 1, (day, classes)
         else:
             assert classes.get("http_5xx", 0) <= 2 and "timeout" not in classes, (day, classes)
@@ -260,4 +263,29 @@ def test_stack_start_query_parameters(stack: Any) -> None:
     assert raised.value.response["Error"]["Code"] == "MalformedQueryException" and "dedup" in str(raised.value)
     with pytest.raises(ClientError) as raised:
         logs.get_query_results(queryId="no-such-query")
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_stack_put_log_events_judges_ages_by_the_stack_clock(stack: Any) -> None:
+    session = source(new_lake(make_config(stack.endpoint_url)))
+    logs = session.client("logs")
+    logs.create_log_group(logGroupName=f"{PREFIX}ep-a")
+    logs.create_log_stream(logGroupName=f"{PREFIX}ep-a", logStreamName="s")
+    now_ms = int(stack.clock.now().timestamp() * 1000)
+    day, hour = 86_400_000, 3_600_000
+    stamps = [now_ms - 15 * day, now_ms - 14 * day - 1, now_ms - 13 * day, now_ms, now_ms + 2 * hour, now_ms + 3 * hour]
+    response = logs.put_log_events(logGroupName=f"{PREFIX}ep-a", logStreamName="s",
+                                   logEvents=[{"timestamp": t, "message": f"e{i}"} for i, t in enumerate(stamps)])  # fmt: skip
+    assert response["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 1, "tooNewLogEventStartIndex": 5}
+    kept = logs.get_log_events(logGroupName=f"{PREFIX}ep-a", logStreamName="s", startFromHead=True)["events"]
+    assert [e["message"] for e in kept] == ["e2", "e3", "e4"]
+    stack.clock.set(stack.clock.now() - timedelta(days=20))  # the same events, seen from three weeks earlier: all too new
+    late = logs.put_log_events(logGroupName=f"{PREFIX}ep-a", logStreamName="s", logEvents=[{"timestamp": now_ms, "message": "x"}])
+    assert late["rejectedLogEventsInfo"] == {"tooNewLogEventStartIndex": 0}
+    with pytest.raises(ClientError) as raised:
+        logs.put_log_events(logGroupName=f"{PREFIX}ep-a", logStreamName="s",
+                            logEvents=[{"timestamp": now_ms, "message": "b"}, {"timestamp": now_ms - 1, "message": "a"}])  # fmt: skip
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterException"
+    with pytest.raises(ClientError) as raised:
+        logs.put_log_events(logGroupName=f"{PREFIX}nope", logStreamName="s", logEvents=[{"timestamp": now_ms, "message": "x"}])
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"

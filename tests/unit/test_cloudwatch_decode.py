@@ -29,6 +29,7 @@ from pipelines.extract.cloudwatch_decode import (
     install_fast_decoder,
     page_from_parsed,
 )
+from tests.clock import STACK_NOW
 
 OPERATION = botocore.session.get_session().get_service_model("cloudwatch").operation_model("GetMetricData")
 T0 = 1_780_000_000  # 2026-05-28, a whole minute
@@ -311,7 +312,7 @@ def test_pages_of_a_paginator_each_carry_their_points() -> None:
 def test_against_the_emulator(endpoint_url: str) -> None:
     session = Session(endpoint_url=endpoint_url, region_name="us-east-1")
     writer = session.client("cloudwatch")
-    now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    now = STACK_NOW
     dims = [{"Name": "EndpointName", "Value": "fraud"}, {"Name": "VariantName", "Value": "AllTraffic"}]
     for name, scale in (("Invocations", 1.0), ("ModelLatency", 1000.5)):
         data = [{"MetricName": name, "Dimensions": dims, "Timestamp": now - dt.timedelta(minutes=i), "Value": scale * i} for i in range(1, 6)]

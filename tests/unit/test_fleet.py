@@ -17,6 +17,7 @@ from pipelines.demo.fleet import (
     endpoint_traffic,
     iter_series,
 )
+from pipelines.demo.fleet_stories import PROMISED
 
 UNITS = {
     "Invocations": "Count",
@@ -96,7 +97,7 @@ def test_fleet_period_and_stories_lie_inside_it(fleet: Fleet) -> None:
     assert fleet.start == datetime(2025, 6, 2, tzinfo=UTC)
     assert fleet.dates[0] == date(2025, 6, 2) and len(fleet.dates) == 14
     kinds = {s.kind for s in fleet.stories}
-    assert kinds == {"latency_incident", "error_burst", "launch_ramp", "quiet_weekend"}
+    assert kinds == set(PROMISED) and fleet.left_out == ()
     names = {e.name for e in fleet.endpoints}
     for s in fleet.stories:
         assert fleet.start <= s.start < s.end <= fleet.end, s
@@ -107,11 +108,11 @@ def test_fleet_period_and_stories_lie_inside_it(fleet: Fleet) -> None:
 
 
 @pytest.mark.parametrize("n_days", [1, 2, 3, 7])
-def test_short_periods_still_hold_every_story(n_days: int) -> None:
+def test_short_periods_still_hold_the_fleets_own_stories(n_days: int) -> None:
     short = build_fleet(seed=1, start=date(2025, 6, 3), days=n_days)
     for s in short.stories:
         assert short.start <= s.start < s.end <= short.end
-    assert {"latency_incident", "error_burst", "launch_ramp"} <= {s.kind for s in short.stories}
+    assert {"latency_incident", "error_burst", "launch_ramp", "truncated_report"} <= {s.kind for s in short.stories}
 
 
 def test_build_fleet_normalises_start_and_checks_arguments() -> None:
@@ -120,6 +121,8 @@ def test_build_fleet_normalises_start_and_checks_arguments() -> None:
     assert build_fleet(start=date(2025, 6, 2)) == from_datetime
     with pytest.raises(ValueError, match="days"):
         build_fleet(days=0)
+    with pytest.raises(ValueError, match="lookback_days must be 0..1"):
+        build_fleet(days=2, lookback_days=2)
     with pytest.raises(ValueError, match="outside"):
         next(iter_series(from_datetime, date(2025, 6, 1)))
 
