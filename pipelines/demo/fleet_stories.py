@@ -142,49 +142,73 @@ def place_stories(start: datetime, days: int, lookback_days: int = 0) -> tuple[t
     nights = [start + timedelta(days=lookback_days + i) for i in range(days - lookback_days)]
     if not nights:
         raise ValueError(f"a period of {days} days with {lookback_days} lookback days has no night")
-    n, middle = len(nights), nights[len(nights) // 2]
-    span = f"the {n} night{'s' * (n > 1)} {nights[0]:%Y-%m-%d} (a {nights[0]:%A})..{nights[-1]:%Y-%m-%d}"
-    incident = _nearest(nights, 0.6, range(max(n - 1, 1)))  # never the last night: the restatement comes later
-    burst = _nearest(nights, 0.35, range(n), avoid=incident)
+    stories: list[Story] = []
+    left_out: list[LeftOut] = []
+    for place in (_incidents, _middle_night, _calendar):
+        placed, missing = place(nights)
+        stories += placed
+        left_out += missing
+    return tuple(sorted(stories, key=lambda s: (s.start, s.kind))), tuple(sorted(left_out, key=lambda o: PROMISED.index(o.kind)))
+
+
+Placed = tuple[list[Story], list[LeftOut]]
+
+
+def _incidents(nights: list[datetime]) -> Placed:
+    """The latency incident (with its later KPI restatement), the 5xx burst and the model change."""
+    incident = _nearest(nights, 0.6, range(max(len(nights) - 1, 1)))  # never the last night: the restatement comes later
+    burst = _nearest(nights, 0.35, range(len(nights)), avoid=incident)
     stories = [
         Story(LATENCY_INCIDENT, INCIDENT_ENDPOINT, incident + timedelta(hours=14), incident + timedelta(hours=18),
-              "Downstream feature store degraded: ModelLatency p99 up ~6x, p50 up ~1.5x for 4 hours; data drift, fraud losses up"),
+              "Downstream feature store degraded: ModelLatency p99 up ~6x, p50 up ~1.5x for 4 hours; "
+              "data drift, fraud losses up"),
         Story(ERROR_BURST, BURST_ENDPOINT, burst + timedelta(hours=16), burst + timedelta(hours=17),
               "Bad model config pushed and rolled back: ~12% of requests failed with 5xx for an hour; "
               "Marketplace conversion dips, and Growth's hand-made KPI sheet ('TBD') is rejected"),
-        Story(LAUNCH_RAMP, LAUNCH_ENDPOINT, middle + timedelta(hours=10), min(nights[-1] + timedelta(days=1), middle + timedelta(hours=10, days=RAMP_DAYS)),
+    ]
+    if len(nights) < 2:
+        return stories, [LeftOut(KPI_RESTATEMENT, "needs 2 nights: the restated figures arrive on a night after the incident's"),
+                         LeftOut(MODEL_CHANGE, "needs 2 nights: one served by the old model version, one by the new")]
+    restated = min(incident + timedelta(days=RESTATEMENT_DELAY_DAYS), nights[-1])
+    stories.append(_day_story(KPI_RESTATEMENT, None, restated, timedelta(days=1),
+                              f"Payments restates the fraud losses of {incident:%Y-%m-%d} (the first drop was an early estimate)"))
+    change = _nearest(nights, 2 / 3, range(1, len(nights)))
+    stories.append(_day_story(MODEL_CHANGE, CHANGE_ENDPOINT, change, timedelta(days=1),
+                              f"Model package version {CHANGE_FROM_VERSION + 1} goes live (was {CHANGE_FROM_VERSION}); "
+                              "endpoint_models shows it from this night's partition"))
+    return stories, []
+
+
+def _middle_night(nights: list[datetime]) -> Placed:
+    """The launch, the truncated report and the duplicated export, on the middle night."""
+    middle = nights[len(nights) // 2]
+    launch = middle + timedelta(hours=10)
+    stories = [
+        Story(LAUNCH_RAMP, LAUNCH_ENDPOINT, launch, min(nights[-1] + timedelta(days=1), launch + timedelta(days=RAMP_DAYS)),
               "New endpoint launched: no data before, traffic ramps from ~5% to full over 3 days"),
         _day_story(TRUNCATED_REPORT, TRUNCATED_ENDPOINT, middle + timedelta(hours=TRUNCATED_HOUR), timedelta(hours=1),
                    "An interrupted upload: one data-quality statistics.json is cut short; source_rejections names it, the rest lands"),
-    ]  # fmt: skip
-    left_out = []
-    if n >= 2:
-        restated = min(incident + timedelta(days=RESTATEMENT_DELAY_DAYS), nights[-1])
-        stories.append(_day_story(KPI_RESTATEMENT, None, restated, timedelta(days=1),
-                                  f"Payments restates the fraud losses of {incident:%Y-%m-%d} (the first drop was an early estimate)"))  # fmt: skip
-        change = _nearest(nights, 2 / 3, range(1, n))
-        stories.append(_day_story(MODEL_CHANGE, CHANGE_ENDPOINT, change, timedelta(days=1),
-                                  f"Model package version {CHANGE_FROM_VERSION + 1} goes live (was {CHANGE_FROM_VERSION}); "
-                                  "endpoint_models shows it from this night's partition"))  # fmt: skip
-    else:
-        left_out += [LeftOut(KPI_RESTATEMENT, "needs 2 nights: the restated figures arrive on a night after the incident's"),
-                     LeftOut(MODEL_CHANGE, "needs 2 nights: one served by the old model version, one by the new")]  # fmt: skip
-    if n >= 3:
-        stories.append(_day_story(DUPLICATED_EXPORT, None, middle, timedelta(days=1),
-                                  "Every GetMetricData point of this night's export arrives twice: the audit quarantines its "
-                                  "cloudwatch_metrics partitions, readers keep the previous data, the next night's lookback republishes the day"))  # fmt: skip
-    else:
-        left_out.append(LeftOut(DUPLICATED_EXPORT, "needs 3 nights: a published night before the bad export and one after it whose lookback repairs the day"))
+    ]
+    if len(nights) < 3:  # the middle night must have a published night before it and a repairing one after
+        reason = "needs 3 nights: a published night before the bad export and one after it whose lookback repairs the day"
+        return stories, [LeftOut(DUPLICATED_EXPORT, reason)]
+    stories.append(_day_story(DUPLICATED_EXPORT, None, middle, timedelta(days=1),
+                              "Every GetMetricData point of this night's export arrives twice: the audit quarantines its "
+                              "cloudwatch_metrics partitions, readers keep the previous data, the next night's lookback "
+                              "republishes the day"))
+    return stories, []
+
+
+def _calendar(nights: list[datetime]) -> Placed:
+    """What the weekday decides: the quiet weekends and the Tuesday 504 storms."""
+    span = f"the {len(nights)} night{'s' * (len(nights) > 1)} {nights[0]:%Y-%m-%d} (a {nights[0]:%A})..{nights[-1]:%Y-%m-%d}"
     weekends = _weekends(nights[0], nights[-1] + timedelta(days=1))
     storms = [_day_story(WEEKLY_504_STORM, STORM_ENDPOINT, night + timedelta(hours=STORM_HOUR), timedelta(minutes=STORM_MINUTES),
                          "Weekly reconciliation job: 504s and upstream timeouts at 02:00 UTC every Tuesday")
-              for night in nights if night.weekday() == STORM_WEEKDAY]  # fmt: skip
-    stories += weekends + storms
-    if not weekends:
-        left_out.append(LeftOut(QUIET_WEEKEND, f"no Saturday or Sunday among {span}"))
-    if not storms:
-        left_out.append(LeftOut(WEEKLY_504_STORM, f"no Tuesday among {span}"))
-    return tuple(sorted(stories, key=lambda s: (s.start, s.kind))), tuple(sorted(left_out, key=lambda o: PROMISED.index(o.kind)))
+              for night in nights if night.weekday() == STORM_WEEKDAY]
+    left_out = [LeftOut(QUIET_WEEKEND, f"no Saturday or Sunday among {span}")] if not weekends else []
+    left_out += [LeftOut(WEEKLY_504_STORM, f"no Tuesday among {span}")] if not storms else []
+    return weekends + storms, left_out
 
 
 def _day_story(kind: str, endpoint_name: str | None, start: datetime, length: timedelta, description: str) -> Story:

@@ -35,7 +35,7 @@ DEMO_REGION = "us-east-1"
 
 MONITOR_BUCKET = "sagemaker-us-east-1-111111111111"  # where SageMaker writes account 111's reports
 KPI_INBOX = f"s3://{DEMO_BUCKET}/inbox/kpis/"
-LOOKBACK_DAYS = 1  # demo_config keeps the default cloudwatch.lookback_days
+LOOKBACK_DAYS = 1  # cloudwatch.lookback_days: the fleet's data starts this many days before the first night
 NIGHTLY_HOUR = 2  # the nightly run starts at 02:00 UTC the morning after its night
 
 
@@ -49,7 +49,8 @@ def demo_config(endpoint_url: str, fleet: Fleet, model_monitor: dict[str, Any] |
             "sources": [
                 {"account_id": a, "role_arn": f"arn:aws:iam::{a}:role/MlLakeReader", "regions": regions} for a in accounts
             ],
-            "cloudwatch": {"namespaces": ["AWS/SageMaker", "/aws/sagemaker/Endpoints"], "period_seconds": 300},
+            "cloudwatch": {"namespaces": ["AWS/SageMaker", "/aws/sagemaker/Endpoints"], "period_seconds": 300,
+                           "lookback_days": LOOKBACK_DAYS},
             "endpoints": {
                 e.name: {"business_unit": e.business_unit, "product": e.product, "owner": e.owner} for e in fleet.endpoints
             },

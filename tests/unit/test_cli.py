@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import typer
+import typer.main
 from typer.testing import CliRunner
 
 from pipelines.cli import app
@@ -34,6 +35,17 @@ def test_every_command_has_help(command: str) -> None:
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_is_documented_in_the_readme(command: str) -> None:
     assert f"mlmon {command}" in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_is_in_the_readme_row_of_its_command(command: str) -> None:
+    click_command = typer.main.get_command(app)
+    for name in command.split():
+        click_command = click_command.commands[name]  # type: ignore[attr-defined]
+    rows = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith(f"| `mlmon {command} ")]
+    options = [o for p in click_command.params for o in p.opts if o.startswith("--") and o != "--help"]
+    assert rows and options
+    assert [o for o in options if not any(o in row for row in rows)] == []
 
 
 def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
