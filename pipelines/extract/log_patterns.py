@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -90,6 +90,8 @@ def iter_log_pattern_counts(
     timeout: float,
     *,
     poll_seconds: float = 1.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[dict[str, Any]]:
     """Yield {log_group, endpoint_name, hour, error_class, count, sample_message} for each hour of
     `window` in which a log group has lines of an error class.
@@ -98,6 +100,7 @@ def iter_log_pattern_counts(
     queried in batches of up to 50 (the API's limit); each batch runs one query per class,
     concurrently, and must complete within `timeout` seconds, or the queries are stopped and
     LogQueryTimeout is raised. Hours outside `window` (Insights' end time is inclusive) are dropped.
+    `clock` and `sleep` time the polling (tests pass their own: no test waits on the wall clock).
     """
     if not patterns:
         raise FatalError("no error patterns to count")
@@ -113,7 +116,7 @@ def iter_log_pattern_counts(
         try:  # whatever goes wrong, queries already started are stopped: they would scan (and bill) on
             for name, query in queries.items():
                 started.append(_start(logs_client, batch, window, name, query))
-            finished = _await(logs_client, started, batch, timeout, poll_seconds)
+            finished = _await(logs_client, started, batch, _Polling(timeout, poll_seconds, clock, sleep))
         except PipelineError:
             _stop(logs_client, started)
             raise
@@ -132,9 +135,20 @@ def _start(logs: Any, batch: list[str], window: Window, error_class: str, query:
     return _Started(error_class, response["queryId"], query)
 
 
-def _await(logs: Any, started: list[_Started], batch: list[str], timeout: float, poll_seconds: float) -> list[tuple[_Started, list[Any]]]:
+@dataclass(frozen=True)
+class _Polling:
+    """How long to wait for a batch of queries, how often to ask, and the clock that times it."""
+
+    timeout: float
+    poll_seconds: float
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+
+
+def _await(logs: Any, started: list[_Started], batch: list[str], polling: _Polling) -> list[tuple[_Started, list[Any]]]:
     """Poll GetQueryResults until every query is Complete; any broken status or the deadline is an error."""
-    deadline = time.monotonic() + timeout
+    timeout, poll_seconds = polling.timeout, polling.poll_seconds
+    deadline = polling.clock() + timeout
     pending = {s.query_id: s for s in started}
     done: dict[str, list[Any]] = {}
     pause = min(poll_seconds, 0.25)
@@ -150,12 +164,12 @@ def _await(logs: Any, started: list[_Started], batch: list[str], timeout: float,
                                      f"ended {status}: {begun.query}")  # fmt: skip
         if not pending:
             break
-        remaining = deadline - time.monotonic()
+        remaining = deadline - polling.clock()
         if remaining <= 0:
             names = sorted(s.error_class for s in pending.values())
             raise LogQueryTimeout(f"Logs Insights queries for {names} over {len(batch)} log groups ({batch[0]}, ...) "
                                   f"did not complete within {timeout:g} s; stopped them")  # fmt: skip
-        time.sleep(min(pause, remaining))
+        polling.sleep(min(pause, remaining))
         pause = min(pause * 2, poll_seconds)
     return [(s, done[s.query_id]) for s in started]
 

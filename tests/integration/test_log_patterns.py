@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -163,11 +162,18 @@ def test_a_query_that_never_completes_hits_the_deadline_and_is_stopped(stack: An
         parsed["status"], parsed["results"] = "Running", []
 
     session.register_hook("after-call.cloudwatch-logs.GetQueryResults", never_done)
-    began = time.monotonic()
+    polls = capture(session, "GetQueryResults")
+    now, sleeps = [100.0], []
+
+    def sleep(seconds: float) -> None:  # a clock of our own: the test waits for nothing
+        sleeps.append(seconds)
+        now[0] += seconds
+
     with pytest.raises(LogQueryTimeout, match=r"did not complete within 0\.8 s; stopped them"):
         list(iter_log_pattern_counts(session.client("logs"), [f"{PREFIX}ep-a"], night_window(NIGHT, 0), DEFAULT_ERROR_PATTERNS,
-                                     timeout=0.8, poll_seconds=0.2))  # fmt: skip
-    assert 0.8 <= time.monotonic() - began < 5
+                                     timeout=0.8, poll_seconds=0.2, clock=lambda: now[0], sleep=sleep))  # fmt: skip
+    assert sleeps == pytest.approx([0.2, 0.2, 0.2, 0.2])  # polled every 0.2 s until the 0.8 s deadline, no longer
+    assert len(polls) == 5 * len(DEFAULT_ERROR_PATTERNS)  # at 0, 0.2, 0.4, 0.6 and 0.8 s
     assert len(stopped) == len(DEFAULT_ERROR_PATTERNS)
 
 

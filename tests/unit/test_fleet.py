@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -317,15 +316,12 @@ def test_launched_endpoint_has_no_data_before_launch_then_ramps(fleet: Fleet,
     assert first_hours * 4 < later[launch_minute:launch_minute + 180].sum()
 
 
-# --- size and speed ---------------------------------------------------------------------------
+# --- size ------------------------------------------------------------------------------------
+# (how fast a day generates is the demo's seeding time, which `make demo` shows; no test times it)
 
 
-def test_one_day_is_fast_and_of_bounded_size(fleet: Fleet) -> None:
-    t0 = time.perf_counter()
-    series = list(iter_series(fleet, date(2025, 6, 10)))
-    elapsed = time.perf_counter() - t0
-    points = sum(s.points for s in series)
-    assert elapsed < 2.0
+def test_one_day_is_of_bounded_size(fleet: Fleet) -> None:
+    points = sum(s.points for s in iter_series(fleet, date(2025, 6, 10)))
     assert 200_000 < points < 3_000_000
 
 
