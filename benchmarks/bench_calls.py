@@ -8,8 +8,9 @@ from benchmarks import Result, at_most, info
 from pipelines.aws import lake_session
 from pipelines.demo.fleet import fleet_for_nights
 from pipelines.demo.run import demo_config, morning_after
-from pipelines.demo.seed import create_bucket, seed_metrics
-from pipelines.extract.cloudwatch_plan import minimum_calls
+from pipelines.demo.buckets import create_bucket
+from pipelines.demo.seed_cloudwatch_metrics import seed_metrics
+from pipelines.sources.cloudwatch_metrics.plan import minimum_calls
 from pipelines.localstack.server import LocalStack
 from pipelines.logs import configure_logging
 from pipelines.nightly import run_night

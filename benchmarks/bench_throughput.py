@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import itertools
 import math
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,9 +26,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.parsers import create_parser
 
 from benchmarks import Result, at_least, at_most, info
-from pipelines.extract.cloudwatch_decode import CBOR, JSON, decode_get_metric_data, decoded_page, install_fast_decoder
-from pipelines.extract.metric_query import MetricQuery, MetricSeries
-from pipelines.land.cloudwatch_table import SCHEMA, QueryCatalog, iter_cloudwatch_metrics_tables, write_parquet
+from pipelines.sources.cloudwatch_metrics.decode import CBOR, JSON, decode_get_metric_data, decoded_page, install_fast_decoder
+from pipelines.sources.cloudwatch_metrics.metric_query import MetricQuery, MetricSeries
+from pipelines.sources.cloudwatch_metrics.table import SCHEMA, QueryCatalog, iter_cloudwatch_metrics_tables, write_parquet
 
 T = TypeVar("T")
 

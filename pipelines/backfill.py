@@ -10,8 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipelines.aws import Session, lake_session
 from pipelines.config import Config
-from pipelines.land.runs import PUBLISHED, latest_status
-from pipelines.land.schemas import CLOUDWATCH_METRICS
+from pipelines.lake.runs import PUBLISHED, latest_status
+from pipelines.lake.schemas import CLOUDWATCH_METRICS
 from pipelines.nightly import NightResult, prepare_lake, run_night
 
 

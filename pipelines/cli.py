@@ -109,7 +109,7 @@ def validate(
     settings = _load(config)
     from pipelines.aws import lake_session
     from pipelines.nightly import new_run_id
-    from pipelines.validate.gate import revalidate
+    from pipelines.audit.gate import revalidate
 
     session = lake_session(settings.lake.region, settings.endpoint_url)
     try:
@@ -195,7 +195,7 @@ RunOption = Annotated[Optional[str], typer.Option("--run", help="Run id (default
 @quarantine_app.command("list")
 def quarantine_list(config: ConfigOption) -> None:
     """Every quarantined partition: table, date, run, rows, failed expectations."""
-    from pipelines.validate.quarantine import list_quarantined
+    from pipelines.audit.quarantine import list_quarantined
 
     settings = _load(config)
     items = list_quarantined(_lake_session(settings), settings.lake)
@@ -210,7 +210,7 @@ def quarantine_show(config: ConfigOption, table: TableOption, date_: DtOption = 
     """Why a partition was held back: the summary and the full validation result (JSON)."""
     import json as _json
 
-    from pipelines.validate.quarantine import find, verdict
+    from pipelines.audit.quarantine import find, verdict
 
     settings = _load(config)
     session = _lake_session(settings)
@@ -230,7 +230,7 @@ def quarantine_release(
     force: Annotated[bool, typer.Option(help="Replace a partition published by a newer run since.")] = False,
 ) -> None:
     """Publish a quarantined partition after a person decided; the decision goes to pipeline_runs."""
-    from pipelines.validate.decisions import release_quarantined
+    from pipelines.audit.decisions import release_quarantined
 
     settings = _load(config)
     who = by or os.environ.get("USER") or "unknown"
@@ -248,7 +248,7 @@ def quarantine_drop(
     by: Annotated[Optional[str], typer.Option(help="Who decided (default: $USER).")] = None,
 ) -> None:
     """Delete a quarantined partition for good; the decision goes to pipeline_runs."""
-    from pipelines.validate.decisions import drop_quarantined
+    from pipelines.audit.decisions import drop_quarantined
 
     settings = _load(config)
     who = by or os.environ.get("USER") or "unknown"

@@ -14,19 +14,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipelines.aws import ApiCalls, Session, lake_session
 from pipelines.config import Config
 from pipelines.errors import PipelineError
-from pipelines.extract.cloudwatch_decode import install_fast_decoder
-from pipelines.extract.cloudwatch_discovery import iter_metric_series
-from pipelines.extract.cloudwatch_fetch import iter_metric_data
-from pipelines.extract.cloudwatch_plan import Window, night_window, plan_queries
-from pipelines.land import catalog
-from pipelines.land.cloudwatch_table import cloudwatch_metrics_table, write_parquet_bytes
-from pipelines.land.lake import Published, StagedPartition, Stager, append_log
-from pipelines.land.landing import Lander, Landing, source_file_name
-from pipelines.land.runs import FAILED, PUBLISHED, QUARANTINED, RunRecord, write_run_records
-from pipelines.land.schemas import CLOUDWATCH_METRICS, ENDPOINTS, SOURCE_REJECTIONS, TABLES
+from pipelines.sources.cloudwatch_metrics.decode import install_fast_decoder
+from pipelines.sources.cloudwatch_metrics.discovery import iter_metric_series
+from pipelines.sources.cloudwatch_metrics.fetch import iter_metric_data
+from pipelines.sources.cloudwatch_metrics.plan import plan_queries
+from pipelines.windows import Window, night_window
+from pipelines.lake import catalog
+from pipelines.sources.cloudwatch_metrics.table import cloudwatch_metrics_table, write_parquet_bytes
+from pipelines.lake.staging import Published, StagedPartition, Stager, append_log
+from pipelines.sources.landing import Lander, Landing, source_file_name
+from pipelines.lake.runs import FAILED, PUBLISHED, QUARANTINED, RunRecord, write_run_records
+from pipelines.lake.schemas import CLOUDWATCH_METRICS, ENDPOINTS, SOURCE_REJECTIONS, TABLES
 from pipelines.logs import get_logger
-from pipelines.validate.docs import publish_data_docs
-from pipelines.validate.gate import GateOutcome, audit_and_publish, emit_metrics
+from pipelines.audit.docs import publish_data_docs
+from pipelines.audit.gate import GateOutcome, audit_and_publish, emit_metrics
 
 log = get_logger(__name__)
 
@@ -87,10 +88,10 @@ def default_landers(monitor_progress: Callable[[int, int], None] | None = None) 
     `monitor_progress(done, total)` hears about each Model Monitor report fetched: a night can
     hold thousands of small objects, and a person watching wants to see them go by.
     """
-    from pipelines.land.kpi_landing import land_business_kpis
-    from pipelines.land.lineage_landing import land_endpoint_models
-    from pipelines.land.log_patterns_landing import land_endpoint_log_patterns
-    from pipelines.land.monitor_landing import land_model_monitor
+    from pipelines.sources.business_kpis.landing import land_business_kpis
+    from pipelines.sources.endpoint_models.landing import land_endpoint_models
+    from pipelines.sources.endpoint_log_patterns.landing import land_endpoint_log_patterns
+    from pipelines.sources.model_monitor.landing import land_model_monitor
 
     def land_monitor_reports(session: Session, config: Config, night: date, run_id: str) -> Landing:
         return land_model_monitor(session, config, night, run_id, progress=monitor_progress)
@@ -203,7 +204,7 @@ def _after_publish(
         table = pa.Table.from_pylist(rejections, schema=SOURCE_REJECTIONS.schema)
         append_log(session, config.lake, SOURCE_REJECTIONS, night.isoformat(), f"{run_id}-rejections", table)
     if any(l.source == "business_kpis" for l in landings):
-        from pipelines.land.kpi_landing import finish_business_kpis
+        from pipelines.sources.business_kpis.landing import finish_business_kpis
 
         finish_business_kpis(session, config, night)
     emit_metrics(session, config, outcomes)

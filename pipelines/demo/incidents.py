@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.extract.cloudwatch_decode import DecodedPage
+from pipelines.sources.cloudwatch_metrics.decode import DecodedPage
 
 
 def duplicate_export(parsed: dict[str, Any], **_: Any) -> None:

@@ -18,16 +18,17 @@ from pipelines.config import Config, parse_config
 from pipelines.demo.fleet import Fleet, fleet_for_nights
 from pipelines.demo.fleet_stories import DUPLICATED_EXPORT, FULL_STORY_NIGHTS
 from pipelines.demo.incidents import duplicate_export
-from pipelines.demo.seed import create_bucket, seed_metrics
-from pipelines.demo.seed_kpis import seed_kpi_drops
-from pipelines.demo.seed_lineage import apply_model_change, planned_model_change, seed_lineage
-from pipelines.demo.seed_logs import seed_endpoint_logs
-from pipelines.demo.seed_monitor import seed_model_monitor
+from pipelines.demo.buckets import create_bucket
+from pipelines.demo.seed_cloudwatch_metrics import seed_metrics
+from pipelines.demo.seed_business_kpis import seed_kpi_drops
+from pipelines.demo.seed_endpoint_models import apply_model_change, planned_model_change, seed_lineage
+from pipelines.demo.seed_endpoint_logs import seed_endpoint_logs
+from pipelines.demo.seed_model_monitor import seed_model_monitor
 from pipelines.localstack.server import LocalStack
 from pipelines.nightly import NightResult, run_night
 from pipelines.publish.apply_views import stored_views
 from pipelines.query.export import copy_published_lake, write_duckdb_views
-from pipelines.validate.docs import build_data_docs
+from pipelines.audit.docs import build_data_docs
 
 DEMO_BUCKET = "mlmon-demo-lake"
 DEMO_REGION = "us-east-1"

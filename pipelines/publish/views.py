@@ -11,7 +11,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, TokenError
 
 from pipelines.errors import FatalError
-from pipelines.land.schemas import TABLES
+from pipelines.lake.schemas import TABLES
 
 # The repo's sql/ folder (one `<view>.sql` per view). Resolved relative to the source tree for now:
 # an installed package will need the files shipped as package data (importlib.resources).

@@ -9,10 +9,10 @@ import pyarrow as pa
 
 from pipelines.aws import Session, lake_session
 from pipelines.config import Config, parse_config
-from pipelines.demo.seed import create_bucket
-from pipelines.land import catalog
-from pipelines.land.lake import read_table
-from pipelines.land.schemas import TABLES
+from pipelines.demo.buckets import create_bucket
+from pipelines.lake import catalog
+from pipelines.lake.staging import read_table
+from pipelines.lake.schemas import TABLES
 from tests.clock import NIGHT  # just before the stack's clock: CloudWatch lists series with data in the last two weeks
 
 BUCKET = "mlmon-test-lake"

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from pipelines.backfill import run_backfill
-from pipelines.land import catalog
+from pipelines.lake import catalog
 from tests.integration.lakehelpers import ACCOUNTS, NIGHT, make_config, new_lake, published, seed_invocations
 
 

@@ -9,11 +9,12 @@ import pyarrow.compute as pc
 
 from pipelines.aws import lake_session
 from pipelines.config import CloudWatchConfig
-from pipelines.extract.cloudwatch_decode import install_fast_decoder
-from pipelines.extract.cloudwatch_discovery import iter_metric_series
-from pipelines.extract.cloudwatch_fetch import iter_metric_data
-from pipelines.extract.cloudwatch_plan import night_window, plan_queries
-from pipelines.land.cloudwatch_table import cloudwatch_metrics_table
+from pipelines.sources.cloudwatch_metrics.decode import install_fast_decoder
+from pipelines.sources.cloudwatch_metrics.discovery import iter_metric_series
+from pipelines.sources.cloudwatch_metrics.fetch import iter_metric_data
+from pipelines.sources.cloudwatch_metrics.plan import plan_queries
+from pipelines.windows import night_window
+from pipelines.sources.cloudwatch_metrics.table import cloudwatch_metrics_table
 from tests.integration.lakehelpers import ACCOUNTS, NIGHT, minutes, seed_invocations
 
 

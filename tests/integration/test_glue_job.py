@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from pipelines.land import catalog
+from pipelines.lake import catalog
 from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, make_config, new_lake, seed_invocations
 
 JOB = Path(__file__).resolve().parents[2] / "glue_jobs" / "nightly.py"

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 from botocore.exceptions import ClientError
 
-from pipelines.land import catalog
+from pipelines.lake import catalog
 from pipelines.nightly import run_night
 from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, PREV_DT, day_after, make_config, new_lake, published, seed_invocations
 

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from pipelines.aws import Session
 from pipelines.config import LakeConfig, parse_config
-from pipelines.land.lake import parquet_bytes
-from pipelines.land.schemas import CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS, TableSpec
+from pipelines.lake.staging import parquet_bytes
+from pipelines.lake.schemas import CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS, TableSpec
 from pipelines.query import ExportError, QueryError, UnsupportedQueryError, query
 from pipelines.query.athena import run_athena_query
 from pipelines.query.export import copy_published_lake, export_duckdb, open_duckdb_file, write_duckdb_views

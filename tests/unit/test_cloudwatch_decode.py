@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.aws import Session
-from pipelines.extract.cloudwatch_decode import (
+from pipelines.sources.cloudwatch_metrics.decode import (
     CBOR,
     JSON,
     DecodedPage,

@@ -9,15 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.config import CloudWatchConfig
-from pipelines.extract.cloudwatch_plan import (
+from pipelines.sources.cloudwatch_metrics.plan import (
     MAX_QUERIES_PER_CALL,
     MAX_REQUEST_BYTES,
     batches,
     minimum_calls,
-    night_window,
     plan_queries,
 )
-from pipelines.extract.metric_query import MetricSeries
+from pipelines.sources.cloudwatch_metrics.metric_query import MetricSeries
+from pipelines.windows import night_window
 
 
 def _series(n: int, metric: str = "Invocations", value_len: int = 12) -> list[MetricSeries]:

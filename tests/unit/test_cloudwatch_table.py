@@ -13,16 +13,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.extract.cloudwatch_decode import DecodedPage
-from pipelines.extract.metric_query import MetricQuery, MetricSeries
-from pipelines.land.cloudwatch_table import (
+from pipelines.sources.cloudwatch_metrics.decode import DecodedPage
+from pipelines.sources.cloudwatch_metrics.metric_query import MetricQuery, MetricSeries
+from pipelines.sources.cloudwatch_metrics.table import (
     UnknownQueryId,
     cloudwatch_metrics_table,
     iter_cloudwatch_metrics_tables,
     write_parquet,
     write_parquet_bytes,
 )
-from pipelines.land.schemas import CLOUDWATCH_METRICS
+from pipelines.lake.schemas import CLOUDWATCH_METRICS
 
 SCHEMA = CLOUDWATCH_METRICS.schema
 T0 = 1_780_000_000

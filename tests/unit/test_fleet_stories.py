@@ -24,10 +24,10 @@ from pipelines.demo.fleet_stories import (
     TRUNCATED_REPORT,
     WEEKLY_504_STORM,
 )
-from pipelines.demo.seed_kpis import kpi_drops
-from pipelines.demo.seed_lineage import planned_model_change
-from pipelines.demo.seed_logs import endpoint_log_lines
-from pipelines.demo.seed_monitor import monitor_objects, monitored_endpoints
+from pipelines.demo.seed_business_kpis import kpi_drops
+from pipelines.demo.seed_endpoint_models import planned_model_change
+from pipelines.demo.seed_endpoint_logs import endpoint_log_lines
+from pipelines.demo.seed_model_monitor import monitor_objects, monitored_endpoints
 
 SMALLEST, E2E, DEFAULT, LARGEST = 1, 3, 14, 30  # `mlmon demo --days` (the e2e suite runs 3)
 A_WEEK_OF_ENDS = [date(2026, 11, 23) + timedelta(days=i) for i in range(7)]  # Monday .. Sunday

@@ -12,7 +12,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from pipelines.land.schemas import TABLES
+from pipelines.lake.schemas import TABLES
 from pipelines.publish.views import SQL_DIR, load_views
 from pipelines.query.local import connect, register_views
 

@@ -16,7 +16,7 @@ import sqlglot
 from sqlglot import exp
 
 from pipelines.errors import FatalError
-from pipelines.land.schemas import TABLES
+from pipelines.lake.schemas import TABLES
 from pipelines.publish.views import SQL_DIR, ViewError, load_views, view_ddl
 from pipelines.query.local import connect, register_views
 

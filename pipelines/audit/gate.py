@@ -1,0 +1,132 @@
+"""The audit of write-audit-publish: validate staged partitions, then publish or quarantine them."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import awswrangler as wr
+import pyarrow as pa
+
+from pipelines.aws import Session
+from pipelines.config import Config
+from pipelines.lake import catalog
+from pipelines.lake.staging import Published, StagedPartition, append_log, publish, read_table
+from pipelines.lake.runs import PUBLISHED, read_run_records
+from pipelines.lake.schemas import AUDITED, CLOUDWATCH_METRICS, TABLES, VALIDATION_RESULTS
+from pipelines.audit.engine import ValidationReport, validate_table, validation_rows
+from pipelines.audit.quarantine import Quarantined, quarantine
+from pipelines.audit.suites import Suite, load_suite
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What the audit decided for one staged partition."""
+
+    staged: StagedPartition
+    report: ValidationReport
+    published: Published | None
+    quarantined: Quarantined | None
+
+    @property
+    def status(self) -> str:
+        return "published" if self.published else "quarantined"
+
+
+def trailing_rows(session: Session, config: Config, table: str, dt: str) -> list[int]:
+    """Rows published for `table` on each of the trailing nights before `dt` (newest record per night)."""
+    day = date.fromisoformat(dt)
+    counts = []
+    for back in range(1, config.validation.trailing_nights + 1):
+        earlier = (day - timedelta(days=back)).isoformat()
+        records = [r for r in read_run_records(session, config.lake, earlier).to_pylist()
+                   if r["table_name"] == table and r["status"] == PUBLISHED]  # fmt: skip
+        if records:
+            counts.append(int(records[-1]["rows"]))
+    return counts
+
+
+def parameters(session: Session, config: Config, table: str, dt: str | None) -> dict[str, Any]:
+    """The run-time values a suite refers to: the night's window, the row-count band, the fleet."""
+    params: dict[str, Any] = {
+        "expected_endpoints": sorted(config.endpoints),
+        "max_utilization_percent": 100.0 * config.validation.max_vcpus,
+        "min_rows": None,
+        "max_rows": None,
+        "window_start": None,
+        "window_end": None,
+    }
+    if dt is None:
+        return params
+    start = datetime.fromisoformat(dt)
+    params["window_start"], params["window_end"] = start, start + timedelta(days=1)
+    history = trailing_rows(session, config, table, dt)
+    if len(history) >= 3:  # fewer nights say too little about what is normal
+        median = statistics.median(history)
+        params["min_rows"] = int(median * config.validation.min_row_ratio)
+        params["max_rows"] = int(median * config.validation.max_row_ratio) + 1
+    return params
+
+
+def audit(session: Session, config: Config, staged: StagedPartition, suite: Suite | None = None) -> ValidationReport:
+    """Validate exactly what was written (read back from S3), not what we meant to write."""
+    spec = TABLES[staged.table]
+    data = read_table(session, list(staged.files), spec.schema)
+    suite = suite or load_suite(staged.table)
+    return validate_table(data, suite, parameters(session, config, staged.table, staged.dt), dt=staged.dt, run_id=staged.run_id)
+
+
+def audit_and_publish(
+    session: Session, config: Config, staged: StagedPartition, night: str, suite: Suite | None = None
+) -> GateOutcome:
+    """Publish the partition if no critical expectation failed, else hold it back with the verdict."""
+    report = audit(session, config, staged, suite)
+    record_results(session, config, report, night)
+    if report.passed:
+        return GateOutcome(staged, report, publish(session, config.lake, staged), None)
+    verdict = {**report.to_dict(), "failed": report.failed_names()}
+    return GateOutcome(staged, report, None, quarantine(session, config.lake, staged, verdict, report.summary()))
+
+
+def record_results(session: Session, config: Config, report: ValidationReport, night: str) -> None:
+    """Every expectation's outcome goes to `validation_results` (partition: the data's day, else
+    the night), so data quality can be charted."""
+    rows = validation_rows(report)
+    dt = report.dt or night
+    name = f"{report.run_id}-{report.table}"
+    append_log(session, config.lake, VALIDATION_RESULTS, dt, name, pa.Table.from_pylist(rows, schema=VALIDATION_RESULTS.schema))
+
+
+def emit_metrics(session: Session, config: Config, outcomes: list[GateOutcome]) -> None:
+    """One datapoint per table and night, zeros included, so an alarm on them can page someone."""
+    data = []
+    for table in sorted({o.staged.table for o in outcomes} | {CLOUDWATCH_METRICS.name}):
+        mine = [o for o in outcomes if o.staged.table == table]
+        quarantined = sum(1 for o in mine if o.quarantined)
+        failed = sum(len(o.report.failed_critical) + len(o.report.failed_warnings) for o in mine)
+        dims = [{"Name": "Table", "Value": table}]
+        data += [
+            {"MetricName": "QuarantinedPartitions", "Dimensions": dims, "Value": float(quarantined), "Unit": "Count"},
+            {"MetricName": "FailedExpectations", "Dimensions": dims, "Value": float(failed), "Unit": "Count"},
+        ]
+    session.client("cloudwatch").put_metric_data(Namespace=config.validation.metrics_namespace, MetricData=data)
+
+
+def revalidate(session: Session, config: Config, dt: str, run_id: str) -> list[ValidationReport]:
+    """Run the suites again on what readers see now for `dt` (and the unpartitioned tables)."""
+    reports = []
+    for spec in AUDITED:
+        if spec.partitioned:
+            location = catalog.partition_location(session, config.lake, spec.name, dt)
+        else:
+            location = catalog.table_location(session, config.lake, spec.name)
+        if location is None:
+            continue
+        files = tuple(wr.s3.list_objects(location.rstrip("/") + "/", suffix=".parquet", boto3_session=session))
+        staged = StagedPartition(spec.name, dt if spec.partitioned else None, run_id, location, files, 0)
+        report = audit(session, config, staged)
+        record_results(session, config, report, dt)
+        reports.append(report)
+    return reports

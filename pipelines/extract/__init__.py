@@ -1,1 +1,0 @@
-"""Extract: read sources (CloudWatch, Model Monitor reports, KPI drops) lazily, page by page."""

@@ -1,0 +1,130 @@
+"""Glue catalog: the lake's database, tables and partition switches (the publish step of WAP)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import awswrangler as wr
+from botocore.exceptions import ClientError
+
+from pipelines.aws import Session
+from pipelines.config import LakeConfig
+from pipelines.errors import FatalError
+from pipelines.lake.schemas import TableSpec
+
+PARTITION_KEYS = {"dt": "string"}
+
+
+def ensure_database(session: Session, lake: LakeConfig) -> bool:
+    """Create the Glue database if missing; True when it was created."""
+    glue = session.client("glue")
+    try:
+        glue.get_database(Name=lake.database)
+        return False
+    except glue.exceptions.EntityNotFoundException:
+        glue.create_database(DatabaseInput={"Name": lake.database, "Description": "ML performance lake"})
+        return True
+
+
+def ensure_table(session: Session, lake: LakeConfig, spec: TableSpec) -> str:
+    """Create the table, update it when its columns changed, else do nothing; says which."""
+    wanted = spec.glue_columns()
+    current = _glue_columns(session, lake, spec.name)
+    if current == (wanted, spec.partitioned):
+        return "unchanged"
+    wr.catalog.create_parquet_table(
+        database=lake.database,
+        table=spec.name,
+        path=lake.table_uri(spec.name),
+        columns_types=wanted,
+        partitions_types=PARTITION_KEYS if spec.partitioned else None,
+        compression="zstd",
+        description=spec.description,
+        mode="overwrite",
+        boto3_session=session,
+    )
+    return "created" if current is None else "updated"
+
+
+def _glue_columns(session: Session, lake: LakeConfig, table: str) -> tuple[dict[str, str], bool] | None:
+    try:
+        found = session.client("glue").get_table(DatabaseName=lake.database, Name=table)["Table"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "EntityNotFoundException":
+            return None
+        raise
+    columns = {c["Name"]: c["Type"] for c in found["StorageDescriptor"]["Columns"]}
+    return columns, bool(found.get("PartitionKeys"))
+
+
+def partition_location(session: Session, lake: LakeConfig, table: str, dt: str) -> str | None:
+    """Where readers currently find `table` for `dt` (None: not published)."""
+    glue = session.client("glue")
+    try:
+        part = glue.get_partition(DatabaseName=lake.database, TableName=table, PartitionValues=[dt])
+    except glue.exceptions.EntityNotFoundException:
+        return None
+    return str(part["Partition"]["StorageDescriptor"]["Location"])
+
+
+def switch_partition(session: Session, lake: LakeConfig, table: str, dt: str, location: str) -> str | None:
+    """Point partition `dt` at `location` in one catalog call; returns the previous location.
+
+    Readers see the old files or the new ones, never a mix: the files under both prefixes
+    are complete before this call, and the call is atomic in the Glue catalog.
+    """
+    glue = session.client("glue")
+    descriptor = _storage_descriptor(glue, lake, table, location)
+    partition_input: dict[str, Any] = {"Values": [dt], "StorageDescriptor": descriptor}
+    previous = partition_location(session, lake, table, dt)
+    if previous is None:
+        glue.create_partition(DatabaseName=lake.database, TableName=table, PartitionInput=partition_input)
+    else:
+        glue.update_partition(
+            DatabaseName=lake.database, TableName=table, PartitionValueList=[dt], PartitionInput=partition_input
+        )
+    return previous
+
+
+def table_location(session: Session, lake: LakeConfig, table: str) -> str | None:
+    """Where readers find an unpartitioned table (None: no such table)."""
+    glue = session.client("glue")
+    try:
+        return str(glue.get_table(DatabaseName=lake.database, Name=table)["Table"]["StorageDescriptor"]["Location"])
+    except glue.exceptions.EntityNotFoundException:
+        return None
+
+
+def switch_table_location(session: Session, lake: LakeConfig, table: str, location: str) -> str:
+    """For an unpartitioned table: point the table itself at `location`; returns the old one."""
+    glue = session.client("glue")
+    found = glue.get_table(DatabaseName=lake.database, Name=table)["Table"]
+    previous = str(found["StorageDescriptor"]["Location"])
+    table_input = {k: v for k, v in found.items() if k in _TABLE_INPUT_KEYS}
+    table_input["StorageDescriptor"] = {**found["StorageDescriptor"], "Location": location}
+    glue.update_table(DatabaseName=lake.database, TableInput=table_input)
+    return previous
+
+
+_TABLE_INPUT_KEYS = {
+    "Name", "Description", "Owner", "Retention", "StorageDescriptor", "PartitionKeys",
+    "TableType", "Parameters",
+}  # fmt: skip
+
+
+def _storage_descriptor(glue: Any, lake: LakeConfig, table: str, location: str) -> dict[str, Any]:
+    try:
+        found = glue.get_table(DatabaseName=lake.database, Name=table)["Table"]
+    except glue.exceptions.EntityNotFoundException:
+        raise FatalError(f"table {lake.database}.{table} does not exist: create it before publishing") from None
+    return {**found["StorageDescriptor"], "Location": location}
+
+
+def list_partitions(session: Session, lake: LakeConfig, table: str) -> dict[str, str]:
+    """Every published partition of `table`: dt -> location (paginated)."""
+    paginator = session.client("glue").get_paginator("get_partitions")
+    found: dict[str, str] = {}
+    for page in paginator.paginate(DatabaseName=lake.database, TableName=table):
+        for part in page["Partitions"]:
+            found[part["Values"][0]] = part["StorageDescriptor"]["Location"]
+    return dict(sorted(found.items()))

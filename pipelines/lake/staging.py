@@ -1,0 +1,164 @@
+"""Write-audit-publish on S3: stage Parquet under a run-scoped prefix, then switch the partition."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import awswrangler as wr
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.aws import Session
+from pipelines.config import LakeConfig
+from pipelines.lake import catalog
+from pipelines.lake.schemas import TableSpec
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """Typed zstd Parquet, written by pyarrow so the contract's types survive (no pandas round trip)."""
+    # An Arrow buffer, not io.BytesIO: pyarrow 25 can abort at exit after threaded BytesIO I/O.
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", row_group_size=1 << 20, use_dictionary=True)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+Encoder = Callable[[pa.Table], bytes]
+
+
+def upload_parquet(session: Session, table: pa.Table, uri: str, encode: Encoder = parquet_bytes) -> int:
+    """Upload `table` as one Parquet object at `uri` (awswrangler does the transfer); returns bytes."""
+    body = encode(table)
+    wr.s3.upload(local_file=io.BytesIO(body), path=uri, boto3_session=session)
+    return len(body)
+
+
+def run_prefix(lake: LakeConfig, table: str, dt: str | None, run_id: str) -> str:
+    """The run-scoped prefix a table's data for `dt` is staged under before it is published."""
+    partition = f"dt={dt}/" if dt is not None else ""
+    return f"{lake.table_uri(table)}{partition}run={run_id}/"
+
+
+@dataclass(frozen=True)
+class StagedPartition:
+    """One table's staged data for one partition: complete, unpublished, ready for the audit."""
+
+    table: str
+    dt: str | None
+    run_id: str
+    uri: str
+    files: tuple[str, ...]
+    rows: int
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a partition switch did: where readers look now and what was replaced."""
+
+    table: str
+    dt: str | None
+    location: str
+    previous: str | None
+    rows: int
+
+
+@dataclass
+class Stager:
+    """Collects one run's files for one table, partition by partition (one file per source)."""
+
+    session: Session
+    lake: LakeConfig
+    spec: TableSpec
+    run_id: str
+    encode: Encoder = parquet_bytes  # a table may bring its own encoding (dictionary columns, row groups)
+    _files: dict[str | None, list[str]] = field(default_factory=dict)
+    _rows: dict[str | None, int] = field(default_factory=dict)
+
+    def add(self, dt: str | None, name: str, table: pa.Table) -> str:
+        """Stage `table` as file `name` of partition `dt` (schema checked against the contract)."""
+        if not table.schema.equals(self.spec.schema, check_metadata=False):
+            raise TypeError(f"{self.spec.name}: staged schema differs from the contract:\n{table.schema}")
+        uri = f"{run_prefix(self.lake, self.spec.name, dt, self.run_id)}{name}.parquet"
+        upload_parquet(self.session, table, uri, self.encode)
+        self._files.setdefault(dt, []).append(uri)
+        self._rows[dt] = self._rows.get(dt, 0) + table.num_rows
+        return uri
+
+    def carry_over(self, dt: str, names: list[str]) -> list[str]:
+        """Copy the published files `names` of partition `dt` into this run unchanged.
+
+        A source that failed tonight must not erase what was published for it before:
+        its previous files ride along into the new partition.
+        """
+        previous = catalog.partition_location(self.session, self.lake, self.spec.name, dt)
+        if previous is None:
+            return []
+        existing = set(wr.s3.list_objects(previous, boto3_session=self.session))
+        wanted = [f"{previous.rstrip('/')}/{name}.parquet" for name in names]
+        sources = [uri for uri in wanted if uri in existing]
+        if not sources:
+            return []
+        target = run_prefix(self.lake, self.spec.name, dt, self.run_id)
+        copied = wr.s3.copy_objects(sources, source_path=previous, target_path=target, boto3_session=self.session)
+        rows = sum(pq.read_metadata(pa.BufferReader(_read_bytes(self.session, uri))).num_rows for uri in copied)
+        self._files.setdefault(dt, []).extend(copied)
+        self._rows[dt] = self._rows.get(dt, 0) + rows
+        return list(copied)
+
+    def staged(self) -> list[StagedPartition]:
+        return [
+            StagedPartition(self.spec.name, dt, self.run_id, run_prefix(self.lake, self.spec.name, dt, self.run_id),
+                            tuple(files), self._rows[dt])
+            for dt, files in sorted(self._files.items(), key=lambda item: item[0] or "")
+        ]  # fmt: skip
+
+
+def _read_bytes(session: Session, uri: str) -> bytes:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return bytes(session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def publish(session: Session, lake: LakeConfig, staged: StagedPartition) -> Published:
+    """Make staged data visible in one catalog update, then remove the superseded prefix."""
+    if staged.dt is None:
+        previous: str | None = catalog.switch_table_location(session, lake, staged.table, staged.uri)
+    else:
+        previous = catalog.switch_partition(session, lake, staged.table, staged.dt, staged.uri)
+    if previous and previous.rstrip("/") != staged.uri.rstrip("/") and "/run=" in previous:
+        # Only run-scoped prefixes are ours to delete; a hand-made location is left alone.
+        wr.s3.delete_objects(previous.rstrip("/") + "/", boto3_session=session)
+    return Published(staged.table, staged.dt, staged.uri, previous, staged.rows)
+
+
+def discard(session: Session, staged: StagedPartition) -> None:
+    """Delete staged data that will not be published."""
+    wr.s3.delete_objects(staged.uri, boto3_session=session)
+
+
+def read_table(session: Session, uris: list[str], schema: pa.Schema) -> pa.Table:
+    """Read Parquet objects back with the contract schema (used for small tables and checks)."""
+    tables = [pq.read_table(pa.BufferReader(_read_bytes(session, uri)), schema=schema) for uri in uris]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def append_log(session: Session, lake: LakeConfig, spec: TableSpec, dt: str, name: str, table: pa.Table) -> str:
+    """Add one object to a log table's partition `dt` (created on first use); returns its URI.
+
+    Log tables (pipeline_runs, validation_results) are not write-audit-published: their
+    partition points at the whole `dt=D/` folder and every run adds a file, so the
+    history of reruns, quarantines and releases stays queryable.
+    """
+    folder = f"{lake.table_uri(spec.name)}dt={dt}/"
+    uri = f"{folder}{name}.parquet"
+    upload_parquet(session, table, uri)
+    if catalog.partition_location(session, lake, spec.name, dt) is None:
+        catalog.switch_partition(session, lake, spec.name, dt, folder)
+    return uri
+
+
+def read_log(session: Session, lake: LakeConfig, spec: TableSpec, dt: str) -> pa.Table:
+    """Every object of a log table's partition `dt`."""
+    folder = f"{lake.table_uri(spec.name)}dt={dt}/"
+    uris = sorted(wr.s3.list_objects(folder, suffix=".parquet", boto3_session=session))
+    return read_table(session, uris, spec.schema)

@@ -1,0 +1,22 @@
+"""One interface for wherever the lake's Athena SQL runs; the composition root picks the engine, once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import pyarrow as pa
+
+
+class QueryEngine(Protocol):
+    """Athena in AWS (`AthenaEngine`), DuckDB over a local stack's published lake (`LocalLakeEngine`),
+    or DuckDB over a demo's lake file (`LakeFileEngine`)."""
+
+    def run(self, sql: str) -> pa.Table:
+        """One read-only Athena query over what readers see; DDL and writes are refused."""
+        ...
+
+    def create_views(self, views: Mapping[str, str], names: Sequence[str]) -> None:
+        """Create or replace the views `names` of `views` ({name: Athena SELECT}, in dependency order);
+        a view the engine refuses raises ViewError naming it."""
+        ...

@@ -1,0 +1,65 @@
+"""GetMetricData, call by call and page by page, with every result's status checked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pipelines.errors import RetriableError
+from pipelines.sources.cloudwatch_metrics.decode import DecodedPage, decoded_page
+from pipelines.sources.cloudwatch_metrics.plan import batches
+from pipelines.windows import Window
+from pipelines.sources.cloudwatch_metrics.metric_query import MetricQuery
+
+
+class IncompleteMetricData(RetriableError):
+    """CloudWatch answered a query with PartialData or InternalError and no way to continue."""
+
+
+def iter_metric_data(cloudwatch: Any, queries: Sequence[MetricQuery], window: Window) -> Iterator[DecodedPage]:
+    """Yield every response page for `queries` over `window`, following NextToken.
+
+    A result that ends in any status but Complete is an error, never silently dropped:
+    CloudWatch marks a result PartialData when a page ran out mid-result, and the
+    continuation page completes it; one still partial after the last page is lost data.
+    """
+    for batch in batches(queries):
+        request = {
+            "MetricDataQueries": [query.to_api() for query in batch],
+            "StartTime": window.start,
+            "EndTime": window.end,
+            "ScanBy": "TimestampAscending",
+        }
+        final_status: dict[str, str] = {}
+        token: str | None = None
+        while True:
+            try:
+                response = cloudwatch.get_metric_data(**request, **({"NextToken": token} if token else {}))
+            except (ClientError, BotoCoreError) as error:
+                raise RetriableError(f"GetMetricData failed ({len(batch)} queries): {error}") from error
+            page = decoded_page(response)
+            final_status.update(zip(page.ids, page.status_codes))
+            yield page
+            token = page.next_token
+            if not token:
+                break
+        _check_complete(batch, final_status)
+
+
+def _check_complete(batch: Sequence[MetricQuery], final_status: dict[str, str]) -> None:
+    by_id = {query.id: query for query in batch}
+    bad = {qid: status for qid, status in final_status.items() if status != "Complete"}
+    missing = [qid for qid in by_id if qid not in final_status]
+    if not bad and not missing:
+        return
+    examples = [
+        f"{by_id[qid].series.namespace} {by_id[qid].series.metric_name} {dict(by_id[qid].series.dimensions)} "
+        f"{by_id[qid].stat}: {status}"
+        for qid, status in list(bad.items())[:3]
+        if qid in by_id
+    ]
+    raise IncompleteMetricData(
+        f"{len(bad)} of {len(batch)} queries incomplete, {len(missing)} without a result; e.g. {examples}"
+    )

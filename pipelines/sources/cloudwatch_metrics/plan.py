@@ -1,0 +1,73 @@
+"""Plan GetMetricData: which statistics per series, how queries pack into calls, which window."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+
+from pipelines.config import CloudWatchConfig
+from pipelines.sources.cloudwatch_metrics.metric_query import MetricQuery, MetricSeries
+
+MAX_QUERIES_PER_CALL = 500
+MAX_POINTS_PER_CALL = 100_800
+# CloudWatch rejects request bodies over about 600 KB (long dimension values x 500 queries).
+MAX_REQUEST_BYTES = 500_000
+
+# Units as SageMaker publishes them (GetMetricData does not return units).
+KNOWN_UNITS: dict[tuple[str, str], str] = {
+    ("AWS/SageMaker", "Invocations"): "None",
+    ("AWS/SageMaker", "Invocation4XXErrors"): "None",
+    ("AWS/SageMaker", "Invocation5XXErrors"): "None",
+    ("AWS/SageMaker", "InvocationModelErrors"): "None",
+    ("AWS/SageMaker", "InvocationsPerInstance"): "None",
+    ("AWS/SageMaker", "ModelLatency"): "Microseconds",
+    ("AWS/SageMaker", "OverheadLatency"): "Microseconds",
+    ("AWS/SageMaker", "ModelSetupTime"): "Microseconds",
+    ("/aws/sagemaker/Endpoints", "CPUUtilization"): "Percent",
+    ("/aws/sagemaker/Endpoints", "MemoryUtilization"): "Percent",
+    ("/aws/sagemaker/Endpoints", "DiskUtilization"): "Percent",
+    ("/aws/sagemaker/Endpoints", "GPUUtilization"): "Percent",
+    ("/aws/sagemaker/Endpoints", "GPUMemoryUtilization"): "Percent",
+}
+
+
+def statistics_for(series: MetricSeries, settings: CloudWatchConfig) -> list[str]:
+    stats = list(settings.statistics)
+    if series.metric_name in settings.percentile_metrics:
+        stats += settings.percentiles
+    return stats
+
+
+def plan_queries(series: Iterable[MetricSeries], settings: CloudWatchConfig) -> list[MetricQuery]:
+    """One query per series and statistic; ids are positional, unique within any batch."""
+    queries: list[MetricQuery] = []
+    for one in sorted(series, key=lambda s: (s.namespace, s.metric_name, s.dimensions)):
+        unit = KNOWN_UNITS.get((one.namespace, one.metric_name))
+        for stat in statistics_for(one, settings):
+            queries.append(MetricQuery(f"q{len(queries)}", one, stat, settings.period_seconds, unit))
+    return queries
+
+
+def batches(queries: Sequence[MetricQuery]) -> list[list[MetricQuery]]:
+    """Pack queries into as few GetMetricData calls as the API limits allow."""
+    packed: list[list[MetricQuery]] = []
+    current: list[MetricQuery] = []
+    size = 0
+    for query in queries:
+        query_bytes = len(json.dumps(query.to_api()))
+        if current and (len(current) == MAX_QUERIES_PER_CALL or size + query_bytes > MAX_REQUEST_BYTES):
+            packed.append(current)
+            current, size = [], 0
+        current.append(query)
+        size += query_bytes
+    if current:
+        packed.append(current)
+    return packed
+
+
+def minimum_calls(queries: int, datapoints: int) -> int:
+    """The fewest GetMetricData calls any client could make for this many queries and points."""
+    if queries == 0:
+        return 0
+    return max(math.ceil(queries / MAX_QUERIES_PER_CALL), math.ceil(datapoints / MAX_POINTS_PER_CALL))

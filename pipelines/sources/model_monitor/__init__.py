@@ -1,0 +1,1 @@
+"""SageMaker Model Monitor reports in S3: the six monitor_* / model_quality / bias / attribution tables."""

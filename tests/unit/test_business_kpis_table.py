@@ -1,0 +1,227 @@
+"""KPI drops -> business_kpis parts: parsing, names matched loosely, errors that name file, row and column."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.sources.business_kpis.inbox import Inbox, InboxFile, RejectedDrop, read_csv, read_parquet
+from pipelines.sources.business_kpis.landing import Drop, latest_parts
+from pipelines.sources.business_kpis.table import business_kpis_parts, parse_date, parse_kpi_name, parse_value, unit_file_name
+from pipelines.lake.schemas import BUSINESS_KPIS
+from pipelines.audit.engine import validate_table
+from pipelines.audit.suites import load_suite
+
+URI = "s3://acme-ml-lake/inbox/kpis/drop.csv"
+LOADED = dt.datetime(2025, 6, 10, 4, 30)
+GOOD = b"""date,business_unit,kpi,value,unit
+2025-06-02,Payments,revenue,1234.5,USD
+2025-06-02,Payments,conversion_rate,0.91,ratio
+2025-06-02,Marketplace,revenue,"2,500,000.25",USD
+2025-06-03,Payments,revenue,1300,USD
+"""
+
+
+def parts_of(body: bytes, uri: str = URI) -> list:
+    return business_kpis_parts(read_csv(uri, body), uri, LOADED)
+
+
+def rejection(body: bytes, uri: str = URI) -> str:
+    with pytest.raises(RejectedDrop) as raised:
+        parts_of(body, uri)
+    return str(raised.value)
+
+
+def test_a_drop_splits_by_day_and_business_unit_with_the_contract_schema() -> None:
+    parts = parts_of(GOOD)
+    assert [(p.dt, p.business_unit, p.file_name) for p in parts] == [
+        ("2025-06-02", "Marketplace", "part-marketplace"),
+        ("2025-06-02", "Payments", "part-payments"),
+        ("2025-06-03", "Payments", "part-payments"),
+    ]
+    assert all(p.table.schema.equals(BUSINESS_KPIS.schema) for p in parts)
+    assert parts[1].table.to_pylist() == [
+        {"business_unit": "Payments", "kpi_name": "conversion_rate", "value": 0.91, "unit": "ratio", "source_uri": URI, "loaded_at": LOADED},
+        {"business_unit": "Payments", "kpi_name": "revenue", "value": 1234.5, "unit": "USD", "source_uri": URI, "loaded_at": LOADED},
+    ]
+    assert parts[0].table.column("value").to_pylist() == [2_500_000.25]
+
+
+def test_column_names_are_trimmed_and_case_insensitive_and_unit_is_optional() -> None:
+    body = b" Date ,BUSINESS_UNIT, Kpi ,Value\n2025-06-02, Growth ,Conversion Rate, 0.12 \n"
+    [part] = parts_of(body)
+    assert part.table.select(["business_unit", "kpi_name", "value", "unit"]).to_pylist() == [
+        {"business_unit": "Growth", "kpi_name": "conversion_rate", "value": 0.12, "unit": None}
+    ]
+
+
+def test_excel_bom_and_column_order_do_not_matter() -> None:
+    body = "\ufeffvalue,unit,kpi,business_unit,date\n7,,orders,Growth,2025-06-02\n".encode()
+    [part] = parts_of(body)
+    assert part.table.column("value").to_pylist() == [7.0] and part.table.column("unit").to_pylist() == [None]
+
+
+def test_a_non_number_names_file_row_and_column() -> None:
+    body = GOOD + b"2025-06-03,Payments,orders,abc,count\n"
+    assert rejection(body) == f"{URI} row 6 column value: 'abc' is not a number"
+
+
+def test_every_problem_is_listed_with_its_row() -> None:
+    body = b"date,business_unit,kpi,value\n06/02/2025,Payments,revenue,1\n2025-06-02,,revenue,1\n2025-02-30,Growth,orders,\n"
+    message = rejection(body)
+    assert message.startswith(f"{URI} row 2 column date: '06/02/2025' is not a date (YYYY-MM-DD)")
+    assert "row 3 column business_unit: is empty" in message
+    assert "row 4 column date: '2025-02-30' is not a valid date" in message
+    assert "row 4 column value: is empty" in message
+
+
+def test_wrong_columns_are_rejected_naming_them() -> None:
+    message = rejection(b"day,business_unit,kpi,value,comment\n2025-06-02,Payments,revenue,1,x\n")
+    assert message.startswith(f"{URI}: missing column date (found 'day', 'business_unit', 'kpi', 'value', 'comment')")
+    assert "column 'day': unexpected column" in message and "column 'comment': unexpected column" in message
+
+
+def test_a_column_given_twice_is_rejected() -> None:
+    assert "column 'VALUE': appears twice" in rejection(b"date,business_unit,kpi,value,VALUE\n2025-06-02,P,revenue,1,2\n")
+
+
+def test_a_semicolon_file_is_rejected_as_wrong_columns() -> None:
+    message = rejection(b"date;business_unit;kpi;value\n2025-06-02;P;revenue;1\n")
+    assert message.startswith(f"{URI}: missing columns date, business_unit, kpi, value (found 'date;business_unit;kpi;value')")
+
+
+def test_a_ragged_row_is_rejected_with_its_row() -> None:
+    with pytest.raises(RejectedDrop, match=r"drop.csv row 3: has 3 fields, the header has 4"):
+        read_csv(URI, b"date,business_unit,kpi,value\n2025-06-02,P,revenue,1\n2025-06-02,P,orders\n")
+
+
+@pytest.mark.parametrize("body", [b"date,business_unit,kpi,value\n", b"date,business_unit,kpi,value"])
+def test_a_header_only_file_is_rejected(body: bytes) -> None:
+    assert rejection(body) == f"{URI}: has no data rows"
+
+
+def test_an_empty_file_is_rejected() -> None:
+    with pytest.raises(RejectedDrop, match="drop.csv: not a readable CSV file"):
+        read_csv(URI, b"")
+
+
+def test_the_same_kpi_twice_for_a_day_and_unit_is_rejected() -> None:
+    body = b"date,business_unit,kpi,value\n2025-06-02,P,revenue,1\n2025-06-02,P,Revenue,2\n"
+    assert rejection(body) == f"{URI} row 3 column kpi: 'revenue' for P on 2025-06-02 repeats row 2"
+
+
+def test_one_unit_spelt_two_ways_is_rejected() -> None:
+    body = b"date,business_unit,kpi,value\n2025-06-02,Payments,revenue,1\n2025-06-03,payments,revenue,2\n"
+    assert "row 3 column business_unit: 'payments' and 'Payments' (row 2) are the same business unit" in rejection(body)
+
+
+def test_long_lists_of_problems_are_cut_short() -> None:
+    body = b"date,business_unit,kpi,value\n" + b"".join(f"2025-06-02,P,k{i},x\n".encode() for i in range(8))
+    message = rejection(body)
+    assert message.count("is not a number") == 5 and message.endswith("; and 3 more")
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("1234.5", 1234.5), ("1,234.5", 1234.5), ("1,234,567", 1234567.0), ("-12", -12.0), (" 0.034 ", 0.034), ("1e6", 1e6), (".5", 0.5), (3, 3.0), (2.5, 2.5)],
+)
+def test_values_parse(text: object, number: float) -> None:
+    assert parse_value(text) == number
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("abc", "'abc' is not a number"), ("1,5", "'1,5' is ambiguous"), ("12,34", "'12,34' is ambiguous"), ("nan", "'nan' is not a number"),
+     ("inf", "'inf' is not a number"), ("3.4%", "'3.4%' is not a number"), ("$12", "'$12' is not a number"), ("", "is empty"),
+     (None, "is empty"), (True, "True is not a number"), (float("nan"), "nan is not a finite number"), ("1_000", "'1_000' is not a number")],
+)
+def test_values_that_are_not_numbers(text: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("$", r"\$").replace("%", "%")):
+        parse_value(text)
+
+
+def test_dates_and_kpi_names() -> None:
+    assert parse_date("2025-06-02") == parse_date(dt.date(2025, 6, 2)) == parse_date(dt.datetime(2025, 6, 2)) == dt.date(2025, 6, 2)
+    with pytest.raises(ValueError, match="has a time of day"):
+        parse_date(dt.datetime(2025, 6, 2, 13))
+    assert parse_kpi_name(" Fraud-Losses ") == "fraud_losses"
+    with pytest.raises(ValueError, match="is not a KPI name"):
+        parse_kpi_name("conv. %")
+
+
+def test_unit_file_names_are_slugs() -> None:
+    assert unit_file_name("Payments") == "part-payments"
+    assert unit_file_name("Ads & Growth (EU)") == "part-ads-growth-eu"
+    assert unit_file_name("Zürich Retail") == "part-zurich-retail"
+    assert unit_file_name("支付").startswith("part-bu-")
+
+
+def test_parquet_drops_keep_their_types() -> None:
+    table = pa.table({
+        "Date": pa.array([dt.date(2025, 6, 2), dt.date(2025, 6, 2)]),
+        "Business_Unit": ["Growth", "Growth"],
+        "KPI": ["orders", "revenue"],
+        "Value": pa.array([2900, 351_000.5]).cast(pa.float64()),
+        "Unit": ["count", None],
+    })  # fmt: skip
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    uri = "s3://acme-ml-lake/inbox/kpis/growth.parquet"
+    [part] = business_kpis_parts(read_parquet(uri, sink.getvalue().to_pybytes()), uri, LOADED, first_row=1)
+    assert part.table.select(["kpi_name", "value", "unit"]).to_pylist() == [
+        {"kpi_name": "orders", "value": 2900.0, "unit": "count"},
+        {"kpi_name": "revenue", "value": 351_000.5, "unit": None},
+    ]
+
+
+def test_parquet_rows_are_counted_from_one() -> None:
+    table = pa.table({"date": ["2025-06-02", "2025-06-02"], "business_unit": ["G", "G"], "kpi": ["a", "b"], "value": pa.array([1.0, None])})
+    uri = "s3://b/inbox/x.parquet"
+    with pytest.raises(RejectedDrop, match=r"x.parquet row 2 column value: is empty"):
+        business_kpis_parts(table, uri, LOADED, first_row=1)
+
+
+def test_a_corrupt_parquet_file_is_rejected() -> None:
+    with pytest.raises(RejectedDrop, match="not a readable Parquet file"):
+        read_parquet("s3://b/inbox/x.parquet", b"PAR1 not really")
+
+
+def test_the_latest_drop_wins_per_day_and_unit() -> None:
+    def drop(name: str, second: int, body: bytes) -> Drop:
+        uri = f"s3://b/inbox/{name}"
+        file = InboxFile(uri, name, len(body), dt.datetime(2025, 6, 10, 4, 0, second, tzinfo=dt.timezone.utc))
+        return Drop(file, parts_of(body, uri))
+
+    early = drop("b.csv", 5, b"date,business_unit,kpi,value\n2025-06-02,P,revenue,1\n2025-06-02,M,revenue,1\n")
+    late = drop("a.csv", 9, b"date,business_unit,kpi,value\n2025-06-02,P,revenue,2\n")
+    tie = drop("c.csv", 5, b"date,business_unit,kpi,value\n2025-06-02,M,revenue,3\n")  # same second as b.csv: the key decides
+    winners = latest_parts([late, tie, early])
+    assert {key: w.part.table.column("value")[0].as_py() for key, w in winners.items()} == {
+        ("2025-06-02", "part-p"): 2.0,
+        ("2025-06-02", "part-m"): 3.0,
+    }
+
+
+def test_inbox_paths() -> None:
+    inbox = Inbox.from_uri("s3://acme/inbox/kpis")
+    assert inbox.uri == "s3://acme/inbox/kpis/"
+    assert inbox.rejected_uri("2025/d.csv") == "s3://acme/inbox/kpis_rejected/2025/d.csv"
+    assert inbox.processed_uri(dt.date(2025, 6, 3), "d.csv") == "s3://acme/inbox/kpis_processed/2025-06-03/d.csv"
+    root = Inbox.from_uri("s3://acme/")
+    assert root.rejected_uri("d.csv") == "s3://acme/_rejected/d.csv"
+    assert not root.owns("_processed/2025-06-03/d.csv") and root.owns("d.csv") and not inbox.owns("inbox/kpis/sub/")
+
+
+def test_the_suite_passes_parsed_drops_and_catches_impossible_values() -> None:
+    suite = load_suite("business_kpis")
+    table = pa.concat_tables(p.table for p in parts_of(GOOD) if p.dt == "2025-06-02")
+    assert validate_table(table, suite, dt="2025-06-02").passed
+    body = b"date,business_unit,kpi,value\n2025-06-02,P,conversion_rate,3.4\n2025-06-02,P,revenue,-5\n2025-06-02,P,nps,-40\n"
+    report = validate_table(parts_of(body)[0].table, suite, dt="2025-06-02")
+    assert not report.passed
+    failed = report.failed_names()
+    assert any("ratio_kpis" in name for name in failed) and any("non_negative_kpis" in name for name in failed)
+    assert len(failed) == 2  # nps is not a known KPI: negative is fine
