@@ -14,6 +14,7 @@ from pipelines.sources.cloudwatch_metrics.plan import minimum_calls
 from pipelines.localstack.server import LocalStack
 from pipelines.logs import configure_logging
 from pipelines.nightly import run_night
+from pipelines.query.local import LocalLakeEngine
 
 NIGHTS = 3
 LAST_NIGHT = date(2026, 11, 24)  # any date gives the same counts: the stack's clock stands the morning after
@@ -33,10 +34,11 @@ def _calls_per_night(period_seconds: int, lookback_days: int, nights: list[date]
         made = minimum = points = 0
         for night in nights:
             before = session.calls.snapshot().get("CloudWatch.GetMetricData", 0)
-            result = run_night(config, night, session=session)
+            result = run_night(config, night, session=session, engine=LocalLakeEngine(session, config.lake))
             made += session.calls.snapshot()["CloudWatch.GetMetricData"] - before
-            minimum += sum(minimum_calls(s.queries, s.datapoints) for s in result.sources)
-            points += sum(s.datapoints for s in result.sources)
+            accounts = result.landing("cloudwatch_metrics").accounts
+            minimum += sum(minimum_calls(a.counts["queries"], a.counts["datapoints"]) for a in accounts)
+            points += sum(a.counts["datapoints"] for a in accounts)
         stack.reset()
     return made, minimum, points
 

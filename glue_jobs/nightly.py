@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 import boto3
 import yaml
 
+from pipelines.compose import engine_for, session_for
 from pipelines.config import parse_config
 from pipelines.logs import configure_logging
 from pipelines.nightly import run_night
@@ -25,7 +26,8 @@ def main(argv: list[str]) -> int:
     text = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
     config = parse_config(yaml.safe_load(text), origin=args.config_s3_uri)
     night = date.fromisoformat(args.date) if args.date else datetime.now(timezone.utc).date() - timedelta(days=1)
-    return 0 if run_night(config, night).ok else 1
+    session = session_for(config)
+    return 0 if run_night(config, night, session=session, engine=engine_for(config, session)).ok else 1
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ from datetime import date, timedelta
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from pipelines.aws import Session, lake_session
+from pipelines.aws import Session
 from pipelines.config import Config
+from pipelines.lake.catalog import ensure_lake
 from pipelines.lake.runs import PUBLISHED, latest_status
 from pipelines.lake.schemas import CLOUDWATCH_METRICS
-from pipelines.nightly import NightResult, prepare_lake, run_night
+from pipelines.nightly import NightResult, run_night
+from pipelines.query.engine import QueryEngine
 
 
 @dataclass(frozen=True)
@@ -33,15 +35,15 @@ def iter_nights(start: date, end: date) -> Iterator[date]:
 
 
 def run_backfill(
-    config: Config, start: date, end: date, *, session: Session | None = None, force: bool = False, show_progress: bool = True
+    config: Config, start: date, end: date, *, session: Session, engine: QueryEngine, force: bool = False, show_progress: bool = True
 ) -> BackfillResult:
     """Land nights start..end; a night already published is skipped unless `force`.
 
     Each night reads only its own day (no lookback): the range itself covers late data,
     and every partition is written once. An interrupted backfill resumes where it stopped.
     """
-    session = session or lake_session(config.lake.region, config.endpoint_url)
-    prepare_lake(session, config)
+    ensure_lake(session, config.lake)
+    own_day = config.model_copy(update={"cloudwatch": config.cloudwatch.model_copy(update={"lookback_days": 0})})
     nights, skipped = [], []
     todo = list(iter_nights(start, end))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -52,6 +54,6 @@ def run_backfill(
             if not force and latest_status(session, config.lake, night.isoformat(), CLOUDWATCH_METRICS.name) == PUBLISHED:
                 skipped.append(night.isoformat())
             else:
-                nights.append(run_night(config, night, session=session, lookback_days=0))
+                nights.append(run_night(own_day, night, session=session, engine=engine))
             progress.advance(task)
     return BackfillResult(nights, skipped)

@@ -61,18 +61,21 @@ def nightly(
     settings = _load(config)
     from rich.progress import Progress
 
+    from pipelines.compose import engine_for, session_for
     from pipelines.nightly import default_landers, run_night
 
+    session = session_for(settings)
     try:
         with Progress(transient=True, console=_stderr_console()) as progress:
             task = progress.add_task("Model Monitor reports", total=None)
             landers = default_landers(lambda done, total: progress.update(task, completed=done, total=total))
-            result = run_night(settings, date_.date() if date_ else _yesterday(), landers=landers)
+            night = date_.date() if date_ else _yesterday()
+            result = run_night(settings, night, session=session, engine=engine_for(settings, session), landers=landers)
     except PipelineError as error:
         raise _fail(error) from None
-    for source in result.sources:
-        state = f"FAILED: {source.error}" if source.error else f"{source.datapoints} datapoints"
-        typer.echo(f"{source.account_id} {source.region}: {state}")
+    for account in result.landing("cloudwatch_metrics").accounts:
+        state = f"FAILED: {account.error}" if account.error else f"{account.counts['datapoints']} datapoints"
+        typer.echo(f"{account.account_id} {account.region}: {state}")
     for outcome in result.outcomes:
         typer.echo(f"{outcome.staged.table} {outcome.staged.dt or '-'}: {outcome.status}")
     for outcome in result.quarantined:
@@ -91,9 +94,11 @@ def backfill(
     """Land nights START..END; rerun after an interruption to resume where it stopped."""
     settings = _load(config)
     from pipelines.backfill import run_backfill
+    from pipelines.compose import engine_for, session_for
 
+    session = session_for(settings)
     try:
-        result = run_backfill(settings, start.date(), end.date(), force=force)
+        result = run_backfill(settings, start.date(), end.date(), session=session, engine=engine_for(settings, session), force=force)
     except (PipelineError, ValueError) as error:
         raise _fail(error) from None
     typer.echo(f"landed {len(result.nights)} nights, skipped {len(result.skipped)} already published")
@@ -107,11 +112,10 @@ def validate(
 ) -> None:
     """Re-run the expectation suites on the published partitions of a night; exit 1 on a critical failure."""
     settings = _load(config)
-    from pipelines.aws import lake_session
-    from pipelines.nightly import new_run_id
     from pipelines.audit.gate import revalidate
+    from pipelines.nightly import new_run_id
 
-    session = lake_session(settings.lake.region, settings.endpoint_url)
+    session = _lake_session(settings)
     try:
         reports = revalidate(session, settings, date_.date().isoformat(), new_run_id())
     except PipelineError as error:
@@ -147,11 +151,10 @@ def query(
         except OSError as error:
             raise _fail(ValueError(f"{file}: {error.strerror}")) from None
     settings = _load(config) if config else None
-    from pipelines.query import query as run_query
     from pipelines.query.render import render
 
     try:
-        table = run_query(str(sql), config=settings, duckdb_path=duckdb)
+        table = _query_engine(settings, duckdb).run(str(sql))
     except PipelineError as error:
         raise _fail(error) from None
     text = render(table, format_.value)
@@ -256,6 +259,16 @@ def quarantine_drop(
     typer.echo(f"dropped {item.ref}")
 
 
+def _query_engine(settings: Config | None, duckdb: Path | None) -> Any:
+    """A lake file's engine, or the config's lake through the engine its place calls for."""
+    from pipelines.compose import engine_for, session_for
+    from pipelines.query.export import LakeFileEngine
+
+    if settings is None:
+        return LakeFileEngine(Path(str(duckdb)))
+    return engine_for(settings, session_for(settings))
+
+
 def _stderr_console() -> Any:
     from rich.console import Console
 
@@ -263,9 +276,9 @@ def _stderr_console() -> Any:
 
 
 def _lake_session(settings: Config) -> Any:
-    from pipelines.aws import lake_session
+    from pipelines.compose import session_for
 
-    return lake_session(settings.lake.region, settings.endpoint_url)
+    return session_for(settings)
 
 
 def _guard(action: Callable[[], T]) -> T:

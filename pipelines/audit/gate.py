@@ -13,7 +13,8 @@ import pyarrow as pa
 from pipelines.aws import Session
 from pipelines.config import Config
 from pipelines.lake import catalog
-from pipelines.lake.staging import Published, StagedPartition, append_log, publish, read_table
+from pipelines.lake.log_tables import append_log
+from pipelines.lake.staging import Published, StagedPartition, publish, read_table
 from pipelines.lake.runs import PUBLISHED, read_run_records
 from pipelines.lake.schemas import AUDITED, CLOUDWATCH_METRICS, TABLES, VALIDATION_RESULTS
 from pipelines.audit.engine import ValidationReport, validate_table, validation_rows

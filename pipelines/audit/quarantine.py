@@ -13,7 +13,8 @@ from pipelines.aws import Session
 from pipelines.config import LakeConfig
 from pipelines.errors import FatalError
 from pipelines.lake import catalog
-from pipelines.lake.staging import Published, StagedPartition, publish, run_prefix
+from pipelines.lake.paths import run_prefix
+from pipelines.lake.staging import Published, StagedPartition, publish
 
 QUARANTINE = "_quarantine"
 VERDICT = "validation.json"

@@ -26,7 +26,9 @@ from pipelines.demo.seed_endpoint_logs import seed_endpoint_logs
 from pipelines.demo.seed_model_monitor import seed_model_monitor
 from pipelines.localstack.server import LocalStack
 from pipelines.nightly import NightResult, run_night
-from pipelines.publish.apply_views import stored_views
+from pipelines.lake.catalog_views import stored_views
+from pipelines.query.local import LocalLakeEngine
+from pipelines.query.view_sql import order_views
 from pipelines.query.export import copy_published_lake, write_duckdb_views
 from pipelines.audit.docs import build_data_docs
 
@@ -147,12 +149,12 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
                 if bad_export is not None and night == bad_export.start.date():
                     night_session = lake_session(config.lake.region, config.endpoint_url, calls=session.calls)
                     night_session.register_hook("after-call.cloudwatch.GetMetricData", duplicate_export)
-                results.append(run_night(config, night, session=night_session))
+                results.append(run_night(config, night, session=night_session, engine=LocalLakeEngine(session, config.lake)))
                 progress.advance(task)
         out.mkdir(parents=True, exist_ok=True)
         build_data_docs([o.report for r in results for o in r.outcomes], out / "data_docs")
         copy_published_lake(session, config.lake, out / "lake")
-        rows = write_duckdb_views(out / "lake", out / "lake.duckdb", stored_views(session, config.lake))
+        rows = write_duckdb_views(out / "lake", out / "lake.duckdb", order_views(stored_views(session, config.lake), tables=None))
     summary = DemoSummary(
         seed=seed,
         end=end.isoformat(),

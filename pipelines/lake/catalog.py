@@ -10,9 +10,16 @@ from botocore.exceptions import ClientError
 from pipelines.aws import Session
 from pipelines.config import LakeConfig
 from pipelines.errors import FatalError
-from pipelines.lake.schemas import TableSpec
+from pipelines.lake.schemas import TABLES, TableSpec
 
 PARTITION_KEYS = {"dt": "string"}
+
+
+def ensure_lake(session: Session, lake: LakeConfig) -> None:
+    """The database and every contract table exist with the contract's columns (idempotent)."""
+    ensure_database(session, lake)
+    for spec in TABLES.values():
+        ensure_table(session, lake, spec)
 
 
 def ensure_database(session: Session, lake: LakeConfig) -> bool:

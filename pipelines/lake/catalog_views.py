@@ -45,13 +45,11 @@ def store_view(session: Session, lake: LakeConfig, name: str, sql: str, columns:
     }
     glue = session.client("glue")
     try:
-        glue.get_table(DatabaseName=lake.database, Name=name)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "EntityNotFoundException":
-            raise
         glue.create_table(DatabaseName=lake.database, TableInput=table_input)
-        return
-    glue.update_table(DatabaseName=lake.database, TableInput=table_input)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "AlreadyExistsException":
+            raise
+        glue.update_table(DatabaseName=lake.database, TableInput=table_input)
 
 
 def _original_sql(table: dict[str, Any]) -> str | None:

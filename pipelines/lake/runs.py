@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from pipelines.aws import Session
 from pipelines.config import LakeConfig
-from pipelines.lake.staging import append_log, read_log
+from pipelines.lake.log_tables import append_log, read_log
 from pipelines.lake.schemas import PIPELINE_RUNS
 
 PUBLISHED, QUARANTINED, FAILED = "published", "quarantined", "failed"

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from pipelines.aws import Session
 from pipelines.config import LakeConfig
 from pipelines.lake import catalog
+from pipelines.lake.paths import run_of, run_prefix, split_s3_uri
 from pipelines.lake.schemas import TableSpec
 
 
@@ -32,12 +33,6 @@ def upload_parquet(session: Session, table: pa.Table, uri: str, encode: Encoder 
     body = encode(table)
     wr.s3.upload(local_file=io.BytesIO(body), path=uri, boto3_session=session)
     return len(body)
-
-
-def run_prefix(lake: LakeConfig, table: str, dt: str | None, run_id: str) -> str:
-    """The run-scoped prefix a table's data for `dt` is staged under before it is published."""
-    partition = f"dt={dt}/" if dt is not None else ""
-    return f"{lake.table_uri(table)}{partition}run={run_id}/"
 
 
 @dataclass(frozen=True)
@@ -115,7 +110,7 @@ class Stager:
 
 
 def _read_bytes(session: Session, uri: str) -> bytes:
-    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    bucket, key = split_s3_uri(uri)
     return bytes(session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
@@ -125,7 +120,7 @@ def publish(session: Session, lake: LakeConfig, staged: StagedPartition) -> Publ
         previous: str | None = catalog.switch_table_location(session, lake, staged.table, staged.uri)
     else:
         previous = catalog.switch_partition(session, lake, staged.table, staged.dt, staged.uri)
-    if previous and previous.rstrip("/") != staged.uri.rstrip("/") and "/run=" in previous:
+    if previous and previous.rstrip("/") != staged.uri.rstrip("/") and run_of(previous) is not None:
         # Only run-scoped prefixes are ours to delete; a hand-made location is left alone.
         wr.s3.delete_objects(previous.rstrip("/") + "/", boto3_session=session)
     return Published(staged.table, staged.dt, staged.uri, previous, staged.rows)
@@ -140,25 +135,3 @@ def read_table(session: Session, uris: list[str], schema: pa.Schema) -> pa.Table
     """Read Parquet objects back with the contract schema (used for small tables and checks)."""
     tables = [pq.read_table(pa.BufferReader(_read_bytes(session, uri)), schema=schema) for uri in uris]
     return pa.concat_tables(tables) if tables else schema.empty_table()
-
-
-def append_log(session: Session, lake: LakeConfig, spec: TableSpec, dt: str, name: str, table: pa.Table) -> str:
-    """Add one object to a log table's partition `dt` (created on first use); returns its URI.
-
-    Log tables (pipeline_runs, validation_results) are not write-audit-published: their
-    partition points at the whole `dt=D/` folder and every run adds a file, so the
-    history of reruns, quarantines and releases stays queryable.
-    """
-    folder = f"{lake.table_uri(spec.name)}dt={dt}/"
-    uri = f"{folder}{name}.parquet"
-    upload_parquet(session, table, uri)
-    if catalog.partition_location(session, lake, spec.name, dt) is None:
-        catalog.switch_partition(session, lake, spec.name, dt, folder)
-    return uri
-
-
-def read_log(session: Session, lake: LakeConfig, spec: TableSpec, dt: str) -> pa.Table:
-    """Every object of a log table's partition `dt`."""
-    folder = f"{lake.table_uri(spec.name)}dt={dt}/"
-    uris = sorted(wr.s3.list_objects(folder, suffix=".parquet", boto3_session=session))
-    return read_table(session, uris, spec.schema)

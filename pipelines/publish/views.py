@@ -1,27 +1,15 @@
-"""The Athena views of `sql/`: loaded in dependency order and turned into CREATE OR REPLACE VIEW DDL."""
+"""The Athena views of `sql/`: one file per view, loaded and put in dependency order."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from pathlib import Path
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import ErrorLevel, ParseError, TokenError
+from pipelines.query.view_sql import NAME, ViewError, order_views
 
-from pipelines.errors import FatalError
-from pipelines.lake.schemas import TABLES
-
-# The repo's sql/ folder (one `<view>.sql` per view). Resolved relative to the source tree for now:
-# an installed package will need the files shipped as package data (importlib.resources).
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"  # pipelines/sql: a link to the repo's sql/, shipped in the wheel
 
-_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-class ViewError(FatalError):
-    """A view file that cannot be applied: bad name, bad SQL, a cycle or an unknown reference."""
+__all__ = ["SQL_DIR", "ViewError", "load_views"]
 
 
 def load_views(directory: str | Path = SQL_DIR, *, tables: Collection[str] | None = None) -> dict[str, str]:
@@ -36,64 +24,7 @@ def load_views(directory: str | Path = SQL_DIR, *, tables: Collection[str] | Non
         raise ViewError(f"no view files (*.sql) in {directory}")
     for path in paths:
         name = path.stem
-        if not _NAME.match(name):
+        if not NAME.match(name):
             raise ViewError(f"view file {path.name}: a view name must be lower-case letters, digits and _")
         texts[name] = path.read_text(encoding="utf-8").strip().rstrip(";").rstrip()
     return order_views(texts, tables=tables)
-
-
-def order_views(texts: Mapping[str, str], *, tables: Collection[str] | None = None) -> dict[str, str]:
-    """The views {name: sql} reordered so each comes after the views it uses (errors name the view)."""
-    known_tables = set(TABLES) if tables is None else set(tables)
-    depends: dict[str, set[str]] = {}
-    for name, sql in texts.items():
-        referenced = referenced_tables(name, sql)
-        unknown = sorted(referenced - set(texts) - known_tables)
-        if unknown:
-            raise ViewError(f"view {name}: references unknown table or view {', '.join(unknown)}")
-        depends[name] = referenced & set(texts)
-    return {name: texts[name] for name in _topological(depends)}
-
-
-def referenced_tables(name: str, sql: str) -> set[str]:
-    """Names (lower-case, unqualified) of the tables and views one view's SELECT reads, CTEs excluded."""
-    try:
-        statements = [s for s in sqlglot.parse(sql, read="athena", error_level=ErrorLevel.RAISE) if s is not None]
-    except (ParseError, TokenError) as error:
-        raise ViewError(f"view {name}: not valid Athena SQL: {error}") from None
-    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
-        raise ViewError(f"view {name}: the file must hold exactly one SELECT (the pipeline adds CREATE VIEW)")
-    tree = statements[0]
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    return {t.name.lower() for t in tree.find_all(exp.Table) if t.name and t.name.lower() not in ctes}
-
-
-def _topological(depends: dict[str, set[str]]) -> list[str]:
-    """Views before those that use them; ties alphabetical, so the order is stable."""
-    order: list[str] = []
-    state: dict[str, str] = {}  # name -> "visiting" | "done"
-
-    def visit(name: str, path: list[str]) -> None:
-        if state.get(name) == "done":
-            return
-        if state.get(name) == "visiting":
-            cycle = path[path.index(name) :] + [name]
-            raise ViewError(f"view {name}: dependency cycle {' -> '.join(cycle)}")
-        state[name] = "visiting"
-        for dependency in sorted(depends[name]):
-            visit(dependency, [*path, name])
-        state[name] = "done"
-        order.append(name)
-
-    for name in sorted(depends):
-        visit(name, [])
-    return order
-
-
-def view_ddl(name: str, sql: str, database: str) -> str:
-    """Athena DDL creating (or replacing) view `database.name` as `sql`."""
-    for part in (name, database):
-        if not _NAME.match(part):
-            raise ViewError(f"not a valid Athena name: {part!r}")
-    body = sql.strip().rstrip(";").rstrip()
-    return f'CREATE OR REPLACE VIEW "{database}"."{name}" AS\n{body}'

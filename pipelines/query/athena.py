@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
 import awswrangler as wr
 import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
@@ -10,6 +13,27 @@ from pipelines.aws import Session
 from pipelines.config import LakeConfig
 from pipelines.errors import RetriableError
 from pipelines.query.transpile import QueryError, parse_athena
+from pipelines.query.view_sql import ViewError, view_ddl
+
+
+@dataclass(frozen=True)
+class AthenaEngine:
+    """Athena itself, in the lake's database and workgroup: queries, and views as CREATE OR REPLACE VIEW."""
+
+    session: Session
+    lake: LakeConfig
+
+    def run(self, sql: str) -> pa.Table:
+        return run_athena_query(self.session, self.lake, sql)
+
+    def create_views(self, views: Mapping[str, str], names: Sequence[str]) -> None:
+        for name in names:
+            ddl = view_ddl(name, views[name], self.lake.database)
+            try:
+                wr.athena.start_query_execution(ddl, database=self.lake.database, workgroup=self.lake.athena_workgroup,
+                                                wait=True, boto3_session=self.session)  # fmt: skip
+            except (ClientError, wr.exceptions.QueryFailed) as error:
+                raise ViewError(f"view {name}: Athena refused it: {error}") from None
 
 
 def run_athena_query(session: Session, lake: LakeConfig, sql: str) -> pa.Table:

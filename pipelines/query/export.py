@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 import duckdb
+import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlglot import exp
 
@@ -25,7 +27,9 @@ from pipelines.query.local import (
     quote_identifier,
     read_catalog,
     register_views,
+    run_query,
 )
+from pipelines.query.view_sql import ViewError
 
 
 # Written by copy_published_lake beside the tables: what write_duckdb_views needs to know
@@ -200,6 +204,23 @@ def open_duckdb_file(path: str | Path) -> duckdb.DuckDBPyConnection:
         return connect(str(path), read_only=True)
     except duckdb.Error as error:
         raise ExportError(f"{path}: not a readable DuckDB file: {error}") from None
+
+
+@dataclass(frozen=True)
+class LakeFileEngine:
+    """DuckDB over a lake file `mlmon demo` wrote: no stack, no AWS; its views were fixed when it was written."""
+
+    path: Path
+
+    def run(self, sql: str) -> pa.Table:
+        con = open_duckdb_file(self.path)
+        try:
+            return run_query(con, sql)
+        finally:
+            con.close()
+
+    def create_views(self, views: Mapping[str, str], names: Sequence[str]) -> None:
+        raise ViewError(f"{self.path}: a lake file's views are fixed when it is written; run the demo again to change them")
 
 
 def _literal(text: str) -> str:

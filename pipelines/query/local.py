@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -18,8 +18,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipelines.aws import Session
 from pipelines.config import LakeConfig
 from pipelines.errors import RetriableError
+from pipelines.lake.catalog_views import store_view, stored_views
 from pipelines.logs import get_logger
 from pipelines.query.transpile import DUCKDB_SETTINGS, QueryError, athena_to_duckdb
+from pipelines.query.view_sql import ViewError, order_views
 
 _SIMPLE_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -129,6 +131,8 @@ def read_catalog(glue: Any, database: str, *, page_size: int | None = None) -> l
     try:
         for page in glue.get_paginator("get_tables").paginate(DatabaseName=database, PaginationConfig=paging):
             for found in page["TableList"]:
+                if found.get("TableType") == "VIRTUAL_VIEW":
+                    continue  # views are read with their SQL (stored_views), not as data
                 if not _is_parquet_table(found):
                     log.warning("query.table_skipped", table=found["Name"], reason="not a Parquet table")
                     continue
@@ -144,8 +148,6 @@ def read_catalog(glue: Any, database: str, *, page_size: int | None = None) -> l
 
 
 def _is_parquet_table(table: Mapping[str, Any]) -> bool:
-    if table.get("TableType") == "VIRTUAL_VIEW":
-        return False
     descriptor = table.get("StorageDescriptor", {})
     formats = " ".join(
         [descriptor.get("InputFormat", ""), descriptor.get("SerdeInfo", {}).get("SerializationLibrary", "")]
@@ -278,10 +280,48 @@ def open_lake(
         if lake.database != "main":
             alias_view(con, lake.database, table.name)
     if with_views:
-        from pipelines.publish.apply_views import stored_views
-
-        register_views(con, stored_views(session, lake), database=lake.database)
+        views = stored_views(session, lake)
+        register_views(con, order_views(views, tables=None) if views else {}, database=lake.database)
     return con
+
+
+@dataclass(frozen=True)
+class LocalLakeEngine:
+    """DuckDB over a local stack's published lake: what readers see, the catalog's views included.
+
+    There is no Athena on a laptop: a view is checked by running it on DuckDB over the lake,
+    then stored in the Glue catalog in Athena's own format, so every reader sees it.
+    """
+
+    session: Session
+    lake: LakeConfig
+
+    def run(self, sql: str) -> pa.Table:
+        con = open_lake(self.session, self.lake)
+        try:
+            return run_query(con, sql)
+        finally:
+            con.close()
+
+    def create_views(self, views: Mapping[str, str], names: Sequence[str]) -> None:
+        con = open_lake(self.session, self.lake, with_views=False)
+        try:
+            try:
+                register_views(con, views)
+            except QueryError as error:
+                raise ViewError(str(error)) from None
+            for name in names:
+                described = con.execute(f"DESCRIBE {quote_identifier(name)}").fetchall()
+                columns = [{"Name": str(column), "Type": _athena_type(str(kind))} for column, kind, *_ in described]
+                store_view(self.session, self.lake, name, views[name], columns)
+        finally:
+            con.close()
+
+
+def _athena_type(duckdb_type: str) -> str:
+    simple = {"VARCHAR": "varchar", "BIGINT": "bigint", "INTEGER": "integer", "DOUBLE": "double", "BOOLEAN": "boolean",
+              "DATE": "date", "TIMESTAMP": "timestamp", "FLOAT": "real", "HUGEINT": "bigint"}  # fmt: skip
+    return simple.get(duckdb_type.upper(), "varchar")
 
 
 def register_views(con: duckdb.DuckDBPyConnection, sqls: Mapping[str, str], *, database: str | None = None) -> None:

@@ -1,56 +1,94 @@
-"""Land one table source by source (account x region): one file each in the night's partition; a failed source is named, not fatal."""
+"""Land one table account x region by account x region: one file each per partition; a failed one is named, not fatal."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines.aws import Session
 from pipelines.config import Config
 from pipelines.errors import PipelineError
-from pipelines.lake.staging import Stager
-from pipelines.sources.landing import Landing, source_file_name
+from pipelines.lake.paths import account_region_file
 from pipelines.lake.schemas import TableSpec
+from pipelines.lake.staging import Encoder, Stager, parquet_bytes
 from pipelines.logs import get_logger
+from pipelines.sources.landing import AccountRegionResult, Landing
 
 log = get_logger(__name__)
 
-# (the source's session, account id, region) -> that source's rows for the night, in the table's schema
-SourceExtract = Callable[[Session, str, str], pa.Table]
+
+@dataclass(frozen=True)
+class AccountRows:
+    """What an extract read in one account x region: its rows, and counts worth reporting (series, calls, ...)."""
+
+    table: pa.Table
+    counts: Mapping[str, int] = field(default_factory=dict)
 
 
-def land_per_source(
-    session: Session, config: Config, spec: TableSpec, source: str, night: date, run_id: str, extract: SourceExtract
+# (the account x region's session, account id, region) -> its rows for the night, in the table's schema
+AccountExtract = Callable[[Session, str, str], "pa.Table | AccountRows"]
+
+
+def account_regions(config: Config) -> list[tuple[str, str | None, str]]:
+    """(account id, role to assume or None, region) for every configured account x region, in config order."""
+    return [(s.account_id, s.role_arn, region) for s in config.sources for region in s.regions]
+
+
+def land_per_account(
+    session: Session,
+    config: Config,
+    spec: TableSpec,
+    night: date,
+    run_id: str,
+    extract: AccountExtract,
+    *,
+    days: list[str] | None = None,
+    encode: Encoder = parquet_bytes,
 ) -> Landing:
-    """Stage `extract`'s table for every configured account x region into partition dt=`night`.
+    """Stage `extract`'s rows for every configured account x region, one file each in partition dt=`night`,
+    or, given `days`, in each of those partitions the rows whose `ts` falls on that day.
 
-    A source that fails (cannot assume its role, AccessDenied, ...) goes to `errors` and keeps
-    what was published for it before (its file is carried over); the others land. With every
-    source failed nothing is staged, so readers keep the previous partition.
+    An account x region that fails (cannot assume its role, AccessDenied, ...) goes to `errors`
+    and keeps what was published for it before (its files are carried over); the others land.
+    With every one failed nothing is staged, so readers keep the previous partitions.
     """
-    dt = night.isoformat()
-    stager = Stager(session, config.lake, spec, run_id)
-    errors: list[str] = []
-    failed: list[str] = []
-    rows = 0
-    sources = [(s.account_id, s.role_arn, region) for s in config.sources for region in s.regions]
-    for account_id, role_arn, region in sources:
-        name = source_file_name(account_id, region)
+    split = days is not None
+    days = days if days is not None else [night.isoformat()]
+    stager = Stager(session, config.lake, spec, run_id, encode=encode)
+    results: list[AccountRegionResult] = []
+    for account_id, role_arn, region in account_regions(config):
         try:
             source_session = session.assume(role_arn, region) if role_arn else session.in_region(region)
-            table = extract(source_session, account_id, region)
+            extracted = extract(source_session, account_id, region)
         except (PipelineError, ClientError, BotoCoreError) as error:
-            errors.append(f"{account_id}/{region}: {type(error).__name__}: {error}")
-            failed.append(name)
-            log.warning("source_failed", source=source, account_id=account_id, region=region, error=str(error))
+            result = AccountRegionResult(account_id, region, error=f"{type(error).__name__}: {error}")
+            log.warning("account_region_failed", source=spec.name, account_id=account_id, region=region, error=str(error))
+            results.append(result)
             continue
-        stager.add(dt, name, table)
-        rows += table.num_rows
-    counts = {"sources": len(sources), "sources_failed": len(failed), "rows": rows}
-    if len(failed) == len(sources):
-        return Landing(source, errors=errors, counts=counts)
-    stager.carry_over(dt, failed)
-    return Landing(source, stager.staged(), errors=errors, counts=counts)
+        rows = extracted if isinstance(extracted, AccountRows) else AccountRows(extracted)
+        for dt in days:
+            stager.add(dt, account_region_file(account_id, region), rows_of_day(rows.table, dt) if split else rows.table)
+        results.append(AccountRegionResult(account_id, region, {**rows.counts, "rows": rows.table.num_rows}))
+        log.info("account_region", source=spec.name, run_id=run_id, account_id=account_id, region=region, **results[-1].counts)
+    failed = [account_region_file(r.account_id, r.region) for r in results if r.error]
+    errors = [f"{r.account_id}/{r.region}: {r.error}" for r in results if r.error]
+    counts = {"sources": len(results), "sources_failed": len(failed), "rows": sum(r.counts.get("rows", 0) for r in results)}
+    if len(failed) == len(results):
+        return Landing(spec.name, errors=errors, counts=counts, days=days, accounts=results)
+    for dt in days:
+        stager.carry_over(dt, failed)
+    return Landing(spec.name, stager.staged(), errors=errors, counts=counts, days=days, accounts=results)
+
+
+def rows_of_day(table: pa.Table, dt: str) -> pa.Table:
+    """The rows whose `ts` falls on UTC day `dt`."""
+    start = datetime.fromisoformat(dt)
+    end = start + timedelta(days=1)
+    ts = table.column("ts")
+    mask = pc.and_(pc.greater_equal(ts, pa.scalar(start, ts.type)), pc.less(ts, pa.scalar(end, ts.type)))
+    return table.filter(mask)

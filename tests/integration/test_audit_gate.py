@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from pipelines.demo.incidents import duplicate_export
 from pipelines.lake import catalog
-from pipelines.lake.staging import read_log
+from pipelines.lake.log_tables import read_log
 from pipelines.lake.schemas import VALIDATION_RESULTS
 from pipelines.nightly import run_night
-from pipelines.query import query
+from pipelines.query.local import LocalLakeEngine
 from pipelines.audit.decisions import release_quarantined
 from pipelines.audit.quarantine import QuarantineError, list_quarantined
 from tests.clock import STACK_NOW
@@ -49,18 +49,18 @@ def _records(session: Any, config: Any, dt: str) -> list[dict[str, Any]]:
 
 def test_critical_failure_never_reaches_the_table(lake: Any) -> None:
     config, session = lake
-    run_night(config, NIGHT - timedelta(days=1), session=session)
+    run_night(config, NIGHT - timedelta(days=1), session=session, engine=LocalLakeEngine(session, config.lake))
     before = published(session, config, "cloudwatch_metrics", PREV_DT)
     location_before = catalog.partition_location(session, config.lake, "cloudwatch_metrics", PREV_DT)
 
-    result = run_night(config, NIGHT, session=_duplicating(config, session))
+    result = run_night(config, NIGHT, session=_duplicating(config, session), engine=LocalLakeEngine(session, config.lake))
     assert not result.ok
     assert {(o.staged.table, o.staged.dt) for o in result.quarantined} == {("cloudwatch_metrics", PREV_DT), ("cloudwatch_metrics", DT)}
     # Readers still see the previous state: the old partition for D-1, nothing for D.
     assert catalog.partition_location(session, config.lake, "cloudwatch_metrics", PREV_DT) == location_before
     assert published(session, config, "cloudwatch_metrics", PREV_DT).equals(before)
     assert catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT) is None
-    counts = {r["dt"]: r["n"] for r in query("select dt, count(*) as n from cloudwatch_metrics group by dt", config=config).to_pylist()}
+    counts = {r["dt"]: r["n"] for r in LocalLakeEngine(session, config.lake).run("select dt, count(*) as n from cloudwatch_metrics group by dt").to_pylist()}
     assert counts[PREV_DT] == before.num_rows and DT not in counts
     # The endpoints table passed its own audit and was published.
     assert [o.status for o in result.outcomes if o.staged.table == "endpoints"] == ["published"]
@@ -80,10 +80,10 @@ def test_critical_failure_never_reaches_the_table(lake: Any) -> None:
 
 def test_next_night_heals_and_release_refuses_to_overwrite_newer_data(lake: Any) -> None:
     config, session = lake
-    run_night(config, NIGHT - timedelta(days=1), session=session)
-    run_night(config, NIGHT, session=_duplicating(config, session))
+    run_night(config, NIGHT - timedelta(days=1), session=session, engine=LocalLakeEngine(session, config.lake))
+    run_night(config, NIGHT, session=_duplicating(config, session), engine=LocalLakeEngine(session, config.lake))
     # The next night re-reads D (lookback) and publishes it clean.
-    healed = run_night(config, NIGHT + timedelta(days=1), session=session)
+    healed = run_night(config, NIGHT + timedelta(days=1), session=session, engine=LocalLakeEngine(session, config.lake))
     assert [o.status for o in healed.outcomes if o.staged.dt == DT] == ["published"]
     with pytest.raises(QuarantineError, match="newer run"):
         release_quarantined(session, config, "cloudwatch_metrics", DT, None, "tester", "looks fine")
@@ -99,7 +99,7 @@ def test_quarantine_cli_list_show_release_drop(lake: Any, tmp_path: Path) -> Non
     config, session = lake
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
-    run_night(config, NIGHT, session=_duplicating(config, session))
+    run_night(config, NIGHT, session=_duplicating(config, session), engine=LocalLakeEngine(session, config.lake))
 
     listed = _cli(path, "quarantine", "list")
     assert listed.exit_code == 0 and listed.output.count("cloudwatch_metrics") == 2
@@ -125,7 +125,7 @@ def test_warning_publishes_and_is_reported(lake: Any) -> None:
     config, session = lake
     endpoints = {**{k: v.model_dump() for k, v in config.endpoints.items()}, "ep-silent": {"business_unit": "Growth"}}
     config = config.model_copy(update={"endpoints": {k: type(config.endpoints["ep-a"])(**v) for k, v in endpoints.items()}})
-    result = run_night(config, NIGHT, session=session)
+    result = run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
     assert result.ok
     outcome = next(o for o in result.outcomes if o.staged.table == "cloudwatch_metrics" and o.staged.dt == DT)
     assert outcome.published and outcome.report.passed
@@ -136,7 +136,7 @@ def test_warning_publishes_and_is_reported(lake: Any) -> None:
 
 def test_metrics_for_alarms_are_emitted(lake: Any) -> None:
     config, session = lake
-    run_night(config, NIGHT, session=_duplicating(config, session))
+    run_night(config, NIGHT, session=_duplicating(config, session), engine=LocalLakeEngine(session, config.lake))
     now = STACK_NOW  # no Timestamp given: the stack stamps them with its clock
     answer = session.client("cloudwatch").get_metric_data(
         MetricDataQueries=[{"Id": "q", "MetricStat": {"Metric": {"Namespace": "MLLake", "MetricName": "QuarantinedPartitions",
@@ -150,7 +150,7 @@ def test_validate_command_revalidates_published_partitions(lake: Any, tmp_path: 
     config, session = lake
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
-    run_night(config, NIGHT, session=session)
+    run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
     done = _cli(path, "validate", "--date", DT)
     assert done.exit_code == 0, done.output
     assert "cloudwatch_metrics" in done.output and "endpoints" in done.output
@@ -161,7 +161,7 @@ def test_data_docs_are_built_each_night(lake: Any, tmp_path: Path, where: str) -
     config, session = lake
     target = str(tmp_path / "docs") if where == "folder" else f"s3://{config.lake.bucket}/data-docs/"
     config = config.model_copy(update={"validation": config.validation.model_copy(update={"data_docs": target})})
-    run_night(config, NIGHT, session=session)
+    run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
     if where == "folder":
         index = tmp_path / "docs" / NIGHT.isoformat() / "index.html"
         assert index.exists() and "cloudwatch_metrics" in "".join(p.name for p in index.parent.rglob("*.html")) + index.read_text()
@@ -180,13 +180,13 @@ def test_a_night_with_90_percent_fewer_rows_is_held_back(stack: Any) -> None:
     config = config.model_copy(update={"sources": config.sources[:1]})
     session = new_lake(config)
     for day in days[:3]:
-        assert run_night(config, day, session=session).ok
-    result = run_night(config, days[3], session=session)
+        assert run_night(config, day, session=session, engine=LocalLakeEngine(session, config.lake)).ok
+    result = run_night(config, days[3], session=session, engine=LocalLakeEngine(session, config.lake))
     held = [o for o in result.quarantined if o.staged.table == "cloudwatch_metrics"]
     assert len(held) == 1 and held[0].staged.rows == 288
     assert any(n.startswith("expect_table_row_count_to_be_between") for n in held[0].report.failed_names())
     # Readers querying the lake see nothing for that night rather than a tenth of it.
-    answer = query(f"select count(*) as n from cloudwatch_metrics where dt = '{DT}'", config=config)
+    answer = LocalLakeEngine(session, config.lake).run(f"select count(*) as n from cloudwatch_metrics where dt = '{DT}'")
     assert answer.column("n").to_pylist() == [0]
-    previous = query(f"select count(*) as n from cloudwatch_metrics where dt = '{PREV_DT}'", config=config)
+    previous = LocalLakeEngine(session, config.lake).run(f"select count(*) as n from cloudwatch_metrics where dt = '{PREV_DT}'")
     assert previous.column("n").to_pylist() == [20 * 288]

@@ -17,7 +17,7 @@ from pipelines.sources.business_kpis.inbox import Inbox, iter_inbox_files
 from pipelines.sources.business_kpis.landing import finish_business_kpis, land_business_kpis
 from pipelines.lake.staging import discard, publish
 from pipelines.sources.landing import Landing
-from pipelines.nightly import prepare_lake
+from pipelines.lake.catalog import ensure_lake
 from pipelines.audit.gate import audit_and_publish
 from pipelines.audit.quarantine import list_quarantined, release
 from tests.integration.lakehelpers import BUCKET, make_config, new_lake, published
@@ -38,7 +38,7 @@ DROP = HEADER + "".join(
 def lake(stack: Any) -> tuple[Config, Any]:
     config = make_config(stack.endpoint_url).model_copy(update={"business_kpis": BusinessKpiConfig(inbox=INBOX)})
     session = new_lake(config)
-    prepare_lake(session, config)
+    ensure_lake(session, config.lake)
     return config, session
 
 

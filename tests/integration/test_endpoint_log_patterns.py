@@ -23,7 +23,7 @@ from pipelines.sources.endpoint_log_patterns.extract import (
     log_pattern_query,
 )
 from pipelines.sources.endpoint_log_patterns.landing import land_endpoint_log_patterns
-from pipelines.nightly import prepare_lake
+from pipelines.lake.catalog import ensure_lake
 from pipelines.audit.gate import audit_and_publish
 from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, make_config, new_lake, published
 
@@ -110,7 +110,7 @@ def test_exact_counts_per_hour_and_class_with_the_query_that_runs(stack: Any) ->
 def test_lander_stages_one_file_per_source_and_the_audit_publishes(stack: Any) -> None:
     config = make_config(stack.endpoint_url)
     lake = new_lake(config)
-    prepare_lake(lake, config)
+    ensure_lake(lake, config.lake)
     seed_night(source(lake))
     landing = land_endpoint_log_patterns(lake, config, NIGHT, "run-1")
     assert landing.source == "endpoint_log_patterns" and landing.errors == []
@@ -134,7 +134,7 @@ def _deny_role(account: str) -> Any:
 def test_a_failing_account_is_an_error_and_the_others_land(stack: Any) -> None:
     config = make_config(stack.endpoint_url)
     lake = new_lake(config)
-    prepare_lake(lake, config)
+    ensure_lake(lake, config.lake)
     seed_night(source(lake))
     lake.register_hook("before-parameter-build.sts.AssumeRole", _deny_role(ACCOUNTS[1]))
     landing = land_endpoint_log_patterns(lake, config, NIGHT, "run-2")

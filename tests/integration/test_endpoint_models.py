@@ -19,7 +19,7 @@ from pipelines.demo.seed_endpoint_models import (
 from pipelines.sources.endpoint_models.extract import iter_endpoint_models
 from pipelines.sources.endpoint_models.landing import land_endpoint_models
 from pipelines.lake.schemas import ENDPOINT_MODELS
-from pipelines.nightly import prepare_lake
+from pipelines.lake.catalog import ensure_lake
 from pipelines.audit.gate import audit_and_publish
 from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, day_after, make_config, new_lake, published
 
@@ -162,7 +162,7 @@ def _deny_sagemaker(model: Any, **_: Any) -> None:
 def test_a_failing_account_is_an_error_and_the_others_land(stack: Any) -> None:
     config = make_config(stack.endpoint_url)
     lake = new_lake(config)
-    prepare_lake(lake, config)
+    ensure_lake(lake, config.lake)
     fraud_endpoint(source(lake).client("sagemaker"))
     lake.register_hook("before-parameter-build.sts.AssumeRole", _deny_role(ACCOUNTS[1]))
     landing = land_endpoint_models(lake, config, NIGHT, "run-1")
@@ -175,7 +175,7 @@ def test_a_failing_account_is_an_error_and_the_others_land(stack: Any) -> None:
 def test_access_denied_inside_an_account_fails_that_account(stack: Any) -> None:
     config = make_config(stack.endpoint_url)
     lake = new_lake(config)
-    prepare_lake(lake, config)
+    ensure_lake(lake, config.lake)
     fraud_endpoint(source(lake).client("sagemaker"))
     lake.register_hook("before-call.sagemaker.ListEndpoints", _deny_sagemaker)
     landing = land_endpoint_models(lake, config, NIGHT, "run-2")
@@ -194,7 +194,7 @@ def _publish(lake: Session, config: Any, night: Any, run_id: str) -> None:
 def test_a_version_change_between_two_nights_shows_in_the_two_partitions(stack: Any) -> None:
     config = make_config(stack.endpoint_url)
     lake = new_lake(config)
-    prepare_lake(lake, config)
+    ensure_lake(lake, config.lake)
     sm = source(lake).client("sagemaker")
     arns = fraud_endpoint(sm, versions=3, status="Approved")
     _publish(lake, config, NIGHT, "run-a")

@@ -19,7 +19,7 @@ from pipelines.lake.staging import publish, read_table
 from pipelines.sources.model_monitor.landing import land_model_monitor
 from pipelines.sources.model_monitor.tables import REPORT_TABLES
 from pipelines.lake.schemas import TABLES
-from pipelines.nightly import prepare_lake
+from pipelines.lake.catalog import ensure_lake
 from pipelines.audit.gate import audit
 from tests.integration.lakehelpers import make_config, new_lake, published
 
@@ -206,7 +206,7 @@ def test_a_failed_account_keeps_its_published_file(lake: tuple[Config, Session])
     other = "sagemaker-us-east-1-222222222222"
     put_reports(session, other, "222222222222")
     config = monitor_config(config.endpoint_url or "", [PREFIX, f"s3://{other}/monitoring/"])
-    prepare_lake(session, config)
+    ensure_lake(session, config.lake)
     for partition in land_model_monitor(session, config, D, "run-1").staged:
         publish(session, config.lake, partition)
     before = published(session, config, "monitor_executions", DT)

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pipelines.lake import catalog
+from pipelines.query.local import LocalLakeEngine
 from pipelines.nightly import run_night
 from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, PREV_DT, day_after, make_config, new_lake, published, seed_invocations
 
@@ -31,7 +32,7 @@ def fleet(stack: Any) -> Any:
 def test_night_lands_every_source_in_its_partitions(fleet: Any) -> None:
     config = make_config(fleet.endpoint_url)
     session = new_lake(config)
-    result = run_night(config, NIGHT, session=session)
+    result = run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
     assert result.ok, result
     for dt in (PREV_DT, DT):
         rows = published(session, config, "cloudwatch_metrics", dt)
@@ -53,10 +54,10 @@ def test_night_lands_every_source_in_its_partitions(fleet: Any) -> None:
 def test_rerun_replaces_the_partition_without_duplicates(fleet: Any) -> None:
     config = make_config(fleet.endpoint_url)
     session = new_lake(config)
-    first = run_night(config, NIGHT, session=session)
+    first = run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
     before = published(session, config, "cloudwatch_metrics", DT).sort_by([("account_id", "ascending"), ("ts", "ascending")])
     old_location = catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT)
-    second = run_night(config, NIGHT, session=session)
+    second = run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
     after = published(session, config, "cloudwatch_metrics", DT).sort_by([("account_id", "ascending"), ("ts", "ascending")])
     assert first.run_id != second.run_id
     assert after.num_rows == before.num_rows
@@ -72,7 +73,7 @@ def test_late_datapoint_appears_after_next_night(fleet: Any) -> None:
     config = make_config(fleet.endpoint_url)
     session = new_lake(config)
     seed_invocations(fleet.metric_store, ACCOUNTS[0], "ep-a", day_after(NIGHT))
-    run_night(config, NIGHT, session=session)
+    run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
     late_ts = datetime.combine(NIGHT, time(23, 57), tzinfo=timezone.utc)
     source = session.assume(f"arn:aws:iam::{ACCOUNTS[0]}:role/MlLakeReader", "us-east-1")
     source.client("cloudwatch").put_metric_data(
@@ -89,7 +90,7 @@ def test_late_datapoint_appears_after_next_night(fleet: Any) -> None:
         return picked["value"].to_pylist()[-1]
 
     assert last_period_max() == 10.0
-    run_night(config, day_after(NIGHT), session=session)
+    run_night(config, day_after(NIGHT), session=session, engine=LocalLakeEngine(session, config.lake))
     assert last_period_max() == 1000.0
 
 
@@ -104,13 +105,13 @@ def _deny_role(account: str) -> Any:
 def test_role_that_cannot_be_assumed_fails_its_account_only(fleet: Any) -> None:
     config = make_config(fleet.endpoint_url)
     session = new_lake(config)
-    run_night(config, NIGHT, session=session)
+    run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
     published_before = published(session, config, "cloudwatch_metrics", DT)
 
     session.register_hook("before-parameter-build.sts.AssumeRole", _deny_role(ACCOUNTS[1]))
-    result = run_night(config, NIGHT, session=session)
+    result = run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
     assert not result.ok
-    failed = {s.account_id: s.error for s in result.sources}
+    failed = {s.account_id: s.error for s in result.landing("cloudwatch_metrics").accounts}
     assert failed[ACCOUNTS[0]] is None and "AccessDenied" in failed[ACCOUNTS[1]]
     after = published(session, config, "cloudwatch_metrics", DT)
     # The healthy account landed anew; the failed one kept what was published for it before.
@@ -133,8 +134,8 @@ def test_incomplete_results_fail_the_source_instead_of_vanishing(fleet: Any) -> 
 
     # Fault injection at the AWS boundary: the first result of every page comes back broken.
     session.register_hook("after-call.cloudwatch.GetMetricData", corrupt)
-    result = run_night(config, NIGHT, session=session)
-    assert all(s.error and "incomplete" in s.error for s in result.sources)
+    result = run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
+    assert all(s.error and "incomplete" in s.error for s in result.landing("cloudwatch_metrics").accounts)
     assert catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT) is None
 
 
@@ -145,7 +146,7 @@ def test_get_metric_data_calls_are_ceil_of_queries_over_500(stack: Any) -> None:
     config = config.model_copy(update={"sources": config.sources[:1]})
     session = new_lake(config)
     before = session.calls.snapshot().get("CloudWatch.GetMetricData", 0)
-    result = run_night(config, NIGHT, session=session)
+    result = run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
     assert result.ok
     calls = session.calls.snapshot()["CloudWatch.GetMetricData"] - before
     assert calls == math.ceil(130 * STATS / 500) == 2
@@ -158,7 +159,7 @@ def test_pages_past_100800_points_follow_next_token(stack: Any) -> None:
     config = make_config(stack.endpoint_url, lookback_days=0, period_seconds=60, statistics=["Sum"])
     config = config.model_copy(update={"sources": config.sources[:1]})
     session = new_lake(config)
-    result = run_night(config, NIGHT, session=session)
+    result = run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
     assert result.ok
     assert session.calls.snapshot()["CloudWatch.GetMetricData"] == 2
     rows = published(session, config, "cloudwatch_metrics", DT)

@@ -21,7 +21,9 @@ from pipelines.aws import Session
 from pipelines.config import LakeConfig, parse_config
 from pipelines.lake.staging import parquet_bytes
 from pipelines.lake.schemas import CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS, TableSpec
-from pipelines.query import ExportError, QueryError, UnsupportedQueryError, query
+from pipelines.compose import engine_for
+from pipelines.query.athena import AthenaEngine
+from pipelines.query import ExportError, LakeFileEngine, LocalLakeEngine, QueryError, UnsupportedQueryError
 from pipelines.query.athena import run_athena_query
 from pipelines.query.export import copy_published_lake, export_duckdb, open_duckdb_file, write_duckdb_views
 from pipelines.query.local import (
@@ -292,17 +294,20 @@ def test_export_works_once_the_stack_is_gone(
     assert "Scanning Files: 1/2" in plan.fetchall()[0][1]
 
 
-def test_query_chooses_file_stack_or_athena(session: Session, endpoint_url: str, tmp_path: Path) -> None:
+def test_the_composition_root_chooses_the_engine_and_each_answers(session: Session, endpoint_url: str, tmp_path: Path) -> None:
     config = parse_config({
         "lake": LAKE.model_dump(), "sources": [{"account_id": "111111111111", "regions": ["us-east-1"]}],
         "endpoint_url": endpoint_url,
     })  # fmt: skip
+    local = engine_for(config, session)
+    assert isinstance(local, LocalLakeEngine)
+    assert isinstance(engine_for(config.model_copy(update={"endpoint_url": None}), session), AthenaEngine)
     sql = "SELECT count(*) AS n FROM cloudwatch_metrics WHERE dt = '2026-11-01'"
-    assert rows(query(sql, config=config)) == [(12,)]
+    assert rows(local.run(sql)) == [(12,)]
     export_duckdb(open_lake(session, LAKE), tmp_path / "lake.duckdb")
-    assert rows(query(sql, duckdb_path=tmp_path / "lake.duckdb")) == [(12,)]
+    assert rows(LakeFileEngine(tmp_path / "lake.duckdb").run(sql)) == [(12,)]
     with pytest.raises(ExportError, match="no such DuckDB file"):
-        query(sql, duckdb_path=tmp_path / "missing.duckdb")
+        LakeFileEngine(tmp_path / "missing.duckdb").run(sql)
 
 
 def test_athena_refuses_ddl_before_calling_aws(session: Session) -> None:

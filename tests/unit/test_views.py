@@ -17,7 +17,8 @@ from sqlglot import exp
 
 from pipelines.errors import FatalError
 from pipelines.lake.schemas import TABLES
-from pipelines.publish.views import SQL_DIR, ViewError, load_views, view_ddl
+from pipelines.publish.views import SQL_DIR, ViewError, load_views
+from pipelines.query.view_sql import view_ddl
 from pipelines.query.local import connect, register_views
 
 ACCOUNT, REGION = "111111111111", "us-east-1"

@@ -36,8 +36,9 @@ from pipelines.errors import RetriableError
 from pipelines.sources.business_kpis.inbox import Inbox, InboxFile, RejectedDrop, archive, iter_inbox_files, read_inbox_file, set_aside
 from pipelines.lake import catalog
 from pipelines.sources.business_kpis.table import KpiPart, business_kpis_parts
-from pipelines.sources.landing import Landing
-from pipelines.lake.staging import StagedPartition, Stager, run_prefix
+from pipelines.sources.landing import Landing, SourceLander
+from pipelines.lake.paths import run_prefix
+from pipelines.lake.staging import StagedPartition, Stager
 from pipelines.lake.schemas import BUSINESS_KPIS
 from pipelines.logs import get_logger
 
@@ -224,3 +225,6 @@ def _archive_covered(s3: Any, inbox: Inbox, drops: list[Drop], published: dict[s
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+LANDER = SourceLander(SOURCE, land_business_kpis, finish_business_kpis)

@@ -13,7 +13,8 @@ from pipelines.config import Config
 from pipelines.windows import night_window
 from pipelines.sources.endpoint_log_patterns.extract import iter_endpoint_log_groups, iter_log_pattern_counts
 from pipelines.sources.landing import Landing
-from pipelines.sources.per_account import land_per_source
+from pipelines.sources.landing import SourceLander
+from pipelines.sources.per_account import land_per_account
 from pipelines.lake.schemas import ENDPOINT_LOG_PATTERNS
 from pipelines.logs import get_logger
 
@@ -42,4 +43,7 @@ def land_endpoint_log_patterns(session: Session, config: Config, night: date, ru
         counts = iter_log_pattern_counts(logs, groups, window, settings.error_patterns, settings.query_timeout_seconds)
         return endpoint_log_patterns_table({"account_id": account_id, "region": region, **row} for row in counts)
 
-    return land_per_source(session, config, ENDPOINT_LOG_PATTERNS, SOURCE, night, run_id, extract)
+    return land_per_account(session, config, ENDPOINT_LOG_PATTERNS, night, run_id, extract)
+
+
+LANDER = SourceLander(SOURCE, land_endpoint_log_patterns)

@@ -12,7 +12,8 @@ from pipelines.aws import Session
 from pipelines.config import Config
 from pipelines.sources.endpoint_models.extract import iter_endpoint_models
 from pipelines.sources.landing import Landing
-from pipelines.sources.per_account import land_per_source
+from pipelines.sources.landing import SourceLander
+from pipelines.sources.per_account import land_per_account
 from pipelines.lake.schemas import ENDPOINT_MODELS
 
 SOURCE = ENDPOINT_MODELS.name
@@ -37,4 +38,7 @@ def land_endpoint_models(session: Session, config: Config, night: date, run_id: 
         rows = iter_endpoint_models(sagemaker, account_id, region, extra_endpoints=config.endpoints, observed_at=observed_at)
         return endpoint_models_table(rows)
 
-    return land_per_source(session, config, ENDPOINT_MODELS, SOURCE, night, run_id, extract)
+    return land_per_account(session, config, ENDPOINT_MODELS, night, run_id, extract)
+
+
+LANDER = SourceLander(SOURCE, land_endpoint_models)

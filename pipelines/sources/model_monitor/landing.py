@@ -15,7 +15,8 @@ from pipelines.errors import PipelineError
 from pipelines.sources.model_monitor.reports import (
     CONSTRAINTS, Execution, Progress, ReportOwner, iter_executions, iter_report_bodies, fetch_one, report_owner, split_s3_uri,
 )  # fmt: skip
-from pipelines.sources.landing import Landing, source_file_name
+from pipelines.lake.paths import account_region_file
+from pipelines.sources.landing import Landing, SourceLander
 from pipelines.lake.staging import StagedPartition, Stager
 from pipelines.sources.model_monitor.documents import ParsedReport, Thresholds, UnreadableReport, read_report
 from pipelines.sources.model_monitor.tables import REPORT_TABLES, ExecutionReport, monitor_tables
@@ -107,6 +108,15 @@ def land_model_monitor(session: Session, config: Config, night: date, run_id: st
     return Landing(SOURCE, staged, state.rejections, state.errors, state.counts)
 
 
+def model_monitor_lander(progress: Progress | None = None) -> SourceLander:
+    """The source for a night; `progress(done, total)` hears about each report fetched (a night can hold thousands)."""
+
+    def land(session: Session, config: Config, night: date, run_id: str) -> Landing:
+        return land_model_monitor(session, config, night, run_id, progress=progress)
+
+    return SourceLander(SOURCE, land)
+
+
 def _discover(readers: _Readers, state: _Night, uri: str) -> None:
     """List one prefix's executions of the night; a failure names the prefix and spares the others."""
     group: Group | None = None
@@ -183,11 +193,11 @@ def _stage(session: Session, config: Config, run_id: str, state: _Night, baselin
         for left_out in undetermined:
             state.reject(group, left_out.execution.uri, left_out.reason, None)
         for stager in stagers:
-            stager.add(dt, source_file_name(*group), tables[stager.spec.name])
+            stager.add(dt, account_region_file(*group), tables[stager.spec.name])
             state.count(stager.spec.name, tables[stager.spec.name].num_rows)
     for group in sorted(state.failed - set(state.found)):
         for stager in stagers:
-            stager.carry_over(dt, [source_file_name(*group)])
+            stager.carry_over(dt, [account_region_file(*group)])
     return [partition for stager in stagers for partition in stager.staged()]
 
 
