@@ -21,8 +21,13 @@ venv: $(STAMP) ## create .venv with the pinned dependencies
 demo: $(STAMP) ## local stack + seeded fleet + $(DAYS) nights; results under out/
 	$(BIN)/mlmon --log-level WARNING demo --days $(DAYS) --out out
 
-test: $(STAMP) ## the whole suite (unit, integration against the local stack, end-to-end)
+test: lint ## lint, then the whole suite (unit, integration against the local stack, end-to-end)
 	$(BIN)/python -m pytest -q
+
+lint: $(STAMP) ## ruff (lint and format) and mypy with the boto3 stubs
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test-fast: $(STAMP) ## unit tests only
 	$(BIN)/python -m pytest -q tests/unit

@@ -28,9 +28,16 @@ def discover() -> list[Benchmark]:
 def render(results: list[Result]) -> str:
     """A plain-text table: one row per number, its target and PASS/FAIL (blank when informational)."""
     header = ("benchmark", "value", "unit", "target", "")
-    rows = [header] + [(r.name, f"{r.value:,.3g}" if abs(r.value) < 1000 else f"{r.value:,.0f}", r.unit, r.target, _verdict(r)) for r in results]
+    rows = [header] + [
+        (r.name, f"{r.value:,.3g}" if abs(r.value) < 1000 else f"{r.value:,.0f}", r.unit, r.target, _verdict(r)) for r in results
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) if i in (0, 2, 3) else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip() for row in rows]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i in (0, 2, 3) else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
 
@@ -42,7 +49,9 @@ def _verdict(result: Result) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--only", help="run only benchmarks whose function name contains this")
-    parser.add_argument("--out", type=Path, default=Path("out/bench.json"), help="where to write the results (default: out/bench.json)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("out/bench.json"), help="where to write the results (default: out/bench.json)"
+    )
     args = parser.parse_args(argv)
     results: list[Result] = []
     started = time.time()

@@ -6,15 +6,15 @@ from datetime import date, timedelta
 
 from benchmarks import Result, at_most, info
 from pipelines.aws import lake_session
+from pipelines.demo.buckets import create_bucket
 from pipelines.demo.fleet import fleet_for_nights
 from pipelines.demo.run import demo_config, morning_after
-from pipelines.demo.buckets import create_bucket
 from pipelines.demo.seed_cloudwatch_metrics import seed_metrics
-from pipelines.sources.cloudwatch_metrics.plan import minimum_calls
 from pipelines.localstack.server import LocalStack
 from pipelines.logs import configure_logging
 from pipelines.nightly import run_night
 from pipelines.query.local import LocalLakeEngine
+from pipelines.sources.cloudwatch_metrics.plan import minimum_calls
 
 NIGHTS = 3
 LAST_NIGHT = date(2026, 11, 24)  # any date gives the same counts: the stack's clock stands the morning after
@@ -26,8 +26,13 @@ def _calls_per_night(period_seconds: int, lookback_days: int, nights: list[date]
     with LocalStack(now=morning_after(nights[-1])) as stack:
         fleet = fleet_for_nights(7, nights[-1], len(nights), lookback_days)
         config = demo_config(stack.endpoint_url, fleet)
-        config = config.model_copy(update={"cloudwatch": config.cloudwatch.model_copy(
-            update={"period_seconds": period_seconds, "lookback_days": lookback_days})})  # fmt: skip
+        config = config.model_copy(
+            update={
+                "cloudwatch": config.cloudwatch.model_copy(
+                    update={"period_seconds": period_seconds, "lookback_days": lookback_days}
+                )
+            }
+        )
         session = lake_session(config.lake.region, config.endpoint_url)
         create_bucket(session, config.lake.bucket, config.lake.region)
         seed_metrics(stack.metric_store, fleet)

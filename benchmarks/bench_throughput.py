@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import itertools
+import json
 import math
 import subprocess
 import sys
@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import boto3
 import botocore.session
@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.model import Shape
 from botocore.parsers import create_parser
 
 from benchmarks import Result, at_least, at_most, info
@@ -41,7 +42,7 @@ BASELINE_PAGES = 2  # botocore's parser does ~0.07 M points/s: 200 k points are 
 TARGET_M_POINTS_PER_S = 1.0
 TARGET_RATIO = 10.0
 TARGET_PEAK_MIB = 1536.0  # 1.5 GiB
-DAY = dt.datetime(2026, 5, 28, tzinfo=dt.timezone.utc)
+DAY = dt.datetime(2026, 5, 28, tzinfo=dt.UTC)
 # Descending, as GetMetricData returns them by default; the same minutes for every query.
 TIMESTAMPS = [int(DAY.timestamp()) + 60 * (POINTS_PER_RESULT - 1 - i) for i in range(POINTS_PER_RESULT)]
 METRICS = (  # namespace, metric, statistic, unit
@@ -53,7 +54,9 @@ METRICS = (  # namespace, metric, statistic, unit
     ("/aws/sagemaker/Endpoints", "CPUUtilization", "Average", "Percent"),
     ("/aws/sagemaker/Endpoints", "MemoryUtilization", "Maximum", "Percent"),
 )
-OUTPUT_SHAPE = botocore.session.get_session().get_service_model("cloudwatch").operation_model("GetMetricData").output_shape
+OUTPUT_SHAPE = cast(
+    "Shape", botocore.session.get_session().get_service_model("cloudwatch").operation_model("GetMetricData").output_shape
+)
 
 
 def night_queries(pages: int) -> list[dict[str, MetricQuery]]:
@@ -77,7 +80,12 @@ def page_doc(queries: Mapping[str, MetricQuery], page: int, last: bool) -> dict[
     results = []
     for i, (query_id, query) in enumerate(queries.items()):
         values = np.round(rng.gamma(2.0, 40.0, POINTS_PER_RESULT), 3)
-        result = {"Id": query_id, "Label": f"{query.series.metric_name} {query.stat}", "Timestamps": TIMESTAMPS, "StatusCode": "Complete"}
+        result = {
+            "Id": query_id,
+            "Label": f"{query.series.metric_name} {query.stat}",
+            "Timestamps": TIMESTAMPS,
+            "StatusCode": "Complete",
+        }
         if i == 5:
             values[100] = np.nan
             result["StatusCode"] = "PartialData"
@@ -135,7 +143,7 @@ def land_naive(bodies: Iterable[bytes], protocol: str, queries: Mapping[str, Met
                         "variant_name": series.variant_name,
                         "stat": query.stat,
                         "period_seconds": query.period_seconds,
-                        "ts": ts.astimezone(dt.timezone.utc).replace(tzinfo=None),
+                        "ts": ts.astimezone(dt.UTC).replace(tzinfo=None),
                         "value": float(value),
                         "unit": query.unit,
                     }
@@ -181,8 +189,14 @@ def _throughput(protocol: str, label: str) -> list[Result]:
     return [
         info(f"{label}: body size per page (100,800 points)", mb_per_page, "MB"),
         info(f"{label}: decode only, body -> DecodedPage", rows / decode_s / 1e6, "M points/s"),
-        at_least(f"{label}: fast path, body -> Parquet ({rows / 1e6:.2f} M points)", fast_rate, "M points/s", TARGET_M_POINTS_PER_S),
-        info(f"{label}: baseline, botocore -> dicts -> pandas -> Parquet ({naive_rows / 1e3:.0f} k points)", naive_rate, "M points/s"),
+        at_least(
+            f"{label}: fast path, body -> Parquet ({rows / 1e6:.2f} M points)", fast_rate, "M points/s", TARGET_M_POINTS_PER_S
+        ),
+        info(
+            f"{label}: baseline, botocore -> dicts -> pandas -> Parquet ({naive_rows / 1e3:.0f} k points)",
+            naive_rate,
+            "M points/s",
+        ),
         at_least(f"{label}: fast / baseline", fast_rate / naive_rate, "x", TARGET_RATIO),
         info(f"{label}: Parquet size per M points", parquet.size / rows, "MB"),
     ]
@@ -208,9 +222,13 @@ def timestamp_decoding() -> list[Result]:
     mixed = encode(doc, CBOR, [cbor2.CBORTag(1, float(t)) for t in TIMESTAMPS], canonical=True)
     to_seconds = lambda stamps: pd.to_datetime(stamps, utc=True).asi8 // 10**9  # noqa: E731
     ways: dict[str, Callable[[], object]] = {
-        "botocore's CBOR parser (datetimes)": lambda: create_parser(CBOR).parse({"body": body, "headers": {}, "status_code": 200}, OUTPUT_SHAPE),
+        "botocore's CBOR parser (datetimes)": lambda: create_parser(CBOR).parse(
+            {"body": body, "headers": {}, "status_code": 200}, OUTPUT_SHAPE
+        ),
         "cbor2.loads (datetimes) + pandas.to_datetime": lambda: _points_of_cbor2(cbor2.loads(body), to_seconds),
-        "cbor2.loads, semantic_decoders={1: keep number}": lambda: _points_of_cbor2(cbor2.loads(body, semantic_decoders={1: lambda v, _: v}), np.asarray),
+        "cbor2.loads, semantic_decoders={1: keep number}": lambda: _points_of_cbor2(
+            cbor2.loads(body, semantic_decoders={1: lambda v, _: v}), np.asarray
+        ),
         "decode_get_metric_data, uniform arrays (strided numpy)": lambda: decode_get_metric_data(body, CBOR),
         "decode_get_metric_data, mixed-width arrays (cbor2 fallback)": lambda: decode_get_metric_data(mixed, CBOR),
     }
@@ -234,8 +252,11 @@ class _Raw:
 def _stubbed_client(body: bytes, fast: bool) -> Any:
     """A real CloudWatch client (signing, retries, parsing: all boto3's) whose HTTP layer replays `body`."""
     client = boto3.client("cloudwatch", region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")
-    reply = AWSResponse("https://monitoring.us-east-1.amazonaws.com/", 200, {"Content-Type": "application/x-amz-json-1.0"}, _Raw(body))
-    client.meta.events.register("before-send.cloudwatch.GetMetricData", lambda **_: reply)
+    headers = HTTPHeaders()
+    headers["Content-Type"] = "application/x-amz-json-1.0"
+    reply = AWSResponse("https://monitoring.us-east-1.amazonaws.com/", 200, headers, _Raw(body))
+    # A before-send handler that returns a response short-circuits the HTTP call (the stubs say it returns None).
+    client.meta.events.register("before-send.cloudwatch.GetMetricData", lambda **_: reply)  # type: ignore[arg-type]
     if fast:
         install_fast_decoder(client)
     return client
@@ -245,7 +266,11 @@ def client_calls() -> list[Result]:
     """get_metric_data through a boto3 client, HTTP replayed: the fast decoder installed against none."""
     night = night_queries(1)
     body = next(night_bodies(night, JSON))
-    request = {"MetricDataQueries": [q.to_api() for q in night[0].values()], "StartTime": DAY, "EndTime": DAY + dt.timedelta(days=1)}
+    request = {
+        "MetricDataQueries": [q.to_api() for q in night[0].values()],
+        "StartTime": DAY,
+        "EndTime": DAY + dt.timedelta(days=1),
+    }
     fast_client, plain_client = _stubbed_client(body, True), _stubbed_client(body, False)
     fast_s, fast = _best(5, lambda: fast_client.get_metric_data(**request))
     plain_s, plain = _best(1, lambda: plain_client.get_metric_data(**request))
@@ -309,7 +334,12 @@ def peak_memory() -> list[Result]:
         points = child["points"]
         results += [
             at_most(f"{label}: night of {points / 1e6:.2f} M points, peak RSS (child process)", peak_mib, "MiB", TARGET_PEAK_MIB),
-            at_least(f"{label}: night of {points / 1e6:.2f} M points, fast path, streaming", points / child["seconds"] / 1e6, "M points/s", TARGET_M_POINTS_PER_S),
+            at_least(
+                f"{label}: night of {points / 1e6:.2f} M points, fast path, streaming",
+                points / child["seconds"] / 1e6,
+                "M points/s",
+                TARGET_M_POINTS_PER_S,
+            ),
             info(f"{label}: night of {points / 1e6:.2f} M points, Parquet size", child["parquet_bytes"] / 1e6, "MB"),
         ]
     return results

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import yaml
 
 from pipelines.compose import engine_for, session_for
 from pipelines.config import parse_config
+from pipelines.lake.paths import split_s3_uri
 from pipelines.logs import configure_logging
 from pipelines.nightly import run_night
 
@@ -22,10 +23,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--date", default=None, help="night to land, YYYY-MM-DD (default: yesterday UTC)")
     args, _ = parser.parse_known_args(argv)
     configure_logging()
-    bucket, key = args.config_s3_uri.removeprefix("s3://").split("/", 1)
+    bucket, key = split_s3_uri(args.config_s3_uri)
     text = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
     config = parse_config(yaml.safe_load(text), origin=args.config_s3_uri)
-    night = date.fromisoformat(args.date) if args.date else datetime.now(timezone.utc).date() - timedelta(days=1)
+    night = date.fromisoformat(args.date) if args.date else datetime.now(UTC).date() - timedelta(days=1)
     session = session_for(config)
     return 0 if run_night(config, night, session=session, engine=engine_for(config, session)).ok else 1
 

@@ -6,13 +6,16 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipelines.errors import SourceError
+from pipelines.errors import AccountError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import PaginatorConfigTypeDef
 
 # Adaptive mode adds client-side rate limiting on throttles (CloudWatch allows 50 TPS).
 RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=10, read_timeout=120)
@@ -97,30 +100,41 @@ class Session(boto3.Session):
             aws_session_token=token,
         )
 
-    def client(self, service_name: str, *args: Any, endpoint_url: str | None = None, config: BotoConfig | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
+    def client(  # one signature for every service: clients are typed where they are used (mypy_boto3_*)
+        self, service_name: str, *args: Any, endpoint_url: str | None = None, config: BotoConfig | None = None, **kwargs: Any
+    ) -> Any:
         """One client per service, region and endpoint, made once: making one costs ~20 ms, and
         clients are thread-safe. (awswrangler's own Config differs from ours only in pool size.)"""
         endpoint_url = endpoint_url or self.endpoint_url
         config = config.merge(self._boto_config) if config else self._boto_config
         if args or set(kwargs) - {"region_name"}:  # explicit credentials or options: not shared
-            return super().client(service_name, *args, endpoint_url=endpoint_url, config=config, **kwargs)
+            return self._boto3_client(service_name, *args, endpoint_url=endpoint_url, config=config, **kwargs)
         key = (service_name, kwargs.get("region_name") or self.region_name, endpoint_url)
         with self._clients_lock:
             if key not in self._clients:
-                self._clients[key] = super().client(service_name, endpoint_url=endpoint_url, config=config, **kwargs)
+                self._clients[key] = self._boto3_client(service_name, endpoint_url=endpoint_url, config=config, **kwargs)
             return self._clients[key]
 
-    def resource(self, service_name: str, *args: Any, endpoint_url: str | None = None, config: BotoConfig | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
+    def resource(
+        self, service_name: str, *args: Any, endpoint_url: str | None = None, config: BotoConfig | None = None, **kwargs: Any
+    ) -> Any:
         config = config.merge(self._boto_config) if config else self._boto_config
-        return super().resource(service_name, *args, endpoint_url=endpoint_url or self.endpoint_url, config=config, **kwargs)
+        make: Any = super().resource  # overloaded per service name in the stubs; here the name is data
+        return make(service_name, *args, endpoint_url=endpoint_url or self.endpoint_url, config=config, **kwargs)
+
+    def _boto3_client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        make: Any = super().client  # overloaded per service name in the stubs; here the name is data
+        return make(service_name, *args, **kwargs)
 
     def assume(self, role_arn: str, region: str, session_name: str = "mlmon") -> Session:
         """A session in another account through STS; failures name the role, never the keys."""
         try:
-            creds = self.client("sts", region_name=region).assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+            creds = self.client("sts", region_name=region).assume_role(RoleArn=role_arn, RoleSessionName=session_name)[
+                "Credentials"
+            ]
         except (ClientError, BotoCoreError) as error:
             account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "?"
-            raise SourceError(account, region, f"cannot assume {role_arn}: {error}") from None
+            raise AccountError(account, region, f"cannot assume {role_arn}: {error}") from None
         return self._derived(region, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
 
     def in_region(self, region: str) -> Session:
@@ -140,6 +154,12 @@ def lake_session(region: str, endpoint_url: str | None, calls: ApiCalls | None =
     """
     session = Session(endpoint_url=endpoint_url, calls=calls, region_name=region)
     if endpoint_url and session.get_credentials() is None:
-        session = Session(endpoint_url=endpoint_url, calls=calls, region_name=region,
-                          aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
+        session = Session(
+            endpoint_url=endpoint_url, calls=calls, region_name=region, aws_access_key_id="local", aws_secret_access_key="local"
+        )
     return session
+
+
+def pagination(page_size: int | None) -> PaginatorConfigTypeDef:
+    """A paginator's PaginationConfig: pages of `page_size` items (tests use tiny ones), or the API's default."""
+    return {"PageSize": page_size} if page_size else {}

@@ -35,7 +35,14 @@ def iter_nights(start: date, end: date) -> Iterator[date]:
 
 
 def run_backfill(
-    config: Config, start: date, end: date, *, session: Session, engine: QueryEngine, force: bool = False, show_progress: bool = True
+    config: Config,
+    start: date,
+    end: date,
+    *,
+    session: Session,
+    engine: QueryEngine,
+    force: bool = False,
+    show_progress: bool = True,
 ) -> BackfillResult:
     """Land nights start..end; a night already published is skipped unless `force`.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
@@ -29,7 +29,7 @@ ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Pipeline YAM
 
 
 def _yesterday() -> date:
-    return datetime.now(timezone.utc).date() - timedelta(days=1)
+    return datetime.now(UTC).date() - timedelta(days=1)
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -55,7 +55,9 @@ def _main(
 @app.command()
 def nightly(
     config: ConfigOption,
-    date_: Annotated[Optional[datetime], typer.Option("--date", formats=["%Y-%m-%d"], help="Night to land (UTC); default yesterday.")] = None,
+    date_: Annotated[
+        Optional[datetime], typer.Option("--date", formats=["%Y-%m-%d"], help="Night to land (UTC); default yesterday.")
+    ] = None,
 ) -> None:
     """Land one night for every source. Exit 0: all published; 1: a source failed or data was held back."""
     settings = _load(config)
@@ -98,7 +100,9 @@ def backfill(
 
     session = session_for(settings)
     try:
-        result = run_backfill(settings, start.date(), end.date(), session=session, engine=engine_for(settings, session), force=force)
+        result = run_backfill(
+            settings, start.date(), end.date(), session=session, engine=engine_for(settings, session), force=force
+        )
     except (PipelineError, ValueError) as error:
         raise _fail(error) from None
     typer.echo(f"landed {len(result.nights)} nights, skipped {len(result.skipped)} already published")
@@ -134,9 +138,13 @@ class OutputFormat(str, Enum):
 @app.command()
 def query(
     sql: Annotated[Optional[str], typer.Argument(help="Athena SQL (or --file).")] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="Read the Athena SQL from FILE, e.g. sql/queries/*.sql.")] = None,
+    file: Annotated[
+        Optional[Path], typer.Option("--file", "-f", help="Read the Athena SQL from FILE, e.g. sql/queries/*.sql.")
+    ] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Pipeline configuration.")] = None,
-    duckdb: Annotated[Optional[Path], typer.Option("--duckdb", help="Query a lake.duckdb file from `mlmon demo` instead.")] = None,
+    duckdb: Annotated[
+        Optional[Path], typer.Option("--duckdb", help="Query a lake.duckdb file from `mlmon demo` instead.")
+    ] = None,
     format_: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,
 ) -> None:
@@ -237,8 +245,8 @@ def quarantine_release(
 
     settings = _load(config)
     who = by or os.environ.get("USER") or "unknown"
-    published = _guard(lambda: release_quarantined(_lake_session(settings), settings, table, date_, run, who, reason, force))
-    typer.echo(f"released {table} {date_ or '-'}: readers now see {published.location}")
+    switched = _guard(lambda: release_quarantined(_lake_session(settings), settings, table, date_, run, who, reason, force))
+    typer.echo(f"released {table} {date_ or '-'}: readers now see {switched.location}")
 
 
 @quarantine_app.command("drop")

@@ -39,7 +39,7 @@ class LakeConfig(_Strict):
         return f"s3://{self.bucket}/{self.prefix}{table}/"
 
 
-class SourceConfig(_Strict):
+class AccountConfig(_Strict):
     account_id: AccountId
     role_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")] | None = None
     regions: Annotated[list[Region], Field(min_length=1)]
@@ -163,7 +163,7 @@ class AlertsConfig(_Strict):
 
 class Config(_Strict):
     lake: LakeConfig
-    sources: Annotated[list[SourceConfig], Field(min_length=1)]
+    sources: Annotated[list[AccountConfig], Field(min_length=1)]
     cloudwatch: CloudWatchConfig = CloudWatchConfig()
     model_monitor: ModelMonitorConfig = ModelMonitorConfig()
     business_kpis: BusinessKpiConfig = BusinessKpiConfig()

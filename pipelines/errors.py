@@ -19,7 +19,7 @@ class ConfigError(FatalError):
     """The configuration file is missing, unreadable or invalid; the message names the key."""
 
 
-class SourceError(PipelineError):
+class AccountError(PipelineError):
     """One source (account x region) failed; the others still land."""
 
     def __init__(self, account_id: str, region: str, message: str) -> None:

@@ -5,21 +5,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipelines.audit.docs import publish_data_docs
-from pipelines.audit.gate import GateOutcome, audit_and_publish, emit_metrics
+from pipelines.audit.docs import write_data_docs
+from pipelines.audit.gate import GateOutcome, audit_and_switch, emit_metrics
 from pipelines.aws import Session
 from pipelines.config import Config
 from pipelines.errors import PipelineError
 from pipelines.lake.catalog import ensure_lake
+from pipelines.lake.log_tables import append_log
 from pipelines.lake.runs import FAILED, PUBLISHED, QUARANTINED, RunRecord, write_run_records
 from pipelines.lake.schemas import SOURCE_REJECTIONS
-from pipelines.lake.staging import Published
-from pipelines.lake.log_tables import append_log
+from pipelines.lake.staging import Switched
 from pipelines.logs import get_logger
 from pipelines.publish.apply_views import apply_views
 from pipelines.query.engine import QueryEngine
@@ -39,7 +39,7 @@ log = get_logger(__name__)
 class NightResult:
     night: str
     run_id: str
-    published: list[Published]
+    switched: list[Switched]
     records: list[RunRecord]
     api_calls: dict[str, int] = field(default_factory=dict)
     cloudwatch_cost_usd: float = 0.0
@@ -48,7 +48,7 @@ class NightResult:
 
     @property
     def ok(self) -> bool:
-        return not any(l.errors for l in self.landings) and all(r.status == PUBLISHED for r in self.records)
+        return not any(landing.errors for landing in self.landings) and all(r.status == PUBLISHED for r in self.records)
 
     @property
     def quarantined(self) -> list[GateOutcome]:
@@ -56,7 +56,7 @@ class NightResult:
 
     def landing(self, source: str) -> Landing:
         """What source `source` (e.g. cloudwatch_metrics) did tonight."""
-        found = [l for l in self.landings if l.source == source]
+        found = [landing for landing in self.landings if landing.source == source]
         if not found:
             raise KeyError(f"no source {source!r} landed in night {self.night}")
         return found[0]
@@ -72,7 +72,7 @@ class _Landed:
 
 
 def new_run_id(now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
@@ -82,8 +82,14 @@ def default_landers(monitor_progress: Callable[[int, int], None] | None = None) 
     `monitor_progress(done, total)` hears about each Model Monitor report fetched: a night can
     hold thousands of small objects, and a person watching wants to see them go by.
     """
-    return (CLOUDWATCH_METRICS, ENDPOINTS, model_monitor_lander(monitor_progress), BUSINESS_KPIS, ENDPOINT_MODELS,
-            ENDPOINT_LOG_PATTERNS)  # fmt: skip
+    return (
+        CLOUDWATCH_METRICS,
+        ENDPOINTS,
+        model_monitor_lander(monitor_progress),
+        BUSINESS_KPIS,
+        ENDPOINT_MODELS,
+        ENDPOINT_LOG_PATTERNS,
+    )
 
 
 def run_night(
@@ -104,17 +110,31 @@ def run_night(
     landers = default_landers() if landers is None else landers
     ensure_lake(session, config.lake)
     landed = [_land(lander, session, config, night, run_id) for lander in landers]
-    outcomes = [audit_and_publish(session, config, staged, night.isoformat()) for one in landed for staged in one.landing.staged]
+    outcomes = [audit_and_switch(session, config, staged, night.isoformat()) for one in landed for staged in one.landing.staged]
     for lander in landers:
         _finish(lander, session, config, night, run_id)
     _after_audit(session, config, night, run_id, [one.landing for one in landed], outcomes)
     view_error = _apply_views(session, config, engine, run_id)
     records = _records(run_id, night, started, landed, outcomes, view_error)
     write_run_records(session, config.lake, records)
-    result = NightResult(night.isoformat(), run_id, [o.published for o in outcomes if o.published], records,
-                         session.calls.snapshot(), session.calls.cloudwatch_cost_usd(), outcomes, [one.landing for one in landed])  # fmt: skip
-    log.info("night", night=result.night, run_id=run_id, ok=result.ok, api_calls=sum(one.api_calls for one in landed),
-             partitions={f"{o.staged.table}/{o.staged.dt}": o.status for o in outcomes})  # fmt: skip
+    result = NightResult(
+        night.isoformat(),
+        run_id,
+        [o.switched for o in outcomes if o.switched],
+        records,
+        session.calls.snapshot(),
+        session.calls.cloudwatch_cost_usd(),
+        outcomes,
+        [one.landing for one in landed],
+    )
+    log.info(
+        "night",
+        night=result.night,
+        run_id=run_id,
+        ok=result.ok,
+        api_calls=sum(one.api_calls for one in landed),
+        partitions={f"{o.staged.table}/{o.staged.dt}": o.status for o in outcomes},
+    )
     return result
 
 
@@ -125,8 +145,15 @@ def _land(lander: Lander, session: Session, config: Config, night: date, run_id:
         landing = lander.land(session, config, night, run_id)
     except (PipelineError, ClientError, BotoCoreError) as error:
         landing = Landing(source=lander.name, errors=[f"{type(error).__name__}: {error}"])
-    log.info("landing", run_id=run_id, source=landing.source, partitions=len(landing.staged),
-             rejected=len(landing.rejections), errors=landing.errors, counts=landing.counts)  # fmt: skip
+    log.info(
+        "landing",
+        run_id=run_id,
+        source=landing.source,
+        partitions=len(landing.staged),
+        rejected=len(landing.rejections),
+        errors=landing.errors,
+        counts=landing.counts,
+    )
     calls = sum(session.calls.snapshot().values()) - calls_before
     return _Landed(landing, calls, session.calls.cloudwatch_cost_usd() - cost_before)
 
@@ -139,7 +166,9 @@ def _finish(lander: Lander, session: Session, config: Config, night: date, run_i
         log.error("finish", run_id=run_id, source=lander.name, error=f"{type(error).__name__}: {error}")
 
 
-def _after_audit(session: Session, config: Config, night: date, run_id: str, landings: list[Landing], outcomes: list[GateOutcome]) -> None:
+def _after_audit(
+    session: Session, config: Config, night: date, run_id: str, landings: list[Landing], outcomes: list[GateOutcome]
+) -> None:
     """What follows the switch: rejected objects recorded, the audit's metrics and docs."""
     rejections = [row for landing in landings for row in landing.rejections]
     if rejections:
@@ -147,7 +176,7 @@ def _after_audit(session: Session, config: Config, night: date, run_id: str, lan
         append_log(session, config.lake, SOURCE_REJECTIONS, night.isoformat(), f"{run_id}-rejections", table)
     emit_metrics(session, config, outcomes)
     if config.validation.data_docs:
-        docs = publish_data_docs(session, [o.report for o in outcomes], f"{config.validation.data_docs.rstrip('/')}/{night}/")
+        docs = write_data_docs(session, [o.report for o in outcomes], f"{config.validation.data_docs.rstrip('/')}/{night}/")
         log.info("data_docs", night=night.isoformat(), index=docs)
 
 
@@ -168,10 +197,24 @@ def _records(
     """The night's pipeline_runs rows: one per audited partition, one per day a source failed as a whole, the views'."""
     source_of = {staged.table: one for one in landed for staged in one.landing.staged}
     records = [_record(o, night, started, source_of[o.staged.table]) for o in outcomes]
-    records += [RunRecord(run_id, dt, one.landing.source, 0, FAILED, started, _now(), [], "; ".join(one.landing.errors),
-                          one.api_calls, one.cost_usd)
-                for one in landed if one.landing.errors and not one.landing.staged
-                for dt in one.landing.days or [night.isoformat()]]  # fmt: skip
+    records += [
+        RunRecord(
+            run_id,
+            dt,
+            one.landing.source,
+            0,
+            FAILED,
+            started,
+            _now(),
+            [],
+            "; ".join(one.landing.errors),
+            one.api_calls,
+            one.cost_usd,
+        )
+        for one in landed
+        if one.landing.errors and not one.landing.staged
+        for dt in one.landing.days or [night.isoformat()]
+    ]
     if view_error:
         records.append(RunRecord(run_id, night.isoformat(), "views", 0, FAILED, started, _now(), [], view_error))
     return records
@@ -184,9 +227,20 @@ def _record(outcome: GateOutcome, night: date, started: datetime, source: _Lande
     status = QUARANTINED if outcome.quarantined else (FAILED if errors else PUBLISHED)
     message = report.summary() if outcome.quarantined else errors
     dt = staged.dt or night.isoformat()  # an unpartitioned table's load belongs to the night that made it
-    return RunRecord(staged.run_id, dt, staged.table, staged.rows, status, started, _now(), report.failed_names(),
-                     message, source.api_calls, source.cost_usd)  # fmt: skip
+    return RunRecord(
+        staged.run_id,
+        dt,
+        staged.table,
+        staged.rows,
+        status,
+        started,
+        _now(),
+        report.failed_names(),
+        message,
+        source.api_calls,
+        source.cost_usd,
+    )
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)

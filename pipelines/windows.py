@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 
 @dataclass(frozen=True)
@@ -24,5 +24,5 @@ class Window:
 
 def night_window(night: date, lookback_days: int) -> Window:
     """The night D re-reads `lookback_days` before it, because CloudWatch data arrives late."""
-    start = datetime.combine(night - timedelta(days=lookback_days), time(0), tzinfo=timezone.utc)
-    return Window(start=start, end=datetime.combine(night + timedelta(days=1), time(0), tzinfo=timezone.utc))
+    start = datetime.combine(night - timedelta(days=lookback_days), time(0), tzinfo=UTC)
+    return Window(start=start, end=datetime.combine(night + timedelta(days=1), time(0), tzinfo=UTC))

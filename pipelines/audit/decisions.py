@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+from pipelines.audit.quarantine import Quarantined, drop, find, release
 from pipelines.aws import Session
 from pipelines.config import Config
-from pipelines.lake.staging import Published
 from pipelines.lake.runs import FAILED, PUBLISHED, RunRecord, write_run_records
-from pipelines.audit.quarantine import Quarantined, drop, find, release
+from pipelines.lake.staging import Switched
 
 
 def release_quarantined(
     session: Session, config: Config, table: str, dt: str | None, run_id: str | None, by: str, reason: str, force: bool = False
-) -> Published:
+) -> Switched:
     """Publish the quarantined partition and record who released it and why."""
     item = find(session, config.lake, table, dt, run_id)
     started = _now()
-    published = release(session, config.lake, item, force=force)
+    switched = release(session, config.lake, item, force=force)
     _record(session, config, item, PUBLISHED, f"released from quarantine by {by}: {reason}", started)
-    return published
+    return switched
 
 
 def drop_quarantined(
@@ -41,4 +41,4 @@ def _record(session: Session, config: Config, item: Quarantined, status: str, me
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Sequence
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from pipelines.errors import FatalError
 from pipelines.audit.engine import ValidationReport
+from pipelines.errors import FatalError
 
 SITE = "lake"
 # GE's file store refuses keys containing path separators; run ids and dates never should.
@@ -69,7 +69,7 @@ def _store_results(context: Any, reports: Sequence[ValidationReport]) -> None:
 
     suites: dict[str, list[Any]] = {}
     for report in reports:
-        run = RunIdentifier(run_name=_safe(report.run_id or "adhoc"), run_time=report.evaluated_at.replace(tzinfo=timezone.utc))
+        run = RunIdentifier(run_name=_safe(report.run_id or "adhoc"), run_time=report.evaluated_at.replace(tzinfo=UTC))
         batch = _safe(f"dt={report.dt}" if report.dt else report.table)
         key = ValidationResultIdentifier(ExpectationSuiteIdentifier(report.table), run, batch)
         result = copy.deepcopy(report.ge_result)  # the report keeps GE's result as it was
@@ -79,14 +79,14 @@ def _store_results(context: Any, reports: Sequence[ValidationReport]) -> None:
         if report.table not in suites:
             suites[report.table] = [r.expectation_config.to_domain_obj() for r in report.ge_result.results]
     for table, expectations in suites.items():
-        context.suites.add(gx.ExpectationSuite(name=table, expectations=sorted(expectations, key=lambda e: e.meta["index"])))
+        context.suites.add(gx.ExpectationSuite(name=table, expectations=sorted(expectations, key=_index)))
 
 
 def _safe(part: str) -> str:
     return _UNSAFE.sub("_", part)
 
 
-def publish_data_docs(session: Any, reports: Sequence[ValidationReport], target: str) -> str:
+def write_data_docs(session: Any, reports: Sequence[ValidationReport], target: str) -> str:
     """Build the site into a local folder, or into a temporary one uploaded under an s3:// prefix."""
     if not target.startswith("s3://"):
         return str(build_data_docs(reports, Path(target)))
@@ -101,3 +101,8 @@ def publish_data_docs(session: Any, reports: Sequence[ValidationReport], target:
         for file in sorted(p for p in root.rglob("*") if p.is_file()):
             wr.s3.upload(local_file=str(file), path=prefix + file.relative_to(root).as_posix(), boto3_session=session)
     return prefix + "index.html"
+
+
+def _index(expectation: Any) -> int:
+    """Where an expectation stands in its suite (kept in its meta by the engine)."""
+    return int(expectation.meta["index"])

@@ -7,7 +7,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -15,9 +15,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.audit.suites import CRITICAL, WARNING, ExpectationSpec, Suite, ge_expectation, string_row_conditions
 from pipelines.errors import FatalError
 from pipelines.lake.schemas import VALIDATION_RESULTS
-from pipelines.audit.suites import CRITICAL, WARNING, ExpectationSpec, Suite, ge_expectation, string_row_conditions
 
 EXAMPLES = 5  # rows shown per failed expectation: enough to recognise the pattern, short enough to read
 MISSING_EXAMPLES = 20  # set members reported missing (e.g. endpoints without Invocations): list them all, nearly
@@ -27,9 +27,15 @@ RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
 # GE kwargs that say *where* and *how* rather than what is expected: left out of `expected`.
 _DOMAIN_KWARGS = ("batch_id", "column", "column_list", "column_A", "column_B", "condition_parser")
 _NULLABLE_INTS = {
-    pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype(),
-    pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(), pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(),
-}  # fmt: skip
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+}
 
 
 class ParameterError(FatalError):
@@ -90,7 +96,9 @@ class ValidationReport:
 
     def summary(self) -> str:
         """A few lines a person can act on: what failed, on how many rows, examples, why it matters."""
-        where = " ".join(part for part in (self.table, f"dt={self.dt}" if self.dt else "", f"run {self.run_id}" if self.run_id else "") if part)
+        where = " ".join(
+            part for part in (self.table, f"dt={self.dt}" if self.dt else "", f"run {self.run_id}" if self.run_id else "") if part
+        )
         critical, warnings = len(self.failed_critical), len(self.failed_warnings)
         if critical:
             verdict = f"FAILED, not publishable: {critical} critical and {warnings} warning expectation(s) failed"
@@ -168,20 +176,33 @@ class Validator:
         self._batches = asset.add_batch_definition_whole_dataframe("whole")
         self._suite_class = gx.ExpectationSuite
 
-    def validate(self, table: pa.Table, suite: Suite, parameters: Mapping[str, Any] | None = None,
-                 *, dt: str | None = None, run_id: str = "") -> ValidationReport:  # fmt: skip
+    def validate(
+        self,
+        table: pa.Table,
+        suite: Suite,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        dt: str | None = None,
+        run_id: str = "",
+    ) -> ValidationReport:
         """Run `suite` on `table`; expectations whose run-time parameters are all None are skipped."""
-        evaluated_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        evaluated_at = datetime.now(UTC).replace(tzinfo=None)
         values = resolve_parameters(suite, parameters)
-        skipped = {i: s.parameters for i, s in enumerate(suite.expectations) if s.parameters and all(values[p] is None for p in s.parameters)}
+        skipped = {
+            i: s.parameters
+            for i, s in enumerate(suite.expectations)
+            if s.parameters and all(values[p] is None for p in s.parameters)
+        }
         to_run = [i for i in range(len(suite.expectations)) if i not in skipped]
         result = None
         if to_run:
-            ge_suite = self._suite_class(name=suite.table, expectations=[ge_expectation(suite.expectations[i], i) for i in to_run])
+            ge_suite = self._suite_class(
+                name=suite.table, expectations=[ge_expectation(suite.expectations[i], i) for i in to_run]
+            )
             batch = self._batches.get_batch(batch_parameters={"dataframe": to_validation_frame(table)})
             with string_row_conditions():  # GE rebuilds the expectations while validating
                 result = batch.validate(ge_suite, result_format=RESULT_FORMAT, expectation_parameters=values)
-        by_index = {r.expectation_config.meta["index"]: r for r in (result.results if result else [])}
+        by_index = {r.expectation_config.meta["index"]: r for r in (result.results if result else []) if r.expectation_config}
         outcomes = tuple(
             _skipped_outcome(spec, skipped[i]) if i in skipped else _outcome(spec, by_index[i], table.column_names)
             for i, spec in enumerate(suite.expectations)
@@ -199,8 +220,9 @@ def shared_validator() -> Validator:
     return Validator()
 
 
-def validate_table(table: pa.Table, suite: Suite, parameters: Mapping[str, Any] | None = None,
-                   *, dt: str | None = None, run_id: str = "") -> ValidationReport:  # fmt: skip
+def validate_table(
+    table: pa.Table, suite: Suite, parameters: Mapping[str, Any] | None = None, *, dt: str | None = None, run_id: str = ""
+) -> ValidationReport:
     """Validate with the process's shared Validator (see `Validator.validate`)."""
     return shared_validator().validate(table, suite, parameters, dt=dt, run_id=run_id)
 
@@ -233,7 +255,9 @@ def _frame_column(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     if pa.types.is_map(kind):
         return canonical_map_strings(column)
     if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_struct(kind):
-        return pa.array([None if v is None else json.dumps(_jsonable(v), sort_keys=True) for v in column.to_pylist()], pa.string())
+        return pa.array(
+            [None if v is None else json.dumps(_jsonable(v), sort_keys=True) for v in column.to_pylist()], pa.string()
+        )
     if pa.types.is_date(kind):
         return column.cast(pa.timestamp("ns"))
     if pa.types.is_timestamp(kind) and kind.unit != "ns":
@@ -286,7 +310,7 @@ def _canonical_json(value: Any) -> str:
 def _parameter_value(value: Any) -> Any:
     """Values GE can compare with the frame: aware datetimes -> naive UTC, dates -> midnight, sets -> lists."""
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     if isinstance(value, np.generic):
@@ -316,14 +340,26 @@ def _outcome(spec: ExpectationSpec, result: Any, columns: list[str]) -> Expectat
     if "row_condition" in expected:  # GE returns it wrapped in a condition object; the suite's text reads better
         expected["row_condition"] = spec.kwargs["row_condition"]
     return ExpectationOutcome(
-        spec.type, spec.column, spec.severity, bool(result.success), False, _int_or_none(unexpected),
-        _int_or_none(details.get("element_count")), examples or [], spec.description, observed, spec.short_name, expected,
-    )  # fmt: skip
+        spec.type,
+        spec.column,
+        spec.severity,
+        bool(result.success),
+        False,
+        _int_or_none(unexpected),
+        _int_or_none(details.get("element_count")),
+        examples or [],
+        spec.description,
+        observed,
+        spec.short_name,
+        expected,
+    )
 
 
 def _skipped_outcome(spec: ExpectationSpec, parameters: Iterable[str]) -> ExpectationOutcome:
     reason = f"no value for {', '.join(parameters)}"
-    return ExpectationOutcome(spec.type, spec.column, spec.severity, True, True, None, None, [], spec.description, reason, spec.short_name)
+    return ExpectationOutcome(
+        spec.type, spec.column, spec.severity, True, True, None, None, [], spec.description, reason, spec.short_name
+    )
 
 
 def _exception_message(info: Any) -> str | None:

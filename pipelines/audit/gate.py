@@ -10,16 +10,16 @@ from typing import Any
 import awswrangler as wr
 import pyarrow as pa
 
+from pipelines.audit.engine import ValidationReport, validate_table, validation_rows
+from pipelines.audit.quarantine import Quarantined, quarantine
+from pipelines.audit.suites import Suite, load_suite
 from pipelines.aws import Session
 from pipelines.config import Config
 from pipelines.lake import catalog
 from pipelines.lake.log_tables import append_log
-from pipelines.lake.staging import Published, StagedPartition, publish, read_table
 from pipelines.lake.runs import PUBLISHED, read_run_records
 from pipelines.lake.schemas import AUDITED, CLOUDWATCH_METRICS, TABLES, VALIDATION_RESULTS
-from pipelines.audit.engine import ValidationReport, validate_table, validation_rows
-from pipelines.audit.quarantine import Quarantined, quarantine
-from pipelines.audit.suites import Suite, load_suite
+from pipelines.lake.staging import StagedPartition, Switched, read_table, switch
 
 
 @dataclass(frozen=True)
@@ -28,12 +28,12 @@ class GateOutcome:
 
     staged: StagedPartition
     report: ValidationReport
-    published: Published | None
+    switched: Switched | None
     quarantined: Quarantined | None
 
     @property
     def status(self) -> str:
-        return "published" if self.published else "quarantined"
+        return "published" if self.switched else "quarantined"
 
 
 def trailing_rows(session: Session, config: Config, table: str, dt: str) -> list[int]:
@@ -42,8 +42,11 @@ def trailing_rows(session: Session, config: Config, table: str, dt: str) -> list
     counts = []
     for back in range(1, config.validation.trailing_nights + 1):
         earlier = (day - timedelta(days=back)).isoformat()
-        records = [r for r in read_run_records(session, config.lake, earlier).to_pylist()
-                   if r["table_name"] == table and r["status"] == PUBLISHED]  # fmt: skip
+        records = [
+            r
+            for r in read_run_records(session, config.lake, earlier).to_pylist()
+            if r["table_name"] == table and r["status"] == PUBLISHED
+        ]
         if records:
             counts.append(int(records[-1]["rows"]))
     return counts
@@ -79,14 +82,14 @@ def audit(session: Session, config: Config, staged: StagedPartition, suite: Suit
     return validate_table(data, suite, parameters(session, config, staged.table, staged.dt), dt=staged.dt, run_id=staged.run_id)
 
 
-def audit_and_publish(
+def audit_and_switch(
     session: Session, config: Config, staged: StagedPartition, night: str, suite: Suite | None = None
 ) -> GateOutcome:
     """Publish the partition if no critical expectation failed, else hold it back with the verdict."""
     report = audit(session, config, staged, suite)
     record_results(session, config, report, night)
     if report.passed:
-        return GateOutcome(staged, report, publish(session, config.lake, staged), None)
+        return GateOutcome(staged, report, switch(session, config.lake, staged), None)
     verdict = {**report.to_dict(), "failed": report.failed_names()}
     return GateOutcome(staged, report, None, quarantine(session, config.lake, staged, verdict, report.summary()))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import awswrangler as wr
@@ -13,21 +13,14 @@ from pipelines.aws import Session
 from pipelines.config import LakeConfig
 from pipelines.errors import FatalError
 from pipelines.lake import catalog
-from pipelines.lake.paths import run_prefix
-from pipelines.lake.staging import Published, StagedPartition, publish
+from pipelines.lake.paths import quarantine_prefix, quarantine_root, run_of, run_prefix, split_s3_uri
+from pipelines.lake.staging import StagedPartition, Switched, switch
 
-QUARANTINE = "_quarantine"
 VERDICT = "validation.json"
 
 
 class QuarantineError(FatalError):
     """The quarantined partition asked for does not exist, or releasing it would lose newer data."""
-
-
-def quarantine_prefix(lake: LakeConfig, table: str, dt: str | None, run_id: str) -> str:
-    """Beside the tables, never under one: no reader's location includes it."""
-    partition = f"dt={dt}/" if dt is not None else ""
-    return f"s3://{lake.bucket}/{lake.prefix}{QUARANTINE}/{table}/{partition}run={run_id}/"
 
 
 @dataclass(frozen=True)
@@ -52,8 +45,16 @@ def quarantine(session: Session, lake: LakeConfig, staged: StagedPartition, verd
     """Move the staged files under the quarantine prefix and write the verdict beside them."""
     target = quarantine_prefix(lake, staged.table, staged.dt, staged.run_id)
     wr.s3.copy_objects(list(staged.files), source_path=staged.uri, target_path=target, boto3_session=session)
-    item = Quarantined(staged.table, staged.dt, staged.run_id, target, staged.rows, list(verdict.get("failed", [])),
-                       summary, datetime.now(timezone.utc).isoformat(timespec="seconds"))  # fmt: skip
+    item = Quarantined(
+        staged.table,
+        staged.dt,
+        staged.run_id,
+        target,
+        staged.rows,
+        list(verdict.get("failed", [])),
+        summary,
+        datetime.now(UTC).isoformat(timespec="seconds"),
+    )
     document = {**verdict, "quarantine": {**item.__dict__}}
     _put_json(session, f"{target}{VERDICT}", document)
     wr.s3.delete_objects(staged.uri, boto3_session=session)
@@ -62,8 +63,7 @@ def quarantine(session: Session, lake: LakeConfig, staged: StagedPartition, verd
 
 def list_quarantined(session: Session, lake: LakeConfig, table: str | None = None) -> list[Quarantined]:
     """Everything held back, oldest run first."""
-    root = f"s3://{lake.bucket}/{lake.prefix}{QUARANTINE}/{table + '/' if table else ''}"
-    verdicts = wr.s3.list_objects(root, suffix=VERDICT, boto3_session=session)
+    verdicts = wr.s3.list_objects(quarantine_root(lake, table), suffix=VERDICT, boto3_session=session)
     items = [_item(_get_json(session, uri)) for uri in verdicts]
     return sorted(items, key=lambda q: (q.run_id, q.table, q.dt or ""))
 
@@ -81,22 +81,25 @@ def find(session: Session, lake: LakeConfig, table: str, dt: str | None, run_id:
     return matches[-1]
 
 
-def release(session: Session, lake: LakeConfig, item: Quarantined, *, force: bool = False) -> Published:
+def release(session: Session, lake: LakeConfig, item: Quarantined, *, force: bool = False) -> Switched:
     """Publish a quarantined partition after a person decided the data is right.
 
     Refuses when the partition was published again by a newer run since: releasing then
     would replace newer data with older (unless `force`).
     """
     current = catalog.partition_location(session, lake, item.table, item.dt) if item.dt else None
-    newer = current and "/run=" in current and current.rstrip("/").rsplit("run=", 1)[1] > item.run_id
+    current_run = run_of(current) if current else None
+    newer = current_run is not None and current_run > item.run_id
     if newer and not force:
-        raise QuarantineError(f"{item.ref}: the partition was published by a newer run since ({current}); use --force to replace it")
+        raise QuarantineError(
+            f"{item.ref}: the partition was published by a newer run since ({current}); use --force to replace it"
+        )
     target = run_prefix(lake, item.table, item.dt, item.run_id)
     data = [uri for uri in wr.s3.list_objects(item.uri, boto3_session=session) if not uri.endswith(VERDICT)]
     copied = wr.s3.copy_objects(data, source_path=item.uri, target_path=target, boto3_session=session)
-    published = publish(session, lake, StagedPartition(item.table, item.dt, item.run_id, target, tuple(copied), item.rows))
+    switched = switch(session, lake, StagedPartition(item.table, item.dt, item.run_id, target, tuple(copied), item.rows))
     wr.s3.delete_objects(item.uri, boto3_session=session)
-    return published
+    return switched
 
 
 def drop(session: Session, item: Quarantined) -> None:
@@ -109,11 +112,11 @@ def _item(document: dict[str, Any]) -> Quarantined:
 
 
 def _put_json(session: Session, uri: str, document: dict[str, Any]) -> None:
-    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    bucket, key = split_s3_uri(uri)
     body = json.dumps(document, indent=1, default=str).encode("utf-8")
     session.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
 
 
 def _get_json(session: Session, uri: str) -> dict[str, Any]:
-    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    bucket, key = split_s3_uri(uri)
     return dict(json.loads(session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()))

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import yaml
@@ -138,7 +138,12 @@ def frame_type(arrow_type: pa.DataType) -> str:
         return "str"
     if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
         return "datetime64"
-    if pa.types.is_map(arrow_type) or pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) or pa.types.is_struct(arrow_type):
+    if (
+        pa.types.is_map(arrow_type)
+        or pa.types.is_list(arrow_type)
+        or pa.types.is_large_list(arrow_type)
+        or pa.types.is_struct(arrow_type)
+    ):
         return "str"
     raise TypeError(f"no validation type for Arrow type {arrow_type}")
 
@@ -152,7 +157,12 @@ def ge_expectation(spec: ExpectationSpec, index: int) -> Any:
 
     cls = get_expectation_impl(spec.type)
     with string_row_conditions():
-        return cls(**spec.kwargs, severity=spec.severity, description=spec.description, meta={"index": index, "name": spec.short_name})
+        return cls(
+            **spec.kwargs,
+            severity=cast(Any, spec.severity),
+            description=spec.description,
+            meta={"index": index, "name": spec.short_name},
+        )
 
 
 @contextmanager
@@ -177,10 +187,14 @@ def _parameters(path: Path, raw: Any) -> tuple[ParameterSpec, ...]:
         declaration = declaration or {}
         unknown = set(declaration) - {"required", "default", "description"} if isinstance(declaration, dict) else {"?"}
         if unknown or ("required" in declaration) == ("default" in declaration):
-            raise SuiteError(f"{path}: parameter {name!r} needs exactly one of 'required: true' or 'default: <value>' (and an optional description)")
+            raise SuiteError(
+                f"{path}: parameter {name!r} needs exactly one of 'required: true' or 'default: <value>' (and an optional description)"
+            )
         if "required" in declaration and declaration["required"] is not True:
             raise SuiteError(f"{path}: parameter {name!r}: 'required' must be true (use 'default' otherwise)")
-        parameters.append(ParameterSpec(name, "required" in declaration, declaration.get("default"), declaration.get("description")))
+        parameters.append(
+            ParameterSpec(name, "required" in declaration, declaration.get("default"), declaration.get("description"))
+        )
     return tuple(parameters)
 
 
@@ -193,10 +207,16 @@ def _schema_expectations(path: Path, contract: TableSpec | None, raw: Any) -> It
     if contract is None:
         raise SuiteError(f"{path}: 'schema' derives the checks from the table contract, and there is none for this table")
     severity, why = raw["severity"], raw.get("description")
-    yield ExpectationSpec("expect_table_columns_to_match_ordered_list", {"column_list": list(contract.schema.names)}, severity, why)
+    yield ExpectationSpec(
+        "expect_table_columns_to_match_ordered_list", {"column_list": list(contract.schema.names)}, severity, why
+    )
     for column in contract.schema:
-        yield ExpectationSpec("expect_column_values_to_be_of_type", {"column": column.name, "type_": frame_type(column.type)}, severity,
-                              f"{column.name} is {column.type} in the contract")  # fmt: skip
+        yield ExpectationSpec(
+            "expect_column_values_to_be_of_type",
+            {"column": column.name, "type_": frame_type(column.type)},
+            severity,
+            f"{column.name} is {column.type} in the contract",
+        )
 
 
 def _expectation(path: Path, index: int, entry: Any, contract: TableSpec | None, declared: set[str]) -> ExpectationSpec:

@@ -26,8 +26,17 @@ from pipelines.demo.fleet_stories import (
     place_stories,
 )
 
-__all__ = ["DemoEndpoint", "Fleet", "LeftOut", "SeriesData", "Story", "build_fleet", "endpoint_traffic",
-           "fleet_for_nights", "iter_series"]
+__all__ = [
+    "DemoEndpoint",
+    "Fleet",
+    "LeftOut",
+    "SeriesData",
+    "Story",
+    "build_fleet",
+    "endpoint_traffic",
+    "fleet_for_nights",
+    "iter_series",
+]
 
 INVOCATION_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
@@ -62,7 +71,7 @@ class Fleet:
     @property
     def nights(self) -> tuple[date, ...]:
         """The days the stories lie on: the period after its lookback days."""
-        return self.dates[self.lookback_days:]
+        return self.dates[self.lookback_days :]
 
     def story(self, kind: str) -> Story | None:
         """The first story of `kind`, or None when the nights could not hold it."""
@@ -156,10 +165,10 @@ def endpoint_traffic(fleet: Fleet, endpoint_name: str, day: date) -> np.ndarray:
 def _endpoint_series(fleet: Fleet, ep: DemoEndpoint, d: date, f: _Day) -> Iterator[SeriesData]:
     dims = {"EndpointName": ep.name, "VariantName": ep.variant_name}
 
-    def series(namespace: str, metric: str, unit: str, ts: np.ndarray, values: np.ndarray,
-               counts: np.ndarray | None = None) -> SeriesData:
-        return SeriesData(ep.account_id, ep.region, namespace, metric, dict(dims), unit,
-                          ts, values, counts)
+    def series(
+        namespace: str, metric: str, unit: str, ts: np.ndarray, values: np.ndarray, counts: np.ndarray | None = None
+    ) -> SeriesData:
+        return SeriesData(ep.account_id, ep.region, namespace, metric, dict(dims), unit, ts, values, counts)
 
     profile = _profile(ep)
     errors_4xx, errors_5xx = _errors(f, _rng(fleet.seed, ep.name, d, _ERRORS))
@@ -195,10 +204,9 @@ def _day_frame(fleet: Fleet, ep: DemoEndpoint, d: date) -> _Day | None:
         load = load * (1.0 - 0.95 * np.exp(-age_days * 3.0 / RAMP_DAYS))
     growth = 1.0 + 0.01 * (d - fleet.start.date()).days  # a fleet in use grows slowly
     rng = _rng(fleet.seed, ep.name, d, _TRAFFIC)
-    noise = np.exp(rng.normal(-0.07**2 / 2, 0.07, ts.size))
+    noise = np.exp(rng.normal(-(0.07**2) / 2, 0.07, ts.size))
     invocations = rng.poisson(p.base_rpm * growth * load * noise).astype(np.float64)
-    return _Day(ts, invocations, load, _in_stories(fleet, ep, ts, LATENCY_INCIDENT),
-                _in_stories(fleet, ep, ts, ERROR_BURST))
+    return _Day(ts, invocations, load, _in_stories(fleet, ep, ts, LATENCY_INCIDENT), _in_stories(fleet, ep, ts, ERROR_BURST))
 
 
 def _errors(f: _Day, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -228,8 +236,9 @@ def _overhead_latency(p: Profile, f: _Day, rng: np.random.Generator) -> tuple[np
     return _histogram(f, median, pvals, rng)
 
 
-def _histogram(f: _Day, median: np.ndarray, pvals: np.ndarray,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _histogram(
+    f: _Day, median: np.ndarray, pvals: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each minute's requests as (timestamp, distinct value, count) rows; empty minutes vanish."""
     counts = rng.multinomial(f.invocations.astype(np.int64), pvals)
     jitter = rng.random(counts.shape)  # where in its bucket each value lies (log scale)
@@ -239,9 +248,9 @@ def _histogram(f: _Day, median: np.ndarray, pvals: np.ndarray,
     return f.ts[minute], values, counts[minute, bucket].astype(np.float64)
 
 
-def _bucket_probabilities(sigma: float, tail_fraction: float, tail_multiplier: float,
-                          tail_sigma: float) -> np.ndarray:
+def _bucket_probabilities(sigma: float, tail_fraction: float, tail_multiplier: float, tail_sigma: float) -> np.ndarray:
     """Mass of a lognormal body + slow-tail mixture (median 1) in each bucket; ends are open."""
+
     def cdf(x: float) -> float:
         body = 0.5 * (1 + math.erf(x / (sigma * math.sqrt(2))))
         tail = 0.5 * (1 + math.erf((x - math.log(tail_multiplier)) / (tail_sigma * math.sqrt(2))))
@@ -251,8 +260,7 @@ def _bucket_probabilities(sigma: float, tail_fraction: float, tail_multiplier: f
     return np.diff(np.concatenate(([0.0], inner, [1.0])))
 
 
-def _instance(ep: DemoEndpoint, p: Profile, f: _Day, live_since: datetime,
-              rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _instance(ep: DemoEndpoint, p: Profile, f: _Day, live_since: datetime, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Instance metrics in percent; CPU and GPU summed over cores (up to 100 x cores)."""
     size = f.ts.size
     busy = f.invocations / (p.base_rpm * (1.0 + p.cycle_amplitude))  # ~1 at a weekday peak

@@ -16,8 +16,17 @@ TRUNCATED_REPORT = "truncated_report"
 QUIET_WEEKEND = "quiet_weekend"
 WEEKLY_504_STORM = "weekly_504_storm"
 # Every story the demo promises (README), in the order the summary explains what was left out.
-PROMISED = (LATENCY_INCIDENT, ERROR_BURST, KPI_RESTATEMENT, LAUNCH_RAMP, MODEL_CHANGE, DUPLICATED_EXPORT,
-            TRUNCATED_REPORT, QUIET_WEEKEND, WEEKLY_504_STORM)  # fmt: skip
+PROMISED = (
+    LATENCY_INCIDENT,
+    ERROR_BURST,
+    KPI_RESTATEMENT,
+    LAUNCH_RAMP,
+    MODEL_CHANGE,
+    DUPLICATED_EXPORT,
+    TRUNCATED_REPORT,
+    QUIET_WEEKEND,
+    WEEKLY_504_STORM,
+)
 FULL_STORY_NIGHTS = 7  # from this many nights on, every story fits whatever the last night's weekday
 
 # Standard-time offsets of the regions' main user bases: the daily cycle peaks in their afternoon.
@@ -68,30 +77,110 @@ class Profile:
 
 # name, account, region, variant, business unit, product, owner, instance type, vCPUs, GPUs, profile
 _CAST: tuple[tuple[str, str, str, str, str, str, str, str, int, int, Profile], ...] = (
-    ("fraud-detector-prod", "111111111111", "us-east-1", "AllTraffic", "Payments",
-     "Fraud screening", "risk-ml", "ml.c5.2xlarge", 8, 0,
-     Profile(1000, 0.55, 0.70, 38_000, 0.42, 2_600, 42, 23)),
-    ("payments-router-eu", "111111111111", "eu-west-1", "AllTraffic", "Payments",
-     "Payment routing", "payments-ml", "ml.c5.xlarge", 4, 0,
-     Profile(420, 0.60, 0.65, 22_000, 0.38, 1_900, 36, 19)),
-    ("kyc-document-ocr-eu", "111111111111", "eu-west-1", "AllTraffic", "Payments",
-     "KYC document checks", "risk-ml", "ml.g4dn.2xlarge", 8, 1,
-     Profile(90, 0.70, 0.45, 72_000, 0.50, 4_800, 58, 31)),
-    ("search-ranker-prod", "111111111111", "us-east-1", "primary", "Marketplace",
-     "Search ranking", "search-relevance", "ml.g4dn.xlarge", 4, 1,
-     Profile(1250, 0.50, 0.75, 27_000, 0.40, 2_200, 49, 27)),
-    ("recommender-prod", "222222222222", "us-east-1", "AllTraffic", "Marketplace",
-     "Recommendations", "recsys", "ml.g5.2xlarge", 8, 1,
-     Profile(1300, 0.45, 0.75, 52_000, 0.45, 3_100, 61, 35)),
-    ("price-optimizer-eu", "222222222222", "eu-west-1", "AllTraffic", "Marketplace",
-     "Dynamic pricing", "pricing-ml", "ml.m5.xlarge", 4, 0,
-     Profile(300, 0.50, 0.75, 45_000, 0.44, 2_900, 44, 21)),
-    ("churn-predictor-prod", "222222222222", "us-east-1", "AllTraffic", "Growth",
-     "Retention", "growth-ds", "ml.m5.large", 2, 0,
-     Profile(90, 0.65, 0.50, 31_000, 0.48, 2_400, 33, 17)),
-    ("lead-scorer-eu", "222222222222", "eu-west-1", "AllTraffic", "Growth",
-     "Lead scoring", "growth-ds", "ml.c5.large", 2, 0,
-     Profile(520, 0.60, 0.55, 24_000, 0.40, 2_000, 38, 14)),
+    (
+        "fraud-detector-prod",
+        "111111111111",
+        "us-east-1",
+        "AllTraffic",
+        "Payments",
+        "Fraud screening",
+        "risk-ml",
+        "ml.c5.2xlarge",
+        8,
+        0,
+        Profile(1000, 0.55, 0.70, 38_000, 0.42, 2_600, 42, 23),
+    ),
+    (
+        "payments-router-eu",
+        "111111111111",
+        "eu-west-1",
+        "AllTraffic",
+        "Payments",
+        "Payment routing",
+        "payments-ml",
+        "ml.c5.xlarge",
+        4,
+        0,
+        Profile(420, 0.60, 0.65, 22_000, 0.38, 1_900, 36, 19),
+    ),
+    (
+        "kyc-document-ocr-eu",
+        "111111111111",
+        "eu-west-1",
+        "AllTraffic",
+        "Payments",
+        "KYC document checks",
+        "risk-ml",
+        "ml.g4dn.2xlarge",
+        8,
+        1,
+        Profile(90, 0.70, 0.45, 72_000, 0.50, 4_800, 58, 31),
+    ),
+    (
+        "search-ranker-prod",
+        "111111111111",
+        "us-east-1",
+        "primary",
+        "Marketplace",
+        "Search ranking",
+        "search-relevance",
+        "ml.g4dn.xlarge",
+        4,
+        1,
+        Profile(1250, 0.50, 0.75, 27_000, 0.40, 2_200, 49, 27),
+    ),
+    (
+        "recommender-prod",
+        "222222222222",
+        "us-east-1",
+        "AllTraffic",
+        "Marketplace",
+        "Recommendations",
+        "recsys",
+        "ml.g5.2xlarge",
+        8,
+        1,
+        Profile(1300, 0.45, 0.75, 52_000, 0.45, 3_100, 61, 35),
+    ),
+    (
+        "price-optimizer-eu",
+        "222222222222",
+        "eu-west-1",
+        "AllTraffic",
+        "Marketplace",
+        "Dynamic pricing",
+        "pricing-ml",
+        "ml.m5.xlarge",
+        4,
+        0,
+        Profile(300, 0.50, 0.75, 45_000, 0.44, 2_900, 44, 21),
+    ),
+    (
+        "churn-predictor-prod",
+        "222222222222",
+        "us-east-1",
+        "AllTraffic",
+        "Growth",
+        "Retention",
+        "growth-ds",
+        "ml.m5.large",
+        2,
+        0,
+        Profile(90, 0.65, 0.50, 31_000, 0.48, 2_400, 33, 17),
+    ),
+    (
+        "lead-scorer-eu",
+        "222222222222",
+        "eu-west-1",
+        "AllTraffic",
+        "Growth",
+        "Lead scoring",
+        "growth-ds",
+        "ml.c5.large",
+        2,
+        0,
+        Profile(520, 0.60, 0.55, 24_000, 0.40, 2_000, 38, 14),
+    ),
 )
 
 INCIDENT_ENDPOINT = "fraud-detector-prod"
@@ -121,8 +210,9 @@ class LeftOut:
 def cast(launched_at: datetime | None) -> tuple[DemoEndpoint, ...]:
     """The endpoints; the launched one goes live at `launched_at` (None: it serves from the start too)."""
     return tuple(
-        DemoEndpoint(name, acct, region, variant, bu, product, owner, itype, vcpus, gpus,
-                     launched_at if name == LAUNCH_ENDPOINT else None)
+        DemoEndpoint(
+            name, acct, region, variant, bu, product, owner, itype, vcpus, gpus, launched_at if name == LAUNCH_ENDPOINT else None
+        )
         for name, acct, region, variant, bu, product, owner, itype, vcpus, gpus, _ in _CAST
     )
 
@@ -159,23 +249,48 @@ def _incidents(nights: list[datetime]) -> Placed:
     incident = _nearest(nights, 0.6, range(max(len(nights) - 1, 1)))  # never the last night: the restatement comes later
     burst = _nearest(nights, 0.35, range(len(nights)), avoid=incident)
     stories = [
-        Story(LATENCY_INCIDENT, INCIDENT_ENDPOINT, incident + timedelta(hours=14), incident + timedelta(hours=18),
-              "Downstream feature store degraded: ModelLatency p99 up ~6x, p50 up ~1.5x for 4 hours; "
-              "data drift, fraud losses up"),
-        Story(ERROR_BURST, BURST_ENDPOINT, burst + timedelta(hours=16), burst + timedelta(hours=17),
-              "Bad model config pushed and rolled back: ~12% of requests failed with 5xx for an hour; "
-              "Marketplace conversion dips, and Growth's hand-made KPI sheet ('TBD') is rejected"),
+        Story(
+            LATENCY_INCIDENT,
+            INCIDENT_ENDPOINT,
+            incident + timedelta(hours=14),
+            incident + timedelta(hours=18),
+            "Downstream feature store degraded: ModelLatency p99 up ~6x, p50 up ~1.5x for 4 hours; data drift, fraud losses up",
+        ),
+        Story(
+            ERROR_BURST,
+            BURST_ENDPOINT,
+            burst + timedelta(hours=16),
+            burst + timedelta(hours=17),
+            "Bad model config pushed and rolled back: ~12% of requests failed with 5xx for an hour; "
+            "Marketplace conversion dips, and Growth's hand-made KPI sheet ('TBD') is rejected",
+        ),
     ]
     if len(nights) < 2:
-        return stories, [LeftOut(KPI_RESTATEMENT, "needs 2 nights: the restated figures arrive on a night after the incident's"),
-                         LeftOut(MODEL_CHANGE, "needs 2 nights: one served by the old model version, one by the new")]
+        return stories, [
+            LeftOut(KPI_RESTATEMENT, "needs 2 nights: the restated figures arrive on a night after the incident's"),
+            LeftOut(MODEL_CHANGE, "needs 2 nights: one served by the old model version, one by the new"),
+        ]
     restated = min(incident + timedelta(days=RESTATEMENT_DELAY_DAYS), nights[-1])
-    stories.append(_day_story(KPI_RESTATEMENT, None, restated, timedelta(days=1),
-                              f"Payments restates the fraud losses of {incident:%Y-%m-%d} (the first drop was an early estimate)"))
+    stories.append(
+        _day_story(
+            KPI_RESTATEMENT,
+            None,
+            restated,
+            timedelta(days=1),
+            f"Payments restates the fraud losses of {incident:%Y-%m-%d} (the first drop was an early estimate)",
+        )
+    )
     change = _nearest(nights, 2 / 3, range(1, len(nights)))
-    stories.append(_day_story(MODEL_CHANGE, CHANGE_ENDPOINT, change, timedelta(days=1),
-                              f"Model package version {CHANGE_FROM_VERSION + 1} goes live (was {CHANGE_FROM_VERSION}); "
-                              "endpoint_models shows it from this night's partition"))
+    stories.append(
+        _day_story(
+            MODEL_CHANGE,
+            CHANGE_ENDPOINT,
+            change,
+            timedelta(days=1),
+            f"Model package version {CHANGE_FROM_VERSION + 1} goes live (was {CHANGE_FROM_VERSION}); "
+            "endpoint_models shows it from this night's partition",
+        )
+    )
     return stories, []
 
 
@@ -184,18 +299,35 @@ def _middle_night(nights: list[datetime]) -> Placed:
     middle = nights[len(nights) // 2]
     launch = middle + timedelta(hours=10)
     stories = [
-        Story(LAUNCH_RAMP, LAUNCH_ENDPOINT, launch, min(nights[-1] + timedelta(days=1), launch + timedelta(days=RAMP_DAYS)),
-              "New endpoint launched: no data before, traffic ramps from ~5% to full over 3 days"),
-        _day_story(TRUNCATED_REPORT, TRUNCATED_ENDPOINT, middle + timedelta(hours=TRUNCATED_HOUR), timedelta(hours=1),
-                   "An interrupted upload: one data-quality statistics.json is cut short; source_rejections names it, the rest lands"),
+        Story(
+            LAUNCH_RAMP,
+            LAUNCH_ENDPOINT,
+            launch,
+            min(nights[-1] + timedelta(days=1), launch + timedelta(days=RAMP_DAYS)),
+            "New endpoint launched: no data before, traffic ramps from ~5% to full over 3 days",
+        ),
+        _day_story(
+            TRUNCATED_REPORT,
+            TRUNCATED_ENDPOINT,
+            middle + timedelta(hours=TRUNCATED_HOUR),
+            timedelta(hours=1),
+            "An interrupted upload: one data-quality statistics.json is cut short; source_rejections names it, the rest lands",
+        ),
     ]
     if len(nights) < 3:  # the middle night must have a published night before it and a repairing one after
         reason = "needs 3 nights: a published night before the bad export and one after it whose lookback repairs the day"
         return stories, [LeftOut(DUPLICATED_EXPORT, reason)]
-    stories.append(_day_story(DUPLICATED_EXPORT, None, middle, timedelta(days=1),
-                              "Every GetMetricData point of this night's export arrives twice: the audit quarantines its "
-                              "cloudwatch_metrics partitions, readers keep the previous data, the next night's lookback "
-                              "republishes the day"))
+    stories.append(
+        _day_story(
+            DUPLICATED_EXPORT,
+            None,
+            middle,
+            timedelta(days=1),
+            "Every GetMetricData point of this night's export arrives twice: the audit quarantines its "
+            "cloudwatch_metrics partitions, readers keep the previous data, the next night's lookback "
+            "republishes the day",
+        )
+    )
     return stories, []
 
 
@@ -203,9 +335,17 @@ def _calendar(nights: list[datetime]) -> Placed:
     """What the weekday decides: the quiet weekends and the Tuesday 504 storms."""
     span = f"the {len(nights)} night{'s' * (len(nights) > 1)} {nights[0]:%Y-%m-%d} (a {nights[0]:%A})..{nights[-1]:%Y-%m-%d}"
     weekends = _weekends(nights[0], nights[-1] + timedelta(days=1))
-    storms = [_day_story(WEEKLY_504_STORM, STORM_ENDPOINT, night + timedelta(hours=STORM_HOUR), timedelta(minutes=STORM_MINUTES),
-                         "Weekly reconciliation job: 504s and upstream timeouts at 02:00 UTC every Tuesday")
-              for night in nights if night.weekday() == STORM_WEEKDAY]
+    storms = [
+        _day_story(
+            WEEKLY_504_STORM,
+            STORM_ENDPOINT,
+            night + timedelta(hours=STORM_HOUR),
+            timedelta(minutes=STORM_MINUTES),
+            "Weekly reconciliation job: 504s and upstream timeouts at 02:00 UTC every Tuesday",
+        )
+        for night in nights
+        if night.weekday() == STORM_WEEKDAY
+    ]
     left_out = [LeftOut(QUIET_WEEKEND, f"no Saturday or Sunday among {span}")] if not weekends else []
     left_out += [LeftOut(WEEKLY_504_STORM, f"no Tuesday among {span}")] if not storms else []
     return weekends + storms, left_out
@@ -229,7 +369,8 @@ def _weekends(start: datetime, end: datetime) -> list[Story]:
         if day.weekday() == 5:
             lo, hi = max(day, start), min(day + timedelta(days=2), end)
             if lo < hi:
-                stories.append(Story(QUIET_WEEKEND, None, lo, hi,
-                                     "Weekend: every endpoint's traffic is 25-55% lower on Sat/Sun (UTC)"))
+                stories.append(
+                    Story(QUIET_WEEKEND, None, lo, hi, "Weekend: every endpoint's traffic is 25-55% lower on Sat/Sun (UTC)")
+                )
         day += timedelta(days=1)
     return stories

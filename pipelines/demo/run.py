@@ -6,31 +6,31 @@ import json
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pipelines.audit.docs import build_data_docs
 from pipelines.aws import Session, lake_session
 from pipelines.config import Config, parse_config
+from pipelines.demo.buckets import create_bucket
 from pipelines.demo.fleet import Fleet, fleet_for_nights
 from pipelines.demo.fleet_stories import DUPLICATED_EXPORT, FULL_STORY_NIGHTS
 from pipelines.demo.incidents import duplicate_export
-from pipelines.demo.buckets import create_bucket
-from pipelines.demo.seed_cloudwatch_metrics import seed_metrics
 from pipelines.demo.seed_business_kpis import seed_kpi_drops
-from pipelines.demo.seed_endpoint_models import apply_model_change, planned_model_change, seed_lineage
+from pipelines.demo.seed_cloudwatch_metrics import seed_metrics
 from pipelines.demo.seed_endpoint_logs import seed_endpoint_logs
+from pipelines.demo.seed_endpoint_models import apply_model_change, planned_model_change, seed_lineage
 from pipelines.demo.seed_model_monitor import seed_model_monitor
+from pipelines.lake.catalog_views import stored_views
 from pipelines.localstack.server import LocalStack
 from pipelines.nightly import NightResult, run_night
-from pipelines.lake.catalog_views import stored_views
+from pipelines.query.export import copy_published_lake, write_duckdb_views
 from pipelines.query.local import LocalLakeEngine
 from pipelines.query.view_sql import order_views
-from pipelines.query.export import copy_published_lake, write_duckdb_views
-from pipelines.audit.docs import build_data_docs
 
 DEMO_BUCKET = "mlmon-demo-lake"
 DEMO_REGION = "us-east-1"
@@ -52,8 +52,11 @@ def demo_config(endpoint_url: str, fleet: Fleet, model_monitor: dict[str, Any] |
             "sources": [
                 {"account_id": a, "role_arn": f"arn:aws:iam::{a}:role/MlLakeReader", "regions": regions} for a in accounts
             ],
-            "cloudwatch": {"namespaces": ["AWS/SageMaker", "/aws/sagemaker/Endpoints"], "period_seconds": 300,
-                           "lookback_days": LOOKBACK_DAYS},
+            "cloudwatch": {
+                "namespaces": ["AWS/SageMaker", "/aws/sagemaker/Endpoints"],
+                "period_seconds": 300,
+                "lookback_days": LOOKBACK_DAYS,
+            },
             "endpoints": {
                 e.name: {"business_unit": e.business_unit, "product": e.product, "owner": e.owner} for e in fleet.endpoints
             },
@@ -96,19 +99,21 @@ class DemoSummary:
             "quarantined by the audit (the other nights published):",
             *(f"  - {q}" for q in self.quarantined or ["nothing"]),
             "stories in the data:",
-            *(f"  - {s['kind']}: {s['endpoint_name'] + ' ' if s['endpoint_name'] else ''}{s['start']}..{s['end']} - {s['description']}"
-              for s in self.stories),
+            *(
+                f"  - {s['kind']}: {s['endpoint_name'] + ' ' if s['endpoint_name'] else ''}{s['start']}..{s['end']} - {s['description']}"
+                for s in self.stories
+            ),
             *([f"left out (every story fits from --days {FULL_STORY_NIGHTS} on):"] if self.left_out else []),
             *(f"  - {o['kind']}: {o['reason']}" for o in self.left_out),
             f"took {self.seconds:.1f} s; lake under {self.out}/lake, query it with:",
-            f"  mlmon query --duckdb {self.out}/lake.duckdb \"select dt, count(*) from cloudwatch_metrics group by dt order by dt\"",
+            f'  mlmon query --duckdb {self.out}/lake.duckdb "select dt, count(*) from cloudwatch_metrics group by dt order by dt"',
         ]
         return "\n".join(lines)
 
 
 def morning_after(night: date) -> datetime:
     """When the nightly run of `night` happens: the demo's stack clock stands there while it runs."""
-    return datetime.combine(night, datetime.min.time(), tzinfo=timezone.utc) + timedelta(days=1, hours=NIGHTLY_HOUR)
+    return datetime.combine(night, datetime.min.time(), tzinfo=UTC) + timedelta(days=1, hours=NIGHTLY_HOUR)
 
 
 def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) -> DemoSummary:
@@ -125,10 +130,13 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
     with LocalStack(now=morning_after(nights[0])) as stack:
         session = lake_session(DEMO_REGION, stack.endpoint_url)
         create_bucket(session, DEMO_BUCKET, DEMO_REGION)
+
         def source(account_id: str, region: str) -> Session:
             return session.assume(f"arn:aws:iam::{account_id}:role/MlLakeReader", region)
 
-        config = demo_config(stack.endpoint_url, fleet, seed_model_monitor(source("111111111111", DEMO_REGION), MONITOR_BUCKET, fleet))
+        config = demo_config(
+            stack.endpoint_url, fleet, seed_model_monitor(source("111111111111", DEMO_REGION), MONITOR_BUCKET, fleet)
+        )
         change = planned_model_change(fleet)
         seed_lineage(source, fleet)
         bad_export = fleet.story(DUPLICATED_EXPORT)
@@ -166,12 +174,23 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
         cloudwatch_cost_usd=round(session.calls.cloudwatch_cost_usd(), 6),
         seconds=round(time.monotonic() - started, 1),
         out=str(out),
-        quarantined=[f"night {r.night}: {o.staged.table} dt={o.staged.dt} ({', '.join(o.report.failed_names())})"
-                     for r in results for o in r.quarantined],
-        stories=[{"kind": s.kind, "endpoint_name": s.endpoint_name, "start": f"{s.start:%Y-%m-%d %H:%M}",
-                  "end": f"{s.end:%Y-%m-%d %H:%M}", "description": s.description} for s in fleet.stories],
+        quarantined=[
+            f"night {r.night}: {o.staged.table} dt={o.staged.dt} ({', '.join(o.report.failed_names())})"
+            for r in results
+            for o in r.quarantined
+        ],
+        stories=[
+            {
+                "kind": s.kind,
+                "endpoint_name": s.endpoint_name,
+                "start": f"{s.start:%Y-%m-%d %H:%M}",
+                "end": f"{s.end:%Y-%m-%d %H:%M}",
+                "description": s.description,
+            }
+            for s in fleet.stories
+        ],
         left_out=[{"kind": o.kind, "reason": o.reason} for o in fleet.left_out],
-    )  # fmt: skip
+    )
     (out / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n", encoding="utf-8")
     (out / "summary.txt").write_text(summary.text + "\n", encoding="utf-8")
     return summary

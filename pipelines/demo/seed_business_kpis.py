@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
 from pipelines.aws import Session
+from pipelines.demo.buckets import create_bucket
 from pipelines.demo.fleet import Fleet
 from pipelines.demo.fleet_stories import (
     ERROR_BURST,
@@ -29,7 +30,6 @@ from pipelines.demo.fleet_stories import (
     RAMP_DAYS,
     Story,
 )
-from pipelines.demo.buckets import create_bucket
 from pipelines.sources.business_kpis.inbox import Inbox
 
 HEADER = ("date", "business_unit", "kpi", "value", "unit")
@@ -87,7 +87,9 @@ def kpi_drops(fleet: Fleet, days: int | Iterable[date] | None = None) -> list[tu
     for day in chosen:
         rows = [(unit, kpi, value) for unit in BASELINES for kpi, value in kpi_values(fleet, unit, day).items()]
         if day == incident:
-            rows = [(u, k, round(v * EARLY_FRAUD_ESTIMATE, 2) if (u, k) == ("Payments", "fraud_losses") else v) for u, k, v in rows]
+            rows = [
+                (u, k, round(v * EARLY_FRAUD_ESTIMATE, 2) if (u, k) == ("Payments", "fraud_losses") else v) for u, k, v in rows
+            ]
         drops.append((f"{day.isoformat()}.csv", _csv(day, rows)))
         if day == burst:
             drops.append((f"{day.isoformat()}.growth-manual.csv", _csv(day, [("Growth", "revenue", "TBD")])))
@@ -110,7 +112,7 @@ def seed_kpi_drops(session: Session, inbox_uri: str, fleet: Fleet, days: int | I
         s3.put_object(Bucket=inbox.bucket, Key=inbox.prefix + key, Body=text.encode("utf-8"), ContentType="text/csv")
 
 
-def _csv(day: date, rows: list[tuple[str, str, float | str]]) -> str:
+def _csv(day: date, rows: Sequence[tuple[str, str, float | str]]) -> str:
     units = dict(KPIS)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -138,7 +140,7 @@ def _days(fleet: Fleet, days: int | Iterable[date] | None) -> list[date]:
 def _stories_of(fleet: Fleet, unit: str, day: date) -> list[tuple[Story, float]]:
     """The stories of the unit's endpoints (or of all endpoints) that overlap `day`, with the hours they overlap."""
     units = {e.name: e.business_unit for e in fleet.endpoints}
-    start = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     end = start + timedelta(days=1)
     found = []
     for story in fleet.stories:
@@ -159,7 +161,7 @@ def _launch_lift(fleet: Fleet, unit: str, day: date) -> float:
     """The new lead scorer lifts Growth's conversion by ~12% as its traffic ramps up, and keeps it."""
     for story in fleet.stories:
         if story.kind == LAUNCH_RAMP and any(e.name == story.endpoint_name and e.business_unit == unit for e in fleet.endpoints):
-            age = (datetime.combine(day, datetime.max.time(), tzinfo=timezone.utc) - story.start).total_seconds() / 86400
+            age = (datetime.combine(day, datetime.max.time(), tzinfo=UTC) - story.start).total_seconds() / 86400
             return 1.0 + 0.12 * min(max(age, 0.0) / RAMP_DAYS, 1.0)
     return 1.0
 

@@ -27,9 +27,16 @@ def seed_metrics(store: object, fleet: Fleet, on_day: Callable[[str, int], None]
         day_points = 0
         for data in iter_series(fleet, day):
             store.put_series(  # type: ignore[attr-defined]
-                data.account_id, data.region, data.namespace, data.metric_name, dict(data.dimensions),
-                data.unit, data.timestamps, data.values, data.counts,
-            )  # fmt: skip
+                data.account_id,
+                data.region,
+                data.namespace,
+                data.metric_name,
+                dict(data.dimensions),
+                data.unit,
+                data.timestamps,
+                data.values,
+                data.counts,
+            )
             series += 1
             day_points += len(data.values)
         points += day_points

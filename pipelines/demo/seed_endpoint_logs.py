@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.aws import Session
 from pipelines.demo.fleet import DemoEndpoint, Fleet
 from pipelines.demo.fleet_stories import ERROR_BURST, STORM_ENDPOINT, STORM_HOUR, STORM_MINUTES, STORM_WEEKDAY
+from pipelines.demo.seed_endpoint_models import SessionFor, session_for
 
-SessionFor = Union[Callable[[str, str], Session], Mapping[tuple[str, str], Session]]
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
 
 LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
 OOM_ENDPOINT = "kyc-document-ocr-eu"  # a large scan runs the GPU out of memory on the burst day
@@ -34,7 +35,7 @@ class SeededLogs:
     rejected: int  # refused by PutLogEvents anyway (should be 0)
 
 
-def seed_endpoint_logs(session_for: SessionFor, fleet: Fleet, days: Iterable[date] | None = None, *, now: datetime) -> SeededLogs:
+def seed_endpoint_logs(sessions: SessionFor, fleet: Fleet, days: Iterable[date] | None = None, *, now: datetime) -> SeededLogs:
     """Write every fleet endpoint's log lines for `days` (default: the fleet's period) into /aws/sagemaker/Endpoints/<name>.
 
     Deterministic for a fleet's seed. Events more than 14 days before `now` (the clock of the
@@ -45,7 +46,7 @@ def seed_endpoint_logs(session_for: SessionFor, fleet: Fleet, days: Iterable[dat
     chosen = sorted(set(days)) if days is not None else list(fleet.dates)
     groups = events = too_old = rejected = 0
     for endpoint in fleet.endpoints:
-        logs = _session(session_for, endpoint.account_id, endpoint.region).client("logs", region_name=endpoint.region)
+        logs = session_for(sessions, endpoint.account_id, endpoint.region).client("logs", region_name=endpoint.region)
         group = f"{LOG_GROUP_PREFIX}{endpoint.name}"
         streams = _streams(endpoint)
         _ensure(logs, group, streams)
@@ -55,31 +56,36 @@ def seed_endpoint_logs(session_for: SessionFor, fleet: Fleet, days: Iterable[dat
                 kept = [(t, m) for t, m in lines if oldest_ms <= t <= newest_ms]
                 too_old += len(lines) - len(kept)
                 for batch in _batches(kept):
-                    response = logs.put_log_events(logGroupName=group, logStreamName=stream,
-                                                   logEvents=[{"timestamp": t, "message": m} for t, m in batch])  # fmt: skip
+                    response = logs.put_log_events(
+                        logGroupName=group, logStreamName=stream, logEvents=[{"timestamp": t, "message": m} for t, m in batch]
+                    )
                     refused = _refused(response.get("rejectedLogEventsInfo") or {}, len(batch))
                     rejected += refused
                     events += len(batch) - refused
     return SeededLogs(groups, events, too_old, rejected)
 
 
-def endpoint_log_lines(fleet: Fleet, endpoint: DemoEndpoint, day: date, streams: list[str] | None = None) -> dict[str, list[tuple[int, str]]]:
+def endpoint_log_lines(
+    fleet: Fleet, endpoint: DemoEndpoint, day: date, streams: list[str] | None = None
+) -> dict[str, list[tuple[int, str]]]:
     """One endpoint's log events of one UTC day per stream, sorted: (epoch ms, message)."""
     streams = streams or _streams(endpoint)
-    rng = np.random.default_rng(np.random.SeedSequence((fleet.seed, zlib.crc32(endpoint.name.encode())), spawn_key=(day.toordinal(), 9)))
+    rng = np.random.default_rng(
+        np.random.SeedSequence((fleet.seed, zlib.crc32(endpoint.name.encode())), spawn_key=(day.toordinal(), 9))
+    )
     start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     out: dict[str, list[tuple[int, str]]] = {s: [] for s in streams}
     for index, stream in enumerate(streams):
         out[stream] += _noise(endpoint, start, rng, index)
-    errors = [*_background_errors(endpoint, start, rng), *_weekly_storm(endpoint, start, rng), *_burst(fleet, endpoint, start, rng),
-              *_oom(fleet, endpoint, start)]  # fmt: skip
+    errors = [
+        *_background_errors(endpoint, start, rng),
+        *_weekly_storm(endpoint, start, rng),
+        *_burst(fleet, endpoint, start, rng),
+        *_oom(fleet, endpoint, start),
+    ]
     for offset, (ms, message) in enumerate(errors):
         out[streams[offset % len(streams)]].append((ms, message))
     return {stream: sorted(lines) for stream, lines in out.items()}
-
-
-def _session(sessions: SessionFor, account_id: str, region: str) -> Session:
-    return sessions[(account_id, region)] if isinstance(sessions, Mapping) else sessions(account_id, region)
 
 
 def _streams(endpoint: DemoEndpoint) -> list[str]:
@@ -88,7 +94,7 @@ def _streams(endpoint: DemoEndpoint) -> list[str]:
     return [f"{endpoint.variant_name}/i-0{hashlib.sha1(f'{endpoint.name}/{k}'.encode()).hexdigest()[:16]}" for k in range(count)]
 
 
-def _ensure(logs: Any, group: str, streams: list[str]) -> None:
+def _ensure(logs: CloudWatchLogsClient, group: str, streams: list[str]) -> None:
     existing = {g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups", [])}
     if group not in existing:
         logs.create_log_group(logGroupName=group)
@@ -118,14 +124,20 @@ def _noise(endpoint: DemoEndpoint, start: datetime, rng: np.random.Generator, in
         if k % 2 == instance % 2:
             latency = max(1_000, int(rng.lognormal(np.log(30_000), 0.4)))
             yield _ms(moment) + 40, _access(moment, "POST", "/invocations", 200, int(rng.integers(40, 99)))
-            yield _ms(moment) + 41, f"{moment:%Y-%m-%dT%H:%M:%SZ} [INFO ] {_worker(endpoint)} - predict batch_size=1 latency_us={latency}"
+            yield (
+                _ms(moment) + 41,
+                f"{moment:%Y-%m-%dT%H:%M:%SZ} [INFO ] {_worker(endpoint)} - predict batch_size=1 latency_us={latency}",
+            )
 
 
 def _background_errors(endpoint: DemoEndpoint, start: datetime, rng: np.random.Generator) -> Iterator[tuple[int, str]]:
     """A few bad payloads a day, and the odd 500."""
     for _ in range(int(rng.poisson(1.2))):
         moment = start + timedelta(seconds=int(rng.integers(0, 86_400)))
-        yield _ms(moment), f"{moment:%Y-%m-%dT%H:%M:%SZ} [ERROR] {_worker(endpoint)} - Exception in input_fn: payload field 'amount' is missing"
+        yield (
+            _ms(moment),
+            f"{moment:%Y-%m-%dT%H:%M:%SZ} [ERROR] {_worker(endpoint)} - Exception in input_fn: payload field 'amount' is missing",
+        )
     for _ in range(int(rng.poisson(0.6))):
         moment = start + timedelta(seconds=int(rng.integers(0, 86_400)))
         yield _ms(moment), _access(moment, "POST", "/invocations", 500, 21)
@@ -140,9 +152,14 @@ def _weekly_storm(endpoint: DemoEndpoint, start: datetime, rng: np.random.Genera
         moment = base + timedelta(seconds=int(rng.integers(0, STORM_MINUTES * 60)))
         yield _ms(moment), _access(moment, "POST", "/invocations", 504, 0)
         if rng.random() < 0.5:
-            yield _ms(moment) + 1, (f"{moment:%Y/%m/%d %H:%M:%S} [error] 23#23: *{4000 + k} upstream timed out "
-                                    "(110: Connection timed out) while reading response header from upstream, "
-                                    f'client: {_PROXY}, request: "POST /invocations HTTP/1.1"')  # fmt: skip
+            yield (
+                _ms(moment) + 1,
+                (
+                    f"{moment:%Y/%m/%d %H:%M:%S} [error] 23#23: *{4000 + k} upstream timed out "
+                    "(110: Connection timed out) while reading response header from upstream, "
+                    f'client: {_PROXY}, request: "POST /invocations HTTP/1.1"'
+                ),
+            )
 
 
 def _burst(fleet: Fleet, endpoint: DemoEndpoint, start: datetime, rng: np.random.Generator) -> Iterator[tuple[int, str]]:
@@ -156,9 +173,14 @@ def _burst(fleet: Fleet, endpoint: DemoEndpoint, start: datetime, rng: np.random
             status = 500 if rng.random() < 0.8 else 503
             yield _ms(moment), _access(moment, "POST", "/invocations", status, 93)
             if rng.random() < 0.25:
-                yield _ms(moment) + 2, (f"{moment:%Y-%m-%dT%H:%M:%SZ} [ERROR] {_worker(endpoint)} - Traceback (most recent call last): "
-                                        "ModelError: Received server error (500) from primary: "
-                                        'feature "basket_embedding" has shape (0,)')  # fmt: skip
+                yield (
+                    _ms(moment) + 2,
+                    (
+                        f"{moment:%Y-%m-%dT%H:%M:%SZ} [ERROR] {_worker(endpoint)} - Traceback (most recent call last): "
+                        "ModelError: Received server error (500) from primary: "
+                        'feature "basket_embedding" has shape (0,)'
+                    ),
+                )
             moment += timedelta(seconds=int(rng.integers(3, 9)))
 
 
@@ -168,8 +190,13 @@ def _oom(fleet: Fleet, endpoint: DemoEndpoint, start: datetime) -> Iterator[tupl
         return
     for k in range(3):
         moment = start + timedelta(hours=11, minutes=2, seconds=20 * k)
-        yield _ms(moment), (f"{moment:%Y-%m-%dT%H:%M:%SZ} [ERROR] {_worker(endpoint)} - torch.OutOfMemoryError: CUDA out of memory. "
-                            "Tried to allocate 2.00 GiB (GPU 0; 15.78 GiB total capacity)")  # fmt: skip
+        yield (
+            _ms(moment),
+            (
+                f"{moment:%Y-%m-%dT%H:%M:%SZ} [ERROR] {_worker(endpoint)} - torch.OutOfMemoryError: CUDA out of memory. "
+                "Tried to allocate 2.00 GiB (GPU 0; 15.78 GiB total capacity)"
+            ),
+        )
 
 
 def _batches(events: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:

@@ -7,7 +7,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -15,7 +15,11 @@ from pipelines.aws import Session
 from pipelines.demo.fleet import DemoEndpoint, Fleet
 from pipelines.demo.fleet_stories import CHANGE_ENDPOINT, CHANGE_FROM_VERSION, MODEL_CHANGE
 
-SessionFor = Union[Callable[[str, str], Session], Mapping[tuple[str, str], Session]]
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
+# A session for (account id, region): a function or a mapping
+SessionFor = Callable[[str, str], Session] | Mapping[tuple[str, str], Session]
 
 UNREGISTERED_ENDPOINT = "churn-predictor-prod"  # a hand-deployed model: no model package, lineage columns stay null
 GO_LIVE_TAG = "mlmon:demo-go-live"  # on the staged endpoint config: the day the demo switches to it
@@ -39,7 +43,9 @@ def planned_model_change(fleet: Fleet) -> ModelChange | None:
     if story is None:
         return None
     endpoint = _endpoint(fleet, CHANGE_ENDPOINT)
-    return ModelChange(endpoint.name, endpoint.account_id, endpoint.region, CHANGE_FROM_VERSION, CHANGE_FROM_VERSION + 1, story.start.date())
+    return ModelChange(
+        endpoint.name, endpoint.account_id, endpoint.region, CHANGE_FROM_VERSION, CHANGE_FROM_VERSION + 1, story.start.date()
+    )
 
 
 def seed_lineage(sessions_by_account_region: SessionFor, fleet: Fleet) -> None:
@@ -61,7 +67,9 @@ def seed_lineage(sessions_by_account_region: SessionFor, fleet: Fleet) -> None:
             continue
         live = CHANGE_FROM_VERSION if endpoint.name == CHANGE_ENDPOINT else 1 + zlib.crc32(endpoint.name.encode()) % 4
         group = _group_name(endpoint)
-        sagemaker.create_model_package_group(ModelPackageGroupName=group, ModelPackageGroupDescription=f"{endpoint.product} models")
+        sagemaker.create_model_package_group(
+            ModelPackageGroupName=group, ModelPackageGroupDescription=f"{endpoint.product} models"
+        )
         arns = [_register(sagemaker, endpoint, group, version, _history_status(version, live)) for version in range(1, live + 1)]
         model = _create_model(sagemaker, endpoint, f"{group}-v{live}", {"ModelPackageName": arns[-1]})
         _deploy(sagemaker, endpoint, model, f"{endpoint.name}-v{live}")
@@ -92,8 +100,11 @@ def apply_model_change(session: Session, endpoint_name: str = CHANGE_ENDPOINT) -
     model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     package = model["PrimaryContainer"].get("ModelPackageName")
     if package:
-        sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved",
-                                       ApprovalDescription="Shadow test passed; promoted by the demo")  # fmt: skip
+        sagemaker.update_model_package(
+            ModelPackageArn=package,
+            ModelApprovalStatus="Approved",
+            ApprovalDescription="Shadow test passed; promoted by the demo",
+        )
     sagemaker.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=target)
     return True
 
@@ -130,30 +141,44 @@ def _artifact(endpoint: DemoEndpoint, version: int) -> str:
     return f"s3://sagemaker-{endpoint.region}-{endpoint.account_id}/models/{_group_name(endpoint)}/v{version}/model.tar.gz"
 
 
-def _register(sagemaker: Any, endpoint: DemoEndpoint, group: str, version: int, status: str) -> str:
+def _register(sagemaker: SageMakerClient, endpoint: DemoEndpoint, group: str, version: int, status: str) -> str:
     container = {"Image": _image(endpoint), "ModelDataUrl": _artifact(endpoint, version)}
-    spec = {"Containers": [container], "SupportedContentTypes": ["text/csv", "application/json"],
-            "SupportedResponseMIMETypes": ["application/json"], "SupportedRealtimeInferenceInstanceTypes": [endpoint.instance_type]}  # fmt: skip
-    response = sagemaker.create_model_package(ModelPackageGroupName=group, InferenceSpecification=spec, ModelApprovalStatus=status,
-                                              ModelPackageDescription=f"{group} v{version}")  # fmt: skip
+    spec: Any = {  # InferenceSpecificationTypeDef
+        "Containers": [container],
+        "SupportedContentTypes": ["text/csv", "application/json"],
+        "SupportedResponseMIMETypes": ["application/json"],
+        "SupportedRealtimeInferenceInstanceTypes": [endpoint.instance_type],
+    }
+    response = sagemaker.create_model_package(
+        ModelPackageGroupName=group,
+        InferenceSpecification=spec,
+        ModelApprovalStatus=cast(Any, status),
+        ModelPackageDescription=f"{group} v{version}",
+    )
     return str(response["ModelPackageArn"])
 
 
-def _create_model(sagemaker: Any, endpoint: DemoEndpoint, name: str, container: dict[str, str]) -> str:
+def _create_model(sagemaker: SageMakerClient, endpoint: DemoEndpoint, name: str, container: dict[str, str]) -> str:
     role = f"arn:aws:iam::{endpoint.account_id}:role/SageMakerExecution"
-    sagemaker.create_model(ModelName=name, ExecutionRoleArn=role, PrimaryContainer=container)
+    sagemaker.create_model(ModelName=name, ExecutionRoleArn=role, PrimaryContainer=cast(Any, container))
     return name
 
 
-def _config(sagemaker: Any, endpoint: DemoEndpoint, model: str, name: str, tags: dict[str, str] | None = None) -> str:
+def _config(sagemaker: SageMakerClient, endpoint: DemoEndpoint, model: str, name: str, tags: dict[str, str] | None = None) -> str:
     count = 2 if endpoint.gpus == 0 and endpoint.vcpus >= 8 else 1
-    variant = {"VariantName": endpoint.variant_name, "ModelName": model, "InitialInstanceCount": count,
-               "InstanceType": endpoint.instance_type, "InitialVariantWeight": 1.0}  # fmt: skip
-    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant],
-                                     Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()])  # fmt: skip
+    variant: Any = {  # ProductionVariantTypeDef
+        "VariantName": endpoint.variant_name,
+        "ModelName": model,
+        "InitialInstanceCount": count,
+        "InstanceType": endpoint.instance_type,
+        "InitialVariantWeight": 1.0,
+    }
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name, ProductionVariants=[variant], Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+    )
     return name
 
 
-def _deploy(sagemaker: Any, endpoint: DemoEndpoint, model: str, config_name: str) -> None:
+def _deploy(sagemaker: SageMakerClient, endpoint: DemoEndpoint, model: str, config_name: str) -> None:
     _config(sagemaker, endpoint, model, config_name)
     sagemaker.create_endpoint(EndpointName=endpoint.name, EndpointConfigName=config_name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import awswrangler as wr
 from botocore.exceptions import ClientError
@@ -11,6 +11,9 @@ from pipelines.aws import Session
 from pipelines.config import LakeConfig
 from pipelines.errors import FatalError
 from pipelines.lake.schemas import TABLES, TableSpec
+
+if TYPE_CHECKING:
+    from mypy_boto3_glue import GlueClient
 
 PARTITION_KEYS = {"dt": "string"}
 
@@ -114,12 +117,18 @@ def switch_table_location(session: Session, lake: LakeConfig, table: str, locati
 
 
 _TABLE_INPUT_KEYS = {
-    "Name", "Description", "Owner", "Retention", "StorageDescriptor", "PartitionKeys",
-    "TableType", "Parameters",
-}  # fmt: skip
+    "Name",
+    "Description",
+    "Owner",
+    "Retention",
+    "StorageDescriptor",
+    "PartitionKeys",
+    "TableType",
+    "Parameters",
+}
 
 
-def _storage_descriptor(glue: Any, lake: LakeConfig, table: str, location: str) -> dict[str, Any]:
+def _storage_descriptor(glue: GlueClient, lake: LakeConfig, table: str, location: str) -> dict[str, Any]:
     try:
         found = glue.get_table(DatabaseName=lake.database, Name=table)["Table"]
     except glue.exceptions.EntityNotFoundException:

@@ -16,8 +16,12 @@ _PREFIX, _SUFFIX = "/* Presto View: ", " */"
 
 def presto_view_text(sql: str, database: str, columns: list[dict[str, str]]) -> str:
     """The ViewOriginalText Athena writes for a view: base64 JSON with the original SQL."""
-    document = {"originalSql": sql, "catalog": "awsdatacatalog", "schema": database,
-                "columns": [{"name": c["Name"], "type": c["Type"]} for c in columns]}  # fmt: skip
+    document = {
+        "originalSql": sql,
+        "catalog": "awsdatacatalog",
+        "schema": database,
+        "columns": [{"name": c["Name"], "type": c["Type"]} for c in columns],
+    }
     return _PREFIX + base64.b64encode(json.dumps(document).encode("utf-8")).decode("ascii") + _SUFFIX
 
 

@@ -1,8 +1,8 @@
 """Where everything lives in the lake's bucket: tables, partitions, run prefixes, quarantine, one file per account x region.
 
-    s3://<bucket>/<prefix><table>/dt=D/run=<run_id>/part-<account>-<region>.parquet   staged, then switched in
-    s3://<bucket>/<prefix><table>/dt=D/<name>.parquet                               log tables (every run adds)
-    s3://<bucket>/<prefix>_quarantine/<table>/dt=D/run=<run_id>/                     held back, with validation.json
+s3://<bucket>/<prefix><table>/dt=D/run=<run_id>/part-<account>-<region>.parquet   staged, then switched in
+s3://<bucket>/<prefix><table>/dt=D/<name>.parquet                               log tables (every run adds)
+s3://<bucket>/<prefix>_quarantine/<table>/dt=D/run=<run_id>/                     held back, with validation.json
 """
 
 from __future__ import annotations

@@ -37,7 +37,9 @@ def write_run_records(session: Session, lake: LakeConfig, records: list[RunRecor
         by_dt.setdefault(record.dt, []).append(record)
     for dt, group in sorted(by_dt.items()):
         rows = [{k: v for k, v in asdict(r).items() if k != "dt"} for r in group]
-        append_log(session, lake, PIPELINE_RUNS, dt, name or group[0].run_id, pa.Table.from_pylist(rows, schema=PIPELINE_RUNS.schema))
+        append_log(
+            session, lake, PIPELINE_RUNS, dt, name or group[0].run_id, pa.Table.from_pylist(rows, schema=PIPELINE_RUNS.schema)
+        )
 
 
 def read_run_records(session: Session, lake: LakeConfig, dt: str) -> pa.Table:

@@ -127,6 +127,7 @@ VALIDATION_RESULTS = TableSpec(
     key=("run_id", "table_name", "expectation"),
 )
 
+
 def _fields(*specs: tuple[str, pa.DataType, bool]) -> list[pa.Field]:
     return [pa.field(name, kind, nullable=nullable) for name, kind, nullable in specs]
 
@@ -151,108 +152,177 @@ def _report_table(name: str, description: str, extra: list[pa.Field], key: tuple
 MONITOR_EXECUTIONS = _report_table(
     "monitor_executions",
     "One Model Monitor execution (report folder).",
-    _fields(("violation_count", pa.int64(), False), ("item_count", pa.int64(), True), ("report_files", pa.list_(pa.string()), False)),
+    _fields(
+        ("violation_count", pa.int64(), False), ("item_count", pa.int64(), True), ("report_files", pa.list_(pa.string()), False)
+    ),
     (),
 )
 MONITOR_VIOLATIONS = _report_table(
     "monitor_violations",
     "One violation in a constraint_violations.json.",
     _fields(
-        ("feature_name", pa.string(), True), ("metric_name", pa.string(), True), ("label", pa.string(), True),
-        ("facet", pa.string(), True), ("facet_value", pa.string(), True), ("constraint_check_type", pa.string(), False),
-        ("description", pa.string(), True), ("observed_value", pa.float64(), True), ("threshold_value", pa.float64(), True),
-    ),  # fmt: skip
+        ("feature_name", pa.string(), True),
+        ("metric_name", pa.string(), True),
+        ("label", pa.string(), True),
+        ("facet", pa.string(), True),
+        ("facet_value", pa.string(), True),
+        ("constraint_check_type", pa.string(), False),
+        ("description", pa.string(), True),
+        ("observed_value", pa.float64(), True),
+        ("threshold_value", pa.float64(), True),
+    ),
     ("feature_name", "metric_name", "label", "facet", "facet_value", "constraint_check_type"),
 )
 MONITOR_FEATURE_STATISTICS = _report_table(
     "monitor_feature_statistics",
     "One feature in a data-quality statistics.json.",
     _fields(
-        ("feature_name", pa.string(), False), ("inferred_type", pa.string(), True), ("item_count", pa.int64(), True),
-        ("num_present", pa.int64(), True), ("num_missing", pa.int64(), True), ("mean", pa.float64(), True),
-        ("sum", pa.float64(), True), ("std_dev", pa.float64(), True), ("min", pa.float64(), True),
-        ("max", pa.float64(), True), ("distinct_count", pa.float64(), True),
-    ),  # fmt: skip
+        ("feature_name", pa.string(), False),
+        ("inferred_type", pa.string(), True),
+        ("item_count", pa.int64(), True),
+        ("num_present", pa.int64(), True),
+        ("num_missing", pa.int64(), True),
+        ("mean", pa.float64(), True),
+        ("sum", pa.float64(), True),
+        ("std_dev", pa.float64(), True),
+        ("min", pa.float64(), True),
+        ("max", pa.float64(), True),
+        ("distinct_count", pa.float64(), True),
+    ),
     ("feature_name",),
 )
 MODEL_QUALITY_METRICS = _report_table(
     "model_quality_metrics",
     "One scalar metric of a model-quality statistics.json, with its baseline threshold when known.",
     _fields(
-        ("problem_type", pa.string(), False), ("metric_name", pa.string(), False), ("value", pa.float64(), True),
-        ("standard_deviation", pa.float64(), True), ("threshold", pa.float64(), True), ("comparison_operator", pa.string(), True),
-    ),  # fmt: skip
+        ("problem_type", pa.string(), False),
+        ("metric_name", pa.string(), False),
+        ("value", pa.float64(), True),
+        ("standard_deviation", pa.float64(), True),
+        ("threshold", pa.float64(), True),
+        ("comparison_operator", pa.string(), True),
+    ),
     ("problem_type", "metric_name"),
 )
 BIAS_METRICS = _report_table(
     "bias_metrics",
     "One Clarify bias metric for one facet value.",
     _fields(
-        ("stage", pa.string(), False), ("label", pa.string(), True), ("facet", pa.string(), False),
-        ("facet_value", pa.string(), True), ("metric_name", pa.string(), False), ("value", pa.float64(), True),
+        ("stage", pa.string(), False),
+        ("label", pa.string(), True),
+        ("facet", pa.string(), False),
+        ("facet_value", pa.string(), True),
+        ("metric_name", pa.string(), False),
+        ("value", pa.float64(), True),
         ("error", pa.string(), True),
-    ),  # fmt: skip
+    ),
     ("stage", "facet", "facet_value", "metric_name"),
 )
 FEATURE_ATTRIBUTIONS = _report_table(
     "feature_attributions",
     "One feature's global SHAP value.",
-    _fields(("label", pa.string(), True), ("feature_name", pa.string(), False), ("shap_value", pa.float64(), True),
-            ("expected_value", pa.float64(), True)),  # fmt: skip
+    _fields(
+        ("label", pa.string(), True),
+        ("feature_name", pa.string(), False),
+        ("shap_value", pa.float64(), True),
+        ("expected_value", pa.float64(), True),
+    ),
     ("label", "feature_name"),
 )
 SOURCE_REJECTIONS = TableSpec(
     name="source_rejections",
     description="One source object that could not be read at all (a report or a KPI file), and why.",
-    schema=pa.schema(_fields(
-        ("source", pa.string(), False),  # model_monitor, business_kpis
-        ("account_id", pa.string(), True), ("region", pa.string(), True), ("source_uri", pa.string(), False),
-        ("reason", pa.string(), False), ("size_bytes", pa.int64(), True), ("detected_at", TIMESTAMP, False),
-    )),  # fmt: skip
+    schema=pa.schema(
+        _fields(
+            ("source", pa.string(), False),  # model_monitor, business_kpis
+            ("account_id", pa.string(), True),
+            ("region", pa.string(), True),
+            ("source_uri", pa.string(), False),
+            ("reason", pa.string(), False),
+            ("size_bytes", pa.int64(), True),
+            ("detected_at", TIMESTAMP, False),
+        )
+    ),
     key=("source", "source_uri"),
 )
 BUSINESS_KPIS = TableSpec(
     name="business_kpis",
     description="One KPI value for one business unit and day (partition: the KPI's own date).",
-    schema=pa.schema(_fields(
-        ("business_unit", pa.string(), False), ("kpi_name", pa.string(), False), ("value", pa.float64(), False),
-        ("unit", pa.string(), True), ("source_uri", pa.string(), False), ("loaded_at", TIMESTAMP, False),
-    )),  # fmt: skip
+    schema=pa.schema(
+        _fields(
+            ("business_unit", pa.string(), False),
+            ("kpi_name", pa.string(), False),
+            ("value", pa.float64(), False),
+            ("unit", pa.string(), True),
+            ("source_uri", pa.string(), False),
+            ("loaded_at", TIMESTAMP, False),
+        )
+    ),
     key=("business_unit", "kpi_name"),
 )
 ENDPOINT_MODELS = TableSpec(
     name="endpoint_models",
     description="Which model served an endpoint's variant on a day: endpoint -> config -> model -> package.",
-    schema=pa.schema(_fields(
-        ("account_id", pa.string(), False), ("region", pa.string(), False), ("endpoint_name", pa.string(), False),
-        ("endpoint_status", pa.string(), True), ("endpoint_config_name", pa.string(), True),
-        ("variant_name", pa.string(), False), ("instance_type", pa.string(), True), ("instance_count", pa.int64(), True),
-        ("model_name", pa.string(), True), ("image", pa.string(), True), ("model_data_url", pa.string(), True),
-        ("model_package_arn", pa.string(), True), ("model_package_group", pa.string(), True),
-        ("model_version", pa.int64(), True), ("approval_status", pa.string(), True),
-        ("model_created_at", TIMESTAMP, True), ("observed_at", TIMESTAMP, False),
-    )),  # fmt: skip
+    schema=pa.schema(
+        _fields(
+            ("account_id", pa.string(), False),
+            ("region", pa.string(), False),
+            ("endpoint_name", pa.string(), False),
+            ("endpoint_status", pa.string(), True),
+            ("endpoint_config_name", pa.string(), True),
+            ("variant_name", pa.string(), False),
+            ("instance_type", pa.string(), True),
+            ("instance_count", pa.int64(), True),
+            ("model_name", pa.string(), True),
+            ("image", pa.string(), True),
+            ("model_data_url", pa.string(), True),
+            ("model_package_arn", pa.string(), True),
+            ("model_package_group", pa.string(), True),
+            ("model_version", pa.int64(), True),
+            ("approval_status", pa.string(), True),
+            ("model_created_at", TIMESTAMP, True),
+            ("observed_at", TIMESTAMP, False),
+        )
+    ),
     key=("account_id", "region", "endpoint_name", "variant_name"),
 )
 ENDPOINT_LOG_PATTERNS = TableSpec(
     name="endpoint_log_patterns",
     description="How many log lines of one error class an endpoint wrote in one hour.",
-    schema=pa.schema(_fields(
-        ("account_id", pa.string(), False), ("region", pa.string(), False), ("endpoint_name", pa.string(), False),
-        ("log_group", pa.string(), False), ("hour", TIMESTAMP, False), ("error_class", pa.string(), False),
-        ("count", pa.int64(), False), ("sample_message", pa.string(), True),
-    )),  # fmt: skip
+    schema=pa.schema(
+        _fields(
+            ("account_id", pa.string(), False),
+            ("region", pa.string(), False),
+            ("endpoint_name", pa.string(), False),
+            ("log_group", pa.string(), False),
+            ("hour", TIMESTAMP, False),
+            ("error_class", pa.string(), False),
+            ("count", pa.int64(), False),
+            ("sample_message", pa.string(), True),
+        )
+    ),
     key=("account_id", "region", "endpoint_name", "hour", "error_class"),
 )
 
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (
-        CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS, VALIDATION_RESULTS,
-        MONITOR_EXECUTIONS, MONITOR_VIOLATIONS, MONITOR_FEATURE_STATISTICS, MODEL_QUALITY_METRICS,
-        BIAS_METRICS, FEATURE_ATTRIBUTIONS, SOURCE_REJECTIONS, BUSINESS_KPIS, ENDPOINT_MODELS, ENDPOINT_LOG_PATTERNS,
+        CLOUDWATCH_METRICS,
+        ENDPOINTS,
+        PIPELINE_RUNS,
+        VALIDATION_RESULTS,
+        MONITOR_EXECUTIONS,
+        MONITOR_VIOLATIONS,
+        MONITOR_FEATURE_STATISTICS,
+        MODEL_QUALITY_METRICS,
+        BIAS_METRICS,
+        FEATURE_ATTRIBUTIONS,
+        SOURCE_REJECTIONS,
+        BUSINESS_KPIS,
+        ENDPOINT_MODELS,
+        ENDPOINT_LOG_PATTERNS,
     )
-}  # fmt: skip
+}
 # Logs the pipeline appends to; every other table is write-audit-published.
 LOGS = (PIPELINE_RUNS, VALIDATION_RESULTS, SOURCE_REJECTIONS)
 AUDITED = tuple(spec for spec in TABLES.values() if spec not in LOGS)

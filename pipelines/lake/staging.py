@@ -48,7 +48,7 @@ class StagedPartition:
 
 
 @dataclass(frozen=True)
-class Published:
+class Switched:
     """What a partition switch did: where readers look now and what was replaced."""
 
     table: str
@@ -103,10 +103,16 @@ class Stager:
 
     def staged(self) -> list[StagedPartition]:
         return [
-            StagedPartition(self.spec.name, dt, self.run_id, run_prefix(self.lake, self.spec.name, dt, self.run_id),
-                            tuple(files), self._rows[dt])
+            StagedPartition(
+                self.spec.name,
+                dt,
+                self.run_id,
+                run_prefix(self.lake, self.spec.name, dt, self.run_id),
+                tuple(files),
+                self._rows[dt],
+            )
             for dt, files in sorted(self._files.items(), key=lambda item: item[0] or "")
-        ]  # fmt: skip
+        ]
 
 
 def _read_bytes(session: Session, uri: str) -> bytes:
@@ -114,7 +120,7 @@ def _read_bytes(session: Session, uri: str) -> bytes:
     return bytes(session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def publish(session: Session, lake: LakeConfig, staged: StagedPartition) -> Published:
+def switch(session: Session, lake: LakeConfig, staged: StagedPartition) -> Switched:
     """Make staged data visible in one catalog update, then remove the superseded prefix."""
     if staged.dt is None:
         previous: str | None = catalog.switch_table_location(session, lake, staged.table, staged.uri)
@@ -123,7 +129,7 @@ def publish(session: Session, lake: LakeConfig, staged: StagedPartition) -> Publ
     if previous and previous.rstrip("/") != staged.uri.rstrip("/") and run_of(previous) is not None:
         # Only run-scoped prefixes are ours to delete; a hand-made location is left alone.
         wr.s3.delete_objects(previous.rstrip("/") + "/", boto3_session=session)
-    return Published(staged.table, staged.dt, staged.uri, previous, staged.rows)
+    return Switched(staged.table, staged.dt, staged.uri, previous, staged.rows)
 
 
 def discard(session: Session, staged: StagedPartition) -> None:

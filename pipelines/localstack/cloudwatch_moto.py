@@ -6,7 +6,8 @@ import heapq
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from moto.cloudwatch.exceptions import CloudWatchException, InvalidParameterCombination, InvalidParameterValue
@@ -17,7 +18,7 @@ from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from pipelines.localstack.cloudwatch_query import (
     ListMetricsRequest,
     MetricDataPage,
-    QueryError,
+    MetricRequestError,
     get_metric_data,
     list_metrics,
     parse_metric_data_request,
@@ -28,8 +29,8 @@ from pipelines.localstack.cloudwatch_store import (
     MetricStore,
     RegionMetrics,
     SeriesKey,
+    SeriesSlice,
     Statistic,
-    Window,
     aggregate,
     series_key,
 )
@@ -53,12 +54,12 @@ def moto_metric_store() -> MetricStore:
 
 def _epoch(value: Any) -> int:
     if isinstance(value, datetime):
-        return int((value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp() // 1)
+        return int((value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp() // 1)
     return int(float(value) // 1)
 
 
 def _utc(epoch: int) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 class _Sources:
@@ -77,10 +78,11 @@ class _Sources:
             today = self._now - self._now % 86_400
             for datum in self._backend.aws_metric_data:
                 key = series_key(datum.namespace, datum.name, [(d.name, d.value) for d in datum.dimensions])
-                self._providers.put_values(key, datum.unit, [today], [float(datum.value)])
+                value = datum.value  # type: ignore[attr-defined]  # moto's providers (S3) give MetricDatum, which has one
+                self._providers.put_values(key, datum.unit, [today], [float(value)])
         return self._providers
 
-    def window(self, key: SeriesKey, start: int, end: int, unit: str | None) -> Window | None:
+    def window(self, key: SeriesKey, start: int, end: int, unit: str | None) -> SeriesSlice | None:
         found = self.store.window(key, start, end, unit)
         return found if found is not None else self.providers().window(key, start, end, unit)
 
@@ -98,10 +100,10 @@ class _Sources:
 
 
 def _raising_aws_errors(call: Callable[[], Any]) -> Any:
-    """QueryError and ValueError as the CloudWatch error moto serialises (HTTP 400, not a retried 500)."""
+    """MetricRequestError and ValueError as the CloudWatch error moto serialises (HTTP 400, not a retried 500)."""
     try:
         return call()
-    except QueryError as error:
+    except MetricRequestError as error:
         raise CloudWatchException(error.code, error.message) from None
     except ValueError as error:
         raise InvalidParameterValue(str(error)) from None
@@ -111,7 +113,9 @@ def _wants_json(response: CloudWatchResponse) -> bool:
     return str(response.headers.get("Content-Type", "")).startswith("application/x-amz-json")
 
 
-def _put_metric_data(self: CloudWatchBackend, namespace: str, metric_data: list[dict[str, Any]], received_at: int | None = None) -> None:
+def _put_metric_data(
+    self: CloudWatchBackend, namespace: str, metric_data: list[dict[str, Any]], received_at: int | None = None
+) -> None:
     """Backend replacement (also used by moto's Kinesis): moto's checks, then the store; no Timestamp means `received_at`."""
     for member, datum in enumerate(metric_data, start=1):
         self._validate_parameters_put_metric_data(datum, member)
@@ -176,7 +180,9 @@ def _list_metrics(self: CloudWatchResponse) -> ActionResult:
         params.get("NextToken"),
     )
     keys, token = _raising_aws_errors(lambda: list_metrics(_Sources(self).catalog(), request))
-    metrics = [{"Namespace": ns, "MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dims]} for ns, name, dims in keys]
+    metrics = [
+        {"Namespace": ns, "MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dims]} for ns, name, dims in keys
+    ]
     return ActionResult({"Metrics": metrics, "NextToken": token})
 
 
@@ -192,13 +198,15 @@ def _get_metric_statistics(self: CloudWatchResponse) -> ActionResult:
         raise InvalidParameterValue("The parameter StartTime must be less than the parameter EndTime.")
     if -(-(end - start) // period) > MAX_STATISTICS_DATAPOINTS:
         raise InvalidParameterCombination(f"You have requested more than the limit of {MAX_STATISTICS_DATAPOINTS} datapoints.")
-    parsed = [(name, _raising_aws_errors(lambda name=name: Statistic.parse(name))) for name in [*statistics, *extended]]
+    parsed = [(name, _raising_aws_errors(partial(Statistic.parse, name))) for name in [*statistics, *extended]]
     key = series_key(params["Namespace"], params["MetricName"], params.get("Dimensions") or ())
     sources = _Sources(self)
     window = sources.window(key, start, end, params.get("Unit"))
     unit = params.get("Unit") or sources.last_unit(key)
     datapoints: dict[int, dict[str, Any]] = {}
-    for name, statistic in parsed if window is not None else ():
+    for name, statistic in parsed:
+        if window is None:
+            break
         for stamp, value in zip(*(a.tolist() for a in aggregate(window, start, period, statistic)), strict=True):
             point = datapoints.setdefault(stamp, {"Timestamp": _utc(stamp), "Unit": unit})
             if statistic.hundredths is None:

@@ -12,12 +12,12 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from pipelines.localstack.cloudwatch_store import RegionMetrics, SeriesKey, Statistic, Window, aggregate, series_key
+from pipelines.localstack.cloudwatch_store import RegionMetrics, SeriesKey, SeriesSlice, Statistic, aggregate, series_key
 
 MAX_QUERIES = 500
 MAX_DATAPOINTS = 100_800  # per GetMetricData response, as in CloudWatch
@@ -26,10 +26,10 @@ _QUERY_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
 _HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
 UNSUPPORTED_EXPRESSION = "Metric math and Metrics Insights are not emulated by the local stack: empty result."
 
-WindowSource = Callable[[SeriesKey, int, int, str | None], Window | None]  # key, start, end, unit -> data
+WindowSource = Callable[[SeriesKey, int, int, str | None], SeriesSlice | None]  # key, start, end, unit -> data
 
 
-class QueryError(ValueError):
+class MetricRequestError(ValueError):
     """A request CloudWatch would reject; `code` is the AWS error code."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -167,10 +167,9 @@ def _datum_epoch(timestamp: Any, default: int, member: int) -> int:
         except ValueError:
             raise ValueError(f"MetricData.member.{member}.Timestamp {timestamp!r} is not a timestamp") from None
     if isinstance(timestamp, datetime):
-        aware = timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=timezone.utc)
+        aware = timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=UTC)
         return int(aware.timestamp() // 1)
     return int(float(timestamp) // 1)
-
 
 
 # --- GetMetricData ---
@@ -181,32 +180,32 @@ def parse_metric_data_request(params: Mapping[str, Any], to_epoch: Callable[[Any
     try:
         return _parse_metric_data_request(params, to_epoch)
     except (KeyError, TypeError) as error:  # botocore checks required members; other clients may not
-        raise QueryError("ValidationError", f"GetMetricData is missing or mistypes {error}") from None
+        raise MetricRequestError("ValidationError", f"GetMetricData is missing or mistypes {error}") from None
 
 
 def _parse_metric_data_request(params: Mapping[str, Any], to_epoch: Callable[[Any], int]) -> MetricDataRequest:
     raw = list(params.get("MetricDataQueries") or [])
     if not raw:
-        raise QueryError("ValidationError", "The parameter MetricDataQueries is required.")
+        raise MetricRequestError("ValidationError", "The parameter MetricDataQueries is required.")
     if len(raw) > MAX_QUERIES:
-        raise QueryError(
+        raise MetricRequestError(
             "ValidationError",
             f"1 validation error detected: Value at 'metricDataQueries' failed to satisfy constraint: "
             f"Member must have length less than or equal to {MAX_QUERIES} (got {len(raw)})",
         )
     start, end = to_epoch(params["StartTime"]), to_epoch(params["EndTime"])
     if start >= end:
-        raise QueryError("ValidationError", "The parameter StartTime must be less than the parameter EndTime.")
+        raise MetricRequestError("ValidationError", "The parameter StartTime must be less than the parameter EndTime.")
     scan_by = params.get("ScanBy") or "TimestampDescending"
     if scan_by not in ("TimestampDescending", "TimestampAscending"):
-        raise QueryError("ValidationError", f"The value {scan_by} for parameter ScanBy is invalid.")
+        raise MetricRequestError("ValidationError", f"The value {scan_by} for parameter ScanBy is invalid.")
     max_datapoints = int(params.get("MaxDatapoints") or MAX_DATAPOINTS)
     if max_datapoints < 1:
-        raise QueryError("ValidationError", "The parameter MaxDatapoints must be greater than 0.")
+        raise MetricRequestError("ValidationError", "The parameter MaxDatapoints must be greater than 0.")
     queries = [_parse_query(q, n) for n, q in enumerate(raw, start=1)]
     ids = [q.id for q in queries]
     if len(set(ids)) != len(ids):
-        raise QueryError("ValidationError", "The values for parameter Id in MetricDataQueries must be unique.")
+        raise MetricRequestError("ValidationError", "The values for parameter Id in MetricDataQueries must be unique.")
     returned = tuple(q for q, spec in zip(queries, raw, strict=True) if spec.get("ReturnData", True))
     return MetricDataRequest(
         returned, start, end, scan_by == "TimestampDescending", min(max_datapoints, MAX_DATAPOINTS), params.get("NextToken")
@@ -216,20 +215,24 @@ def _parse_metric_data_request(params: Mapping[str, Any], to_epoch: Callable[[An
 def _parse_query(spec: Mapping[str, Any], n: int) -> MetricQuery:
     query_id = str(spec.get("Id") or "")
     if not _QUERY_ID.match(query_id):
-        raise QueryError("ValidationError", f"The value {query_id} for parameter MetricDataQueries.member.{n}.Id is invalid.")
+        raise MetricRequestError(
+            "ValidationError", f"The value {query_id} for parameter MetricDataQueries.member.{n}.Id is invalid."
+        )
     if ("MetricStat" in spec) == ("Expression" in spec):
-        raise QueryError("ValidationError", f"Exactly one of MetricStat and Expression must be set in MetricDataQueries.member.{n}.")
+        raise MetricRequestError(
+            "ValidationError", f"Exactly one of MetricStat and Expression must be set in MetricDataQueries.member.{n}."
+        )
     if "Expression" in spec:
         return MetricQuery(query_id, spec.get("Label") or query_id)
     stat_spec, metric = spec["MetricStat"], spec["MetricStat"]["Metric"]
     try:
         statistic = Statistic.parse(stat_spec["Stat"])
     except ValueError as error:
-        raise QueryError("ValidationError", f"MetricDataQueries.member.{n}.MetricStat.Stat: {error}") from None
+        raise MetricRequestError("ValidationError", f"MetricDataQueries.member.{n}.MetricStat.Stat: {error}") from None
     period = int(stat_spec["Period"])
     if period < 1 or (period % 60 and period not in _HIGH_RESOLUTION_PERIODS):
         message = f"The parameter MetricDataQueries.member.{n}.MetricStat.Period must be 1, 5, 10, 20, 30, or a multiple of 60."
-        raise QueryError("ValidationError", message)
+        raise MetricRequestError("ValidationError", message)
     key = series_key(metric["Namespace"], metric["MetricName"], metric.get("Dimensions") or ())
     # CloudWatch labels a MetricStat result with the metric name unless a Label is given.
     return MetricQuery(query_id, spec.get("Label") or metric["MetricName"], key, statistic, period, stat_spec.get("Unit"))
@@ -281,9 +284,11 @@ def _decode_token(request: MetricDataRequest) -> tuple[int, int]:
     try:
         fingerprint, query_index, offset = json.loads(base64.urlsafe_b64decode(request.next_token.encode()))
     except (binascii.Error, ValueError, TypeError):
-        raise QueryError("InvalidNextToken", "The NextToken is invalid.") from None
+        raise MetricRequestError("InvalidNextToken", "The NextToken is invalid.") from None
     if fingerprint != request.fingerprint() or not 0 <= int(query_index) < len(request.queries):
-        raise QueryError("InvalidNextToken", "The NextToken does not belong to these queries, StartTime, EndTime and ScanBy.")
+        raise MetricRequestError(
+            "InvalidNextToken", "The NextToken does not belong to these queries, StartTime, EndTime and ScanBy."
+        )
     return int(query_index), int(offset)
 
 
@@ -326,7 +331,7 @@ def _prefix_range(keys: list[SeriesKey], namespace: str | None, metric_name: str
         return 0, len(keys)
     prefix: tuple[str, ...] = (namespace,) if metric_name is None else (namespace, metric_name)
     successor = (*prefix[:-1], prefix[-1] + "\0")  # the smallest tuple after every key starting with prefix
-    return bisect.bisect_left(keys, prefix), bisect.bisect_left(keys, successor)  # type: ignore[arg-type]
+    return bisect.bisect_left(keys, prefix), bisect.bisect_left(keys, successor)
 
 
 def _matches(key: SeriesKey, last_ts: int, request: ListMetricsRequest) -> bool:
@@ -348,7 +353,7 @@ def _decode_list_token(request: ListMetricsRequest) -> SeriesKey:
         fingerprint, namespace, name, dims = json.loads(base64.urlsafe_b64decode((request.next_token or "").encode()))
         key = (str(namespace), str(name), tuple((str(k), str(v)) for k, v in dims))
     except (binascii.Error, ValueError, TypeError):
-        raise QueryError("InvalidParameterValue", "Request parameter NextToken is invalid") from None
+        raise MetricRequestError("InvalidParameterValue", "Request parameter NextToken is invalid") from None
     if fingerprint != request.fingerprint():
-        raise QueryError("InvalidParameterValue", "Request parameter NextToken does not belong to these filters")
+        raise MetricRequestError("InvalidParameterValue", "Request parameter NextToken does not belong to these filters")
     return key

@@ -27,6 +27,7 @@ Columns = dict[str, np.ndarray]
 
 def series_key(namespace: str, metric_name: str, dimensions: Mapping[str, str] | Iterable[Any]) -> SeriesKey:
     """The identity of a series: dimensions as a name-sorted tuple (a dict, pairs, or API-shaped {Name, Value} dicts)."""
+    pairs: Iterable[Any]
     if isinstance(dimensions, Mapping):
         pairs = dimensions.items()
     else:
@@ -52,7 +53,7 @@ class Statistic:
 
 
 @dataclass(frozen=True)
-class Window:
+class SeriesSlice:
     """A series' datapoints in [start, end), sorted by time: raw values with weights, then statistic sets."""
 
     ts: np.ndarray
@@ -109,7 +110,8 @@ class _SortedRuns:
 
 
 def _empty_like(name: str) -> np.ndarray:
-    return {"ts": _EMPTY_TS, "unit": np.zeros(0, dtype=np.uint8)}.get(name, _EMPTY_F)
+    empty: dict[str, np.ndarray] = {"ts": _EMPTY_TS, "unit": np.zeros(0, dtype=np.uint8)}
+    return empty.get(name, _EMPTY_F)
 
 
 def _concat(parts: list[Columns]) -> Columns:
@@ -149,13 +151,15 @@ class Series:
             self.units.append(unit)
         return self.units.index(unit)
 
-    def window(self, start: int, end: int, unit: str | None = None) -> Window:
+    def window(self, start: int, end: int, unit: str | None = None) -> SeriesSlice:
         raw, sets = self.values.window(start, end), self.sets.window(start, end)
         if unit is not None:
             code = self.units.index(unit) if unit in self.units else 256  # no datapoint has a code of 256
             raw = {k: v[raw["unit"] == code] for k, v in raw.items()}
             sets = {k: v[sets["unit"] == code] for k, v in sets.items()}
-        return Window(raw["ts"], raw["value"], raw["count"], sets["ts"], {k: sets[k] for k in ("sum", "count", "min", "max")})
+        return SeriesSlice(
+            raw["ts"], raw["value"], raw["count"], sets["ts"], {k: sets[k] for k in ("sum", "count", "min", "max")}
+        )
 
 
 def _as_epoch_seconds(timestamps: Any) -> np.ndarray:
@@ -227,7 +231,7 @@ class RegionMetrics:
                     code = np.full(hi - lo, series.unit_code(unit), dtype=np.uint8)
                     series.values.append({"ts": ts[lo:hi], "value": v[lo:hi], "count": c[lo:hi], "unit": code})
 
-    def window(self, key: SeriesKey, start: int, end: int, unit: str | None = None) -> Window | None:
+    def window(self, key: SeriesKey, start: int, end: int, unit: str | None = None) -> SeriesSlice | None:
         with self._lock:
             series = self._series.get(key)
             return None if series is None else series.window(start, end, unit)
@@ -286,7 +290,7 @@ _REDUCERS = {"sum": np.add, "count": np.add, "min": np.minimum, "max": np.maximu
 _NEEDS = {"Sum": ("sum",), "SampleCount": ("count",), "Average": ("sum", "count"), "Minimum": ("min",), "Maximum": ("max",)}
 
 
-def aggregate(window: Window, start: int, period: int, statistic: Statistic) -> tuple[np.ndarray, np.ndarray]:
+def aggregate(window: SeriesSlice, start: int, period: int, statistic: Statistic) -> tuple[np.ndarray, np.ndarray]:
     """(bucket start times ascending, statistic values) for the non-empty buckets of the window."""
     if statistic.hundredths is not None:
         return _percentile(window, start, period, statistic.hundredths)
@@ -303,7 +307,7 @@ def aggregate(window: Window, start: int, period: int, statistic: Statistic) -> 
     return start + ids * period, values
 
 
-def _raw_column(window: Window, name: str) -> np.ndarray:
+def _raw_column(window: SeriesSlice, name: str) -> np.ndarray:
     if name == "sum":
         return window.value * window.count
     return window.count if name == "count" else window.value
@@ -317,7 +321,7 @@ def _buckets(bucket_of_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return bucket_of_row[first], first
 
 
-def _percentile(window: Window, start: int, period: int, hundredths: int) -> tuple[np.ndarray, np.ndarray]:
+def _percentile(window: SeriesSlice, start: int, period: int, hundredths: int) -> tuple[np.ndarray, np.ndarray]:
     """Nearest rank on count-weighted values: the smallest value v of the bucket such that the weight of its values
     <= v is >= p/100 of the bucket's weight. Exact for integer counts (compared in units of 1/10000 of a weight).
 

@@ -6,7 +6,8 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from pipelines.localstack.logs_insights_syntax import (
@@ -25,7 +26,16 @@ from pipelines.localstack.logs_insights_syntax import (
     parse_query,
 )
 
-__all__ = ["DEFAULT_LIMIT", "Instant", "InsightsQueryError", "LogRecord", "QueryResult", "evaluate", "parse_query", "run_query"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "Instant",
+    "InsightsQueryError",
+    "LogRecord",
+    "QueryResult",
+    "evaluate",
+    "parse_query",
+    "evaluate_query",
+]
 
 DEFAULT_LIMIT = 10_000  # rows a query returns when neither the query nor StartQuery says otherwise
 
@@ -49,7 +59,7 @@ class Instant:
     ms: int
 
     def __str__(self) -> str:
-        moment = datetime.fromtimestamp(self.ms // 1000, tz=timezone.utc)
+        moment = datetime.fromtimestamp(self.ms // 1000, tz=UTC)
         return f"{moment:%Y-%m-%d %H:%M:%S}.{self.ms % 1000:03d}"
 
 
@@ -66,7 +76,7 @@ class QueryResult:
 Row = dict[str, Any]
 
 
-def run_query(commands: Sequence[Command], records: Iterable[LogRecord], limit: int | None = None) -> QueryResult:
+def evaluate_query(commands: Sequence[Command], records: Iterable[LogRecord], limit: int | None = None) -> QueryResult:
     """Evaluate parsed commands in order over `records` (already cut to the query's time range).
 
     Without `sort`, events come newest first and stats rows in group-key order. `limit` (StartQuery's)
@@ -99,8 +109,14 @@ def run_query(commands: Sequence[Command], records: Iterable[LogRecord], limit: 
 
 
 def _row(record: LogRecord) -> Row:
-    return {"@timestamp": Instant(record.timestamp), "@message": record.message, "@logStream": record.log_stream,
-            "@log": record.log, "@ingestionTime": Instant(record.ingestion_time), "@ptr": record.ptr}  # fmt: skip
+    return {
+        "@timestamp": Instant(record.timestamp),
+        "@message": record.message,
+        "@logStream": record.log_stream,
+        "@log": record.log,
+        "@ingestionTime": Instant(record.ingestion_time),
+        "@ptr": record.ptr,
+    }
 
 
 def _holds(predicate: Predicate, row: Row) -> bool:
@@ -128,7 +144,7 @@ def _aggregate_rows(stats: Stats, rows: list[Row]) -> list[Row]:
     out = []
     for key in sorted(groups, key=functools.cmp_to_key(_compare_keys)):
         members = groups[key]
-        result: Row = {group.name: value for group, value in zip(stats.groups, key)}
+        result: Row = {group.name: value for group, value in zip(stats.groups, key, strict=True)}
         for aggregate in stats.aggregates:
             result[aggregate.name] = _apply(aggregate, members)
         out.append(result)
@@ -146,7 +162,9 @@ def _apply(aggregate: Aggregate, members: list[Row]) -> Any:
     if aggregate.func == "count":
         return len(members) if aggregate.arg == "*" else sum(row.get(aggregate.arg) is not None for row in members)
     # earliest/latest: the field's value on the event with the smallest/largest @timestamp (first seen wins ties)
-    timed = [(row["@timestamp"].ms, index, row) for index, row in enumerate(members) if isinstance(row.get("@timestamp"), Instant)]
+    timed = [
+        (row["@timestamp"].ms, index, row) for index, row in enumerate(members) if isinstance(row.get("@timestamp"), Instant)
+    ]
     if not timed:
         return None
     pick = min(timed, key=lambda t: (t[0], t[1])) if aggregate.func == "earliest" else max(timed, key=lambda t: (t[0], -t[1]))
@@ -159,13 +177,17 @@ def sort_rows(rows: list[Row], keys: Sequence[tuple[str, bool]]) -> list[Row]:
     for name, descending in reversed(keys):  # stable sorts, last key first
         present = [row for row in out if row.get(name) is not None]
         missing = [row for row in out if row.get(name) is None]
-        present.sort(key=functools.cmp_to_key(lambda a, b, n=name: compare_values(a[n], b[n])), reverse=descending)
+        present.sort(key=functools.cmp_to_key(partial(_compare_field, name)), reverse=descending)
         out = present + missing
     return out
 
 
+def _compare_field(name: str, a: Row, b: Row) -> int:
+    return compare_values(a[name], b[name])
+
+
 def _compare_keys(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):  # equal keys so far: the shorter sorts first
         if x is None or y is None:
             if x is not y:
                 return 1 if x is None else -1
@@ -197,7 +219,7 @@ def _number(value: Any) -> float | None:
 
 def _natural(a: str, b: str) -> int:
     chunks_a, chunks_b = re.findall(r"\d+|\D+", a), re.findall(r"\d+|\D+", b)
-    for x, y in zip(chunks_a, chunks_b):
+    for x, y in zip(chunks_a, chunks_b, strict=False):  # a common prefix: the shorter sorts first
         if x == y:
             continue
         if x.isdigit() and y.isdigit():
@@ -214,4 +236,4 @@ def format_value(value: Any) -> str:
 
 def evaluate(query: str, records: Iterable[LogRecord], limit: int | None = None) -> QueryResult:
     """Parse and run `query` over `records` in one step."""
-    return run_query(parse_query(query), records, limit)
+    return evaluate_query(parse_query(query), records, limit)

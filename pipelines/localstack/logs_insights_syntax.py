@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Union
 
 _BIN_UNITS_MS = {
     **dict.fromkeys(("ms", "msec", "msecs", "millisecond", "milliseconds"), 1),
@@ -51,7 +50,7 @@ class NotOp:
     operand: Predicate
 
 
-Predicate = Union[Match, BoolOp, NotOp]
+Predicate = Match | BoolOp | NotOp
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,7 @@ class Limit:
     count: int
 
 
-Command = Union[Fields, Filter, Stats, Sort, Limit]
+Command = Fields | Filter | Stats | Sort | Limit
 
 
 @dataclass(frozen=True)
@@ -167,8 +166,12 @@ def parse_query(query: str) -> tuple[Command, ...]:
 def _command(tokens: list[_Token]) -> Command:
     head = tokens[0].text.lower()
     parsers: dict[str, Callable[[_Tokens], Command]] = {
-        "fields": _fields, "filter": _filter, "stats": _stats, "sort": _sort, "limit": _limit,
-    }  # fmt: skip
+        "fields": _fields,
+        "filter": _filter,
+        "stats": _stats,
+        "sort": _sort,
+        "limit": _limit,
+    }
     if tokens[0].kind != "name" or head not in parsers:
         raise InsightsQueryError(f"unsupported command {tokens[0].text!r} (supported: {', '.join(parsers)})")
     stream = _Tokens(tokens[1:], head)

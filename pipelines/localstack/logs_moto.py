@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from moto.logs.exceptions import InvalidParameterException, LogsClientError, ResourceNotFoundException
@@ -14,7 +15,7 @@ from moto.logs.models import LogGroup, LogsBackend
 from moto.logs.responses import LogsResponse
 from moto.moto_api._internal import mock_random
 
-from pipelines.localstack.logs_insights import InsightsQueryError, LogRecord, QueryResult, parse_query, run_query
+from pipelines.localstack.logs_insights import InsightsQueryError, LogRecord, QueryResult, evaluate_query, parse_query
 from pipelines.localstack.moto_patch import MethodPatch
 from pipelines.localstack.settings import STACKS
 
@@ -38,15 +39,23 @@ class InsightsQuery:
         self.log_group_names = log_group_names
         self.result = result
         self.status = "Complete"  # evaluated when started: a local query never runs long
-        self.create_time = datetime.now(timezone.utc)
+        self.create_time = datetime.now(UTC)
 
     def to_json(self, log_group_name: str) -> dict[str, Any]:
-        return {"queryId": self.query_id, "queryString": self.query, "status": self.status,
-                "createTime": int(self.create_time.timestamp() * 1000), "logGroupName": log_group_name}  # fmt: skip
+        return {
+            "queryId": self.query_id,
+            "queryString": self.query,
+            "status": self.status,
+            "createTime": int(self.create_time.timestamp() * 1000),
+            "logGroupName": log_group_name,
+        }
 
     def to_result_json(self) -> dict[str, Any]:
-        statistics = {"recordsMatched": float(self.result.records_matched), "recordsScanned": float(self.result.records_scanned),
-                      "bytesScanned": float(self.result.bytes_scanned)}  # fmt: skip
+        statistics = {
+            "recordsMatched": float(self.result.records_matched),
+            "recordsScanned": float(self.result.records_scanned),
+            "bytesScanned": float(self.result.bytes_scanned),
+        }
         rows = [[{"field": name, "value": value} for name, value in row] for row in self.result.rows]
         return {"results": rows if self.status == "Complete" else [], "statistics": statistics, "status": self.status}
 
@@ -56,7 +65,9 @@ def _log_group_names(response: LogsResponse) -> list[str]:
     given = {key: response._get_param(key) for key in ("logGroupName", "logGroupNames", "logGroupIdentifiers")}
     present = [key for key, value in given.items() if value]
     if len(present) != 1:
-        raise InvalidParameterException("A StartQuery operation must include exactly one of logGroupName, logGroupNames or logGroupIdentifiers.")
+        raise InvalidParameterException(
+            "A StartQuery operation must include exactly one of logGroupName, logGroupNames or logGroupIdentifiers."
+        )
     values = [given["logGroupName"]] if present == ["logGroupName"] else list(given[present[0]])
     if len(values) > MAX_LOG_GROUPS_PER_QUERY:
         raise InvalidParameterException(f"A query can include up to {MAX_LOG_GROUPS_PER_QUERY} log groups; got {len(values)}.")
@@ -81,7 +92,9 @@ def _records(backend: LogsBackend, groups: list[LogGroup], start_ms: int, end_ms
         for stream in group.streams.values():
             for event in stream.events:
                 if start_ms <= event.timestamp < end_ms:
-                    yield LogRecord(event.timestamp, event.message, stream.log_stream_name, log, event.ingestion_time, str(event.event_id))
+                    yield LogRecord(
+                        event.timestamp, event.message, stream.log_stream_name, log, event.ingestion_time, str(event.event_id)
+                    )
 
 
 def _start_query(self: LogsResponse) -> str:
@@ -104,7 +117,9 @@ def _start_query(self: LogsResponse) -> str:
         raise ResourceNotFoundException(f"The specified log group does not exist: {missing[0]}")
     records = _records(backend, [backend.groups[name] for name in names], int(start) * 1000, (int(end) + 1) * 1000)
     query_id = str(mock_random.uuid4())
-    backend.queries[query_id] = InsightsQuery(query_id, query, names, run_query(commands, records, self._get_int_param("limit")))
+    backend.queries[query_id] = InsightsQuery(  # type: ignore[assignment]  # stands in for moto's LogQuery
+        query_id, query, names, evaluate_query(commands, records, self._get_int_param("limit"))
+    )
     return json.dumps({"queryId": query_id})
 
 
@@ -136,7 +151,7 @@ def _put_log_events(self: LogsResponse) -> str:
         raise ResourceNotFoundException()
     events = self._get_param("logEvents") or []
     stamps = [int(event["timestamp"]) for event in events]
-    if any(later < earlier for earlier, later in zip(stamps, stamps[1:])):
+    if any(later < earlier for earlier, later in pairwise(stamps)):
         raise InvalidParameterException("Log events in a single PutLogEvents request must be in chronological order.")
     now = STACKS.for_response(self).clock.now()
     oldest, newest = _ms(now - MAX_EVENT_AGE), _ms(now + MAX_EVENT_LEAD)
@@ -145,7 +160,9 @@ def _put_log_events(self: LogsResponse) -> str:
         rejected["tooOldLogEventEndIndex"] = too_old[-1]
     if too_new := [i for i, stamp in enumerate(stamps) if stamp > newest]:
         rejected["tooNewLogEventStartIndex"] = too_new[0]
-    token = group.put_log_events(self._get_param("logStreamName"), [e for e, t in zip(events, stamps) if oldest <= t <= newest])
+    token = group.put_log_events(
+        self._get_param("logStreamName"), [e for e, t in zip(events, stamps, strict=True) if oldest <= t <= newest]
+    )
     return json.dumps({"nextSequenceToken": token} | ({"rejectedLogEventsInfo": rejected} if rejected else {}))
 
 
@@ -162,4 +179,3 @@ PATCH = MethodPatch(
         (LogsResponse, "put_log_events", _put_log_events),
     )
 )
-

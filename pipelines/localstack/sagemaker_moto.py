@@ -19,7 +19,9 @@ _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z0-9]+$")
 def _validate_instance_type(self: FakeEndpointConfig, instance_type: str) -> None:
     """moto 5.2.5 knows a fixed 2019-era list (no g5, inf2, trn1, ...): accept any well-formed ml.* type, as the API's shape does."""
     if not isinstance(instance_type, str) or not _INSTANCE_TYPE.match(instance_type):
-        raise ValidationError(message=f"Value '{instance_type}' at 'instanceType' failed to satisfy constraint: not an ml.* instance type")
+        raise ValidationError(
+            message=f"Value '{instance_type}' at 'instanceType' failed to satisfy constraint: not an ml.* instance type"
+        )
 
 
 def _update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str) -> FakeEndpoint:
@@ -38,7 +40,8 @@ def _update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_c
 
 
 def _update_endpoint_response(self: SageMakerResponse) -> ActionResult:
-    endpoint = self.sagemaker_backend.update_endpoint(self._get_param("EndpointName"), self._get_param("EndpointConfigName"))
+    name, config_name = self._get_param("EndpointName"), self._get_param("EndpointConfigName")
+    endpoint = self.sagemaker_backend.update_endpoint(name, config_name)  # type: ignore[attr-defined]  # added by this patch
     return ActionResult({"EndpointArn": endpoint.arn})
 
 
@@ -50,4 +53,3 @@ PATCH = MethodPatch(
         (SageMakerResponse, "update_endpoint", _update_endpoint_response),
     )
 )
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -19,7 +19,7 @@ class StackClock:
         self._moment = _aware(moment) if moment is not None else None
 
     def now(self) -> datetime:
-        return self._moment or datetime.now(timezone.utc)
+        return self._moment or datetime.now(UTC)
 
     def set(self, moment: datetime | None) -> None:
         """Stand at `moment` (naive means UTC); None goes back to the wall clock."""
@@ -64,4 +64,4 @@ STACKS = _Stacks()
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -21,8 +21,10 @@ def apply_views(session: Session, lake: LakeConfig, engine: QueryEngine, views: 
     """Make the catalog's views equal the `sql/` files through `engine`; a view it refuses raises ViewError naming it."""
     views = load_views() if views is None else views
     current = stored_views(session, lake)
-    changes = [ViewChange(n, "unchanged" if current.get(n) == sql.strip() else ("updated" if n in current else "created"))
-               for n, sql in views.items()]  # fmt: skip
+    changes = [
+        ViewChange(n, "unchanged" if current.get(n) == sql.strip() else ("updated" if n in current else "created"))
+        for n, sql in views.items()
+    ]
     changed = [c.name for c in changes if c.action != "unchanged"]
     if changed:
         engine.create_views(views, changed)

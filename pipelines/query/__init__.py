@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from pipelines.query.engine import QueryEngine
-from pipelines.query.export import ExportError, LakeFileEngine, copy_published_lake, export_duckdb, open_duckdb_file, write_duckdb_views
+from pipelines.query.export import (
+    ExportError,
+    LakeFileEngine,
+    copy_published_lake,
+    export_duckdb,
+    open_duckdb_file,
+    write_duckdb_views,
+)
 from pipelines.query.local import LocalLakeEngine, open_lake, register_views, run_query
 from pipelines.query.transpile import QueryError, UnsupportedQueryError, athena_to_duckdb
 

@@ -30,8 +30,9 @@ class AthenaEngine:
         for name in names:
             ddl = view_ddl(name, views[name], self.lake.database)
             try:
-                wr.athena.start_query_execution(ddl, database=self.lake.database, workgroup=self.lake.athena_workgroup,
-                                                wait=True, boto3_session=self.session)  # fmt: skip
+                wr.athena.start_query_execution(
+                    ddl, database=self.lake.database, workgroup=self.lake.athena_workgroup, wait=True, boto3_session=self.session
+                )
             except (ClientError, wr.exceptions.QueryFailed) as error:
                 raise ViewError(f"view {name}: Athena refused it: {error}") from None
 

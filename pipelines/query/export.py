@@ -31,7 +31,6 @@ from pipelines.query.local import (
 )
 from pipelines.query.view_sql import ViewError
 
-
 # Written by copy_published_lake beside the tables: what write_duckdb_views needs to know
 # without the stack (database name, columns of tables that have no files yet, partition keys).
 CATALOG_FILE = "_catalog.json"
@@ -67,9 +66,7 @@ def copy_published_lake(
         counts[table.name] = len(files)
     catalog = {
         "database": lake.database,
-        "tables": {
-            t.name: {"columns": t.columns, "partition_keys": t.partition_keys, "files": counts[t.name]} for t in tables
-        },
+        "tables": {t.name: {"columns": t.columns, "partition_keys": t.partition_keys, "files": counts[t.name]} for t in tables},
     }
     (Path(dest_dir) / CATALOG_FILE).write_text(json.dumps(catalog, indent=1) + "\n", encoding="utf-8")
     return counts

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -15,13 +15,18 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipelines.aws import Session
+from pipelines.aws import Session, pagination
 from pipelines.config import LakeConfig
 from pipelines.errors import RetriableError
 from pipelines.lake.catalog_views import store_view, stored_views
 from pipelines.logs import get_logger
 from pipelines.query.transpile import DUCKDB_SETTINGS, QueryError, athena_to_duckdb
 from pipelines.query.view_sql import ViewError, order_views
+
+if TYPE_CHECKING:
+    from mypy_boto3_glue import GlueClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import PaginatorConfigTypeDef
 
 _SIMPLE_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -123,10 +128,10 @@ def _split_top_level(text: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
-def read_catalog(glue: Any, database: str, *, page_size: int | None = None) -> list[LakeTable]:
+def read_catalog(glue: GlueClient, database: str, *, page_size: int | None = None) -> list[LakeTable]:
     """Every Parquet table of `database` with its published partitions (both listings paginated)."""
     log = get_logger(__name__)
-    paging = {"PageSize": page_size} if page_size else {}
+    paging = pagination(page_size)
     tables: list[LakeTable] = []
     try:
         for page in glue.get_paginator("get_tables").paginate(DatabaseName=database, PaginationConfig=paging):
@@ -149,14 +154,12 @@ def read_catalog(glue: Any, database: str, *, page_size: int | None = None) -> l
 
 def _is_parquet_table(table: Mapping[str, Any]) -> bool:
     descriptor = table.get("StorageDescriptor", {})
-    formats = " ".join(
-        [descriptor.get("InputFormat", ""), descriptor.get("SerdeInfo", {}).get("SerializationLibrary", "")]
-    )
+    formats = " ".join([descriptor.get("InputFormat", ""), descriptor.get("SerdeInfo", {}).get("SerializationLibrary", "")])
     # A table created without format details (as some tools do) is taken to be Parquet, the lake's format.
     return "parquet" in formats.lower() or not formats.strip()
 
 
-def _lake_table(glue: Any, database: str, found: Mapping[str, Any], paging: dict[str, int]) -> LakeTable:
+def _lake_table(glue: GlueClient, database: str, found: Mapping[str, Any], paging: PaginatorConfigTypeDef) -> LakeTable:
     descriptor = found["StorageDescriptor"]
     keys = tuple((k["Name"], k["Type"]) for k in found.get("PartitionKeys", []))
     partitions: list[Partition] = []
@@ -165,9 +168,7 @@ def _lake_table(glue: Any, database: str, found: Mapping[str, Any], paging: dict
             DatabaseName=database, TableName=found["Name"], PaginationConfig=paging
         )
         for page in pages:
-            partitions += [
-                Partition(tuple(p["Values"]), p["StorageDescriptor"]["Location"]) for p in page["Partitions"]
-            ]
+            partitions += [Partition(tuple(p["Values"]), p["StorageDescriptor"]["Location"]) for p in page["Partitions"]]
     return LakeTable(
         name=found["Name"],
         location=descriptor.get("Location", ""),
@@ -177,7 +178,7 @@ def _lake_table(glue: Any, database: str, found: Mapping[str, Any], paging: dict
     )
 
 
-def published_files(s3: Any, table: LakeTable, *, page_size: int | None = None) -> list[PublishedFile]:
+def published_files(s3: S3Client, table: LakeTable, *, page_size: int | None = None) -> list[PublishedFile]:
     """Every data file readers see, from the published locations only.
 
     Like Athena, a location is read recursively, skipping hidden files and folders (`_`, `.`)
@@ -195,8 +196,8 @@ def published_files(s3: Any, table: LakeTable, *, page_size: int | None = None) 
     return files
 
 
-def _list_keys(s3: Any, bucket: str, prefix: str, page_size: int | None) -> Iterator[str]:
-    paging = {"PageSize": page_size} if page_size else {}
+def _list_keys(s3: S3Client, bucket: str, prefix: str, page_size: int | None) -> Iterator[str]:
+    paging = pagination(page_size)
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, PaginationConfig=paging):
             for item in page.get("Contents", []):
@@ -319,8 +320,17 @@ class LocalLakeEngine:
 
 
 def _athena_type(duckdb_type: str) -> str:
-    simple = {"VARCHAR": "varchar", "BIGINT": "bigint", "INTEGER": "integer", "DOUBLE": "double", "BOOLEAN": "boolean",
-              "DATE": "date", "TIMESTAMP": "timestamp", "FLOAT": "real", "HUGEINT": "bigint"}  # fmt: skip
+    simple = {
+        "VARCHAR": "varchar",
+        "BIGINT": "bigint",
+        "INTEGER": "integer",
+        "DOUBLE": "double",
+        "BOOLEAN": "boolean",
+        "DATE": "date",
+        "TIMESTAMP": "timestamp",
+        "FLOAT": "real",
+        "HUGEINT": "bigint",
+    }
     return simple.get(duckdb_type.upper(), "varchar")
 
 

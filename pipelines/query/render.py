@@ -46,7 +46,9 @@ def render(table: pa.Table, fmt: str) -> str:
 def _csv_column(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     # CSV has no nested types: maps and lists are written as JSON text.
     if pa.types.is_nested(column.type):
-        return pa.array([None if v is None else json.dumps(_plain(v), default=_json_default) for v in column.to_pylist()], pa.string())
+        return pa.array(
+            [None if v is None else json.dumps(_plain(v), default=_json_default) for v in column.to_pylist()], pa.string()
+        )
     return column
 
 

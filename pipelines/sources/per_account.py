@@ -77,7 +77,7 @@ def land_per_account(
         log.info("account_region", source=spec.name, run_id=run_id, account_id=account_id, region=region, **results[-1].counts)
     failed = [account_region_file(r.account_id, r.region) for r in results if r.error]
     errors = [f"{r.account_id}/{r.region}: {r.error}" for r in results if r.error]
-    counts = {"sources": len(results), "sources_failed": len(failed), "rows": sum(r.counts.get("rows", 0) for r in results)}
+    counts = {"accounts": len(results), "accounts_failed": len(failed), "rows": sum(r.counts.get("rows", 0) for r in results)}
     if len(failed) == len(results):
         return Landing(spec.name, errors=errors, counts=counts, days=days, accounts=results)
     for dt in days:

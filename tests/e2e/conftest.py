@@ -20,10 +20,24 @@ DEMO_END = "2026-11-24"  # a Tuesday
 def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "out"
     done = subprocess.run(
-        [sys.executable, "-m", "pipelines", "--log-level", "WARNING", "demo", "--days", str(DEMO_DAYS), "--end", DEMO_END,
-         "--out", str(out)],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pipelines",
+            "--log-level",
+            "WARNING",
+            "demo",
+            "--days",
+            str(DEMO_DAYS),
+            "--end",
+            DEMO_END,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"{DEMO_DAYS} nights" in done.stdout
     return out

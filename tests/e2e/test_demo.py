@@ -54,12 +54,16 @@ def test_lake_duckdb_answers_without_the_stack(demo_out: Path) -> None:
 
 
 def test_mlmon_query_on_the_duckdb_file(demo_out: Path) -> None:
-    sql = ("select endpoint_name, max(value) / 1000.0 as p99_ms from cloudwatch_metrics "
-           "where metric_name = 'ModelLatency' and stat = 'p99' group by 1 order by 2 desc limit 3")  # fmt: skip
+    sql = (
+        "select endpoint_name, max(value) / 1000.0 as p99_ms from cloudwatch_metrics "
+        "where metric_name = 'ModelLatency' and stat = 'p99' group by 1 order by 2 desc limit 3"
+    )
     done = subprocess.run(
         [sys.executable, "-m", "pipelines", "query", "--duckdb", str(demo_out / "lake.duckdb"), "--format", "json", sql],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert len(rows) == 3 and rows[0]["p99_ms"] >= rows[1]["p99_ms"] > 1.0
@@ -67,11 +71,24 @@ def test_mlmon_query_on_the_duckdb_file(demo_out: Path) -> None:
 
 def test_demo_lands_every_source(demo_out: Path) -> None:
     con = duckdb.connect(str(demo_out / "lake.duckdb"), read_only=True)
-    counts = {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in (
-        "monitor_executions", "monitor_feature_statistics", "model_quality_metrics", "bias_metrics",
-        "feature_attributions", "business_kpis", "endpoint_models", "endpoint_log_patterns", "source_rejections")}
+    counts = {
+        t: con.execute(f"select count(*) from {t}").fetchone()[0]
+        for t in (
+            "monitor_executions",
+            "monitor_feature_statistics",
+            "model_quality_metrics",
+            "bias_metrics",
+            "feature_attributions",
+            "business_kpis",
+            "endpoint_models",
+            "endpoint_log_patterns",
+            "source_rejections",
+        )
+    }
     assert all(n > 0 for n in counts.values()), counts
-    versions = con.execute("select dt, model_version from endpoint_models where endpoint_name = 'fraud-detector-prod' order by dt").fetchall()
+    versions = con.execute(
+        "select dt, model_version from endpoint_models where endpoint_name = 'fraud-detector-prod' order by dt"
+    ).fetchall()
     assert [v for _, v in versions] == sorted(v for _, v in versions) and len({v for _, v in versions}) == 2
     units = con.execute("select count(distinct business_unit), count(distinct kpi_name) from business_kpis").fetchone()
     assert units == (3, 4)

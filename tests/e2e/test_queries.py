@@ -7,6 +7,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -76,17 +77,25 @@ def test_query_parses_as_athena_and_runs(con: duckdb.DuckDBPyConnection, name: s
 
 def _invocations(con: duckdb.DuckDBPyConnection, metric: str = "Invocations") -> dict[tuple[str, str], float]:
     """(endpoint, dt) -> Sum of a traffic metric, straight from cloudwatch_metrics."""
-    rows = _sql(con, f"""SELECT endpoint_name, dt, sum(value) FROM cloudwatch_metrics
+    rows = _sql(
+        con,
+        f"""SELECT endpoint_name, dt, sum(value) FROM cloudwatch_metrics
         WHERE namespace = 'AWS/SageMaker' AND metric_name = '{metric}' AND stat = 'Sum' AND variant_name IS NOT NULL
-        GROUP BY ALL""")
+        GROUP BY ALL""",
+    )
     return {(e, dt): v for e, dt, v in rows}
 
 
 def test_worst_p99_endpoints_this_week(con: duckdb.DuckDBPyConnection, stories: dict[str, Any]) -> None:
     answer = _answer(con, "worst_p99_endpoints_this_week")
-    expected = dict(_sql(con, """SELECT endpoint_name, max(value) / 1000.0 FROM cloudwatch_metrics
+    expected = dict(
+        _sql(
+            con,
+            """SELECT endpoint_name, max(value) / 1000.0 FROM cloudwatch_metrics
         WHERE metric_name = 'ModelLatency' AND stat = 'p99' AND variant_name IS NOT NULL
-          AND CAST(dt AS DATE) > (SELECT max(CAST(dt AS DATE)) FROM cloudwatch_metrics) - 7 GROUP BY 1"""))
+          AND CAST(dt AS DATE) > (SELECT max(CAST(dt AS DATE)) FROM cloudwatch_metrics) - 7 GROUP BY 1""",
+        )
+    )
     assert {r["endpoint_name"]: r["worst_p99_ms"] for r in answer} == pytest.approx(expected)
     assert [r["worst_p99_ms"] for r in answer] == sorted(expected.values(), reverse=True)
     endpoint, day = stories["latency_incident"]
@@ -107,9 +116,18 @@ def test_error_budget_burn(con: duckdb.DuckDBPyConnection, stories: dict[str, An
 
 def test_drift_vs_conversion(con: duckdb.DuckDBPyConnection) -> None:
     answer = _answer(con, "drift_vs_conversion")
-    drift = dict(((u, dt), n) for u, dt, n in _sql(con, """SELECT e.business_unit, v.dt, count(*) FROM monitor_violations v
-        JOIN endpoints e USING (endpoint_name) WHERE v.monitoring_type <> 'ModelQuality' GROUP BY ALL"""))
-    conversion = {(u, dt): v for u, dt, v in _sql(con, "SELECT business_unit, dt, value FROM business_kpis WHERE kpi_name = 'conversion_rate'")}
+    drift = dict(
+        ((u, dt), n)
+        for u, dt, n in _sql(
+            con,
+            """SELECT e.business_unit, v.dt, count(*) FROM monitor_violations v
+        JOIN endpoints e USING (endpoint_name) WHERE v.monitoring_type <> 'ModelQuality' GROUP BY ALL""",
+        )
+    )
+    conversion = {
+        (u, dt): v
+        for u, dt, v in _sql(con, "SELECT business_unit, dt, value FROM business_kpis WHERE kpi_name = 'conversion_rate'")
+    }
     assert {(r["business_unit"], r["dt"]): r["drift_violations"] for r in answer if r["drift_violations"]} == drift
     assert {(r["business_unit"], r["dt"]): r["conversion_rate"] for r in answer if r["conversion_rate"] is not None} == conversion
 
@@ -141,15 +159,20 @@ def test_revenue_incident_vs_normal_days(con: duckdb.DuckDBPyConnection, stories
 
 def test_model_version_before_after(con: duckdb.DuckDBPyConnection) -> None:
     answer = _answer(con, "model_version_before_after")
-    served = _sql(con, """SELECT endpoint_name, dt, arg_max(model_version, observed_at) FROM endpoint_models
-        WHERE model_version IS NOT NULL GROUP BY ALL""")
+    served = _sql(
+        con,
+        """SELECT endpoint_name, dt, arg_max(model_version, observed_at) FROM endpoint_models
+        WHERE model_version IS NOT NULL GROUP BY ALL""",
+    )
     versions: dict[str, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
     for endpoint, dt, version in served:
         versions[endpoint][version].append(dt)
     calls = _invocations(con)
     expected = {
         (e, v): (len(days), sum(calls.get((e, d), 0) for d in days))
-        for e, by_version in versions.items() if len(by_version) > 1 for v, days in by_version.items()
+        for e, by_version in versions.items()
+        if len(by_version) > 1
+        for v, days in by_version.items()
     }
     assert {(r["endpoint_name"], r["model_version"]): (r["days"], r["invocations"]) for r in answer} == expected
     assert "fraud-detector-prod" in {e for e, _ in expected}  # the demo's planned model change
@@ -180,7 +203,9 @@ def test_endpoints_without_traffic_yesterday(con: duckdb.DuckDBPyConnection) -> 
 def test_log_errors_by_hour_of_week(con: duckdb.DuckDBPyConnection, stories: dict[str, Any]) -> None:
     answer = _answer(con, "log_errors_by_hour_of_week")
     expected: Counter[tuple[str, str, int, int]] = Counter()
-    for endpoint, error_class, hour, count in _sql(con, "SELECT endpoint_name, error_class, hour, count FROM endpoint_log_patterns"):
+    for endpoint, error_class, hour, count in _sql(
+        con, "SELECT endpoint_name, error_class, hour, count FROM endpoint_log_patterns"
+    ):
         expected[(endpoint, error_class, hour.isoweekday(), hour.hour)] += count
     got = {(r["endpoint_name"], r["error_class"], r["weekday"], r["hour_of_day"]): r["log_lines"] for r in answer}
     assert got == dict(expected)
@@ -195,11 +220,18 @@ def test_log_errors_by_hour_of_week(con: duckdb.DuckDBPyConnection, stories: dic
 
 def test_model_quality_trend(con: duckdb.DuckDBPyConnection) -> None:
     answer = _answer(con, "model_quality_trend")
-    latest = _sql(con, """SELECT endpoint_name, metric_name, dt, arg_max(value, scheduled_hour),
+    latest = _sql(
+        con,
+        """SELECT endpoint_name, metric_name, dt, arg_max(value, scheduled_hour),
             arg_max(threshold, scheduled_hour), arg_max(comparison_operator, scheduled_hour)
-        FROM model_quality_metrics GROUP BY ALL""")
-    breaches = {"LessThanThreshold": lambda v, t: v < t, "GreaterThanThreshold": lambda v, t: v > t,
-                "LessThanOrEqualToThreshold": lambda v, t: v <= t, "GreaterThanOrEqualToThreshold": lambda v, t: v >= t}
+        FROM model_quality_metrics GROUP BY ALL""",
+    )
+    breaches = {
+        "LessThanThreshold": lambda v, t: v < t,
+        "GreaterThanThreshold": lambda v, t: v > t,
+        "LessThanOrEqualToThreshold": lambda v, t: v <= t,
+        "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
+    }
     expected = {(e, m, dt): (v, breaches[op](v, t)) for e, m, dt, v, t, op in latest if op in breaches and t is not None}
     got = {(r["endpoint_name"], r["metric_name"], r["dt"]): (r["value"], r["breached"]) for r in answer}
     assert {k: got[k] for k in expected} == expected
@@ -209,13 +241,16 @@ def test_model_quality_trend(con: duckdb.DuckDBPyConnection) -> None:
         by_metric[(r["endpoint_name"], r["metric_name"])].append(r)
     for rows in by_metric.values():
         assert rows[0]["change"] is None
-        for before, after in zip(rows, rows[1:]):
+        for before, after in pairwise(rows):
             assert after["change"] == pytest.approx(after["value"] - before["value"])
 
 
 def test_data_quality_violations_by_feature(con: duckdb.DuckDBPyConnection) -> None:
     answer = _answer(con, "data_quality_violations_by_feature")
-    rows = _sql(con, "SELECT endpoint_name, feature_name, constraint_check_type, dt FROM monitor_violations WHERE monitoring_type = 'DataQuality'")
+    rows = _sql(
+        con,
+        "SELECT endpoint_name, feature_name, constraint_check_type, dt FROM monitor_violations WHERE monitoring_type = 'DataQuality'",
+    )
     counts = Counter((e, f, c) for e, f, c, _ in rows)
     days = defaultdict(set)
     for e, f, c, dt in rows:

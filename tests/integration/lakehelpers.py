@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -11,8 +11,8 @@ from pipelines.aws import Session, lake_session
 from pipelines.config import Config, parse_config
 from pipelines.demo.buckets import create_bucket
 from pipelines.lake import catalog
-from pipelines.lake.staging import read_table
 from pipelines.lake.schemas import TABLES
+from pipelines.lake.staging import read_table
 from tests.clock import NIGHT  # just before the stack's clock: CloudWatch lists series with data in the last two weeks
 
 BUCKET = "mlmon-test-lake"
@@ -26,8 +26,7 @@ def make_config(endpoint_url: str, **cloudwatch: object) -> Config:
         {
             "lake": {"region": "us-east-1", "bucket": BUCKET, "database": "ml_test"},
             "sources": [
-                {"account_id": a, "role_arn": f"arn:aws:iam::{a}:role/MlLakeReader", "regions": ["us-east-1"]}
-                for a in ACCOUNTS
+                {"account_id": a, "role_arn": f"arn:aws:iam::{a}:role/MlLakeReader", "regions": ["us-east-1"]} for a in ACCOUNTS
             ],
             "cloudwatch": {"namespaces": ["AWS/SageMaker"], "period_seconds": 300, **cloudwatch},
             "endpoints": {"ep-a": {"business_unit": "Payments"}, "ep-b": {"business_unit": "Growth"}},
@@ -43,17 +42,32 @@ def new_lake(config: Config) -> Session:
 
 
 def minutes(day: date, count: int = 1440, step: int = 60) -> np.ndarray:
-    start = int(datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc).timestamp())
+    start = int(datetime.combine(day, datetime.min.time(), tzinfo=UTC).timestamp())
     return start + np.arange(count, dtype=np.int64) * step
 
 
-def seed_invocations(store: object, account: str, endpoint: str, day: date, metric: str = "Invocations",
-                     region: str = "us-east-1", value: float = 10.0) -> None:
+def seed_invocations(
+    store: object,
+    account: str,
+    endpoint: str,
+    day: date,
+    metric: str = "Invocations",
+    region: str = "us-east-1",
+    value: float = 10.0,
+) -> None:
     """Per-minute counts for one endpoint and day, straight into the stack's store."""
     ts = minutes(day)
-    store.put_series(account, region, "AWS/SageMaker", metric,  # type: ignore[attr-defined]
-                     {"EndpointName": endpoint, "VariantName": "AllTraffic"}, "Count",
-                     ts, np.full(len(ts), value), None)  # fmt: skip
+    store.put_series(
+        account,
+        region,
+        "AWS/SageMaker",
+        metric,  # type: ignore[attr-defined]
+        {"EndpointName": endpoint, "VariantName": "AllTraffic"},
+        "Count",
+        ts,
+        np.full(len(ts), value),
+        None,
+    )
 
 
 def published(session: Session, config: Config, table: str, dt: str | None = None) -> pa.Table:
@@ -61,7 +75,9 @@ def published(session: Session, config: Config, table: str, dt: str | None = Non
     location = (
         catalog.partition_location(session, config.lake, table, dt)
         if dt
-        else session.client("glue").get_table(DatabaseName=config.lake.database, Name=table)["Table"]["StorageDescriptor"]["Location"]
+        else session.client("glue").get_table(DatabaseName=config.lake.database, Name=table)["Table"]["StorageDescriptor"][
+            "Location"
+        ]
     )
     if location is None:
         return TABLES[table].schema.empty_table()

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from pipelines.nightly import run_night
 from pipelines.lake.catalog_views import stored_views
+from pipelines.nightly import run_night
 from pipelines.publish.apply_views import apply_views
 from pipelines.publish.views import ViewError, load_views
 from pipelines.query.local import LocalLakeEngine
@@ -32,7 +32,9 @@ def test_night_applies_views_in_order_and_readers_query_them(night: Any) -> None
     assert list(stored_views(session, config.lake)) == list(views)
     glue = session.client("glue").get_table(DatabaseName=config.lake.database, Name="endpoint_daily")["Table"]
     assert glue["TableType"] == "VIRTUAL_VIEW" and glue["ViewOriginalText"].startswith("/* Presto View: ")
-    rows = LocalLakeEngine(session, config.lake).run(f"select endpoint_name, invocations, invocation_5xx_rate from endpoint_daily where dt = '{DT}'")
+    rows = LocalLakeEngine(session, config.lake).run(
+        f"select endpoint_name, invocations, invocation_5xx_rate from endpoint_daily where dt = '{DT}'"
+    )
     assert rows.to_pylist() == [{"endpoint_name": "ep-a", "invocations": 14400, "invocation_5xx_rate": 0.1}]
 
 

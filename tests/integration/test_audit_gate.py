@@ -10,6 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from pipelines.audit.decisions import release_quarantined
+from pipelines.audit.quarantine import QuarantineError, list_quarantined
 from pipelines.cli import app
 from pipelines.demo.incidents import duplicate_export
 from pipelines.lake import catalog
@@ -17,8 +19,6 @@ from pipelines.lake.log_tables import read_log
 from pipelines.lake.schemas import VALIDATION_RESULTS
 from pipelines.nightly import run_night
 from pipelines.query.local import LocalLakeEngine
-from pipelines.audit.decisions import release_quarantined
-from pipelines.audit.quarantine import QuarantineError, list_quarantined
 from tests.clock import STACK_NOW
 from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, PREV_DT, make_config, new_lake, published, seed_invocations
 
@@ -55,17 +55,27 @@ def test_critical_failure_never_reaches_the_table(lake: Any) -> None:
 
     result = run_night(config, NIGHT, session=_duplicating(config, session), engine=LocalLakeEngine(session, config.lake))
     assert not result.ok
-    assert {(o.staged.table, o.staged.dt) for o in result.quarantined} == {("cloudwatch_metrics", PREV_DT), ("cloudwatch_metrics", DT)}
+    assert {(o.staged.table, o.staged.dt) for o in result.quarantined} == {
+        ("cloudwatch_metrics", PREV_DT),
+        ("cloudwatch_metrics", DT),
+    }
     # Readers still see the previous state: the old partition for D-1, nothing for D.
     assert catalog.partition_location(session, config.lake, "cloudwatch_metrics", PREV_DT) == location_before
     assert published(session, config, "cloudwatch_metrics", PREV_DT).equals(before)
     assert catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT) is None
-    counts = {r["dt"]: r["n"] for r in LocalLakeEngine(session, config.lake).run("select dt, count(*) as n from cloudwatch_metrics group by dt").to_pylist()}
+    counts = {
+        r["dt"]: r["n"]
+        for r in LocalLakeEngine(session, config.lake)
+        .run("select dt, count(*) as n from cloudwatch_metrics group by dt")
+        .to_pylist()
+    }
     assert counts[PREV_DT] == before.num_rows and DT not in counts
     # The endpoints table passed its own audit and was published.
     assert [o.status for o in result.outcomes if o.staged.table == "endpoints"] == ["published"]
 
-    latest = [r for r in _records(session, config, DT) if r["run_id"] == result.run_id and r["table_name"] == "cloudwatch_metrics"]
+    latest = [
+        r for r in _records(session, config, DT) if r["run_id"] == result.run_id and r["table_name"] == "cloudwatch_metrics"
+    ]
     assert latest[0]["status"] == "quarantined"
     assert any(name.startswith(UNIQUE) for name in latest[0]["failed_expectations"])
     assert "cloudwatch_metrics" in latest[0]["message"] and UNIQUE in latest[0]["message"]
@@ -92,7 +102,7 @@ def test_next_night_heals_and_release_refuses_to_overwrite_newer_data(lake: Any)
 def _cli(config_path: Path, *args: str) -> Any:
     """`mlmon ARGS --config PATH`: the command words first, then the options."""
     words = list(args[:2]) if args[0] == "quarantine" else list(args[:1])
-    return CliRunner().invoke(app, [*words, "--config", str(config_path), *args[len(words):]])
+    return CliRunner().invoke(app, [*words, "--config", str(config_path), *args[len(words) :]])
 
 
 def test_quarantine_cli_list_show_release_drop(lake: Any, tmp_path: Path) -> None:
@@ -106,14 +116,27 @@ def test_quarantine_cli_list_show_release_drop(lake: Any, tmp_path: Path) -> Non
     shown = _cli(path, "quarantine", "show", "--table", "cloudwatch_metrics", "--date", DT)
     assert shown.exit_code == 0 and UNIQUE in shown.output and '"failed"' in shown.output
 
-    released = _cli(path, "quarantine", "release", "--table", "cloudwatch_metrics", "--date", DT,
-                    "--reason", "duplicates are harmless here", "--by", "alice")  # fmt: skip
+    released = _cli(
+        path,
+        "quarantine",
+        "release",
+        "--table",
+        "cloudwatch_metrics",
+        "--date",
+        DT,
+        "--reason",
+        "duplicates are harmless here",
+        "--by",
+        "alice",
+    )
     assert released.exit_code == 0, released.output
     assert published(session, config, "cloudwatch_metrics", DT).num_rows == 2 * 2 * 2 * 2 * 288
     decision = _records(session, config, DT)[-1]
     assert decision["status"] == "published" and "released from quarantine by alice" in decision["message"]
 
-    dropped = _cli(path, "quarantine", "drop", "--table", "cloudwatch_metrics", "--date", PREV_DT, "--reason", "bad export", "--by", "bob")
+    dropped = _cli(
+        path, "quarantine", "drop", "--table", "cloudwatch_metrics", "--date", PREV_DT, "--reason", "bad export", "--by", "bob"
+    )
     assert dropped.exit_code == 0, dropped.output
     assert _records(session, config, PREV_DT)[-1]["message"].startswith("dropped from quarantine by bob")
     assert _cli(path, "quarantine", "list").output.strip() == "nothing quarantined"
@@ -128,7 +151,7 @@ def test_warning_publishes_and_is_reported(lake: Any) -> None:
     result = run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
     assert result.ok
     outcome = next(o for o in result.outcomes if o.staged.table == "cloudwatch_metrics" and o.staged.dt == DT)
-    assert outcome.published and outcome.report.passed
+    assert outcome.switched and outcome.report.passed
     assert outcome.report.failed_warnings and "ep-silent" in outcome.report.summary()
     record = next(r for r in _records(session, config, DT) if r["table_name"] == "cloudwatch_metrics")
     assert record["status"] == "published" and record["failed_expectations"]
@@ -139,10 +162,23 @@ def test_metrics_for_alarms_are_emitted(lake: Any) -> None:
     run_night(config, NIGHT, session=_duplicating(config, session), engine=LocalLakeEngine(session, config.lake))
     now = STACK_NOW  # no Timestamp given: the stack stamps them with its clock
     answer = session.client("cloudwatch").get_metric_data(
-        MetricDataQueries=[{"Id": "q", "MetricStat": {"Metric": {"Namespace": "MLLake", "MetricName": "QuarantinedPartitions",
-                            "Dimensions": [{"Name": "Table", "Value": "cloudwatch_metrics"}]}, "Period": 60, "Stat": "Sum"}}],
-        StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=5),
-    )  # fmt: skip
+        MetricDataQueries=[
+            {
+                "Id": "q",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "MLLake",
+                        "MetricName": "QuarantinedPartitions",
+                        "Dimensions": [{"Name": "Table", "Value": "cloudwatch_metrics"}],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=now - timedelta(hours=1),
+        EndTime=now + timedelta(minutes=5),
+    )
     assert sum(answer["MetricDataResults"][0]["Values"]) == 2.0
 
 
@@ -164,9 +200,13 @@ def test_data_docs_are_built_each_night(lake: Any, tmp_path: Path, where: str) -
     run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
     if where == "folder":
         index = tmp_path / "docs" / NIGHT.isoformat() / "index.html"
-        assert index.exists() and "cloudwatch_metrics" in "".join(p.name for p in index.parent.rglob("*.html")) + index.read_text()
+        assert (
+            index.exists() and "cloudwatch_metrics" in "".join(p.name for p in index.parent.rglob("*.html")) + index.read_text()
+        )
     else:
-        keys = [o["Key"] for o in session.client("s3").list_objects_v2(Bucket=config.lake.bucket, Prefix="data-docs/")["Contents"]]
+        keys = [
+            o["Key"] for o in session.client("s3").list_objects_v2(Bucket=config.lake.bucket, Prefix="data-docs/")["Contents"]
+        ]
         assert f"data-docs/{NIGHT.isoformat()}/index.html" in keys and len(keys) > 3
 
 

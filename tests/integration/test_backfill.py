@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pipelines.query.local import LocalLakeEngine
 from pipelines.backfill import run_backfill
 from pipelines.lake import catalog
+from pipelines.query.local import LocalLakeEngine
 from tests.integration.lakehelpers import ACCOUNTS, NIGHT, make_config, new_lake, published, seed_invocations
 
 
@@ -19,10 +19,14 @@ def test_backfill_lands_each_night_and_resumes(stack: Any) -> None:
     session = new_lake(config)
 
     # Interrupted after the first night: only that one is published.
-    first = run_backfill(config, days[0], days[0], session=session, engine=LocalLakeEngine(session, config.lake), show_progress=False)
+    first = run_backfill(
+        config, days[0], days[0], session=session, engine=LocalLakeEngine(session, config.lake), show_progress=False
+    )
     assert first.ok and [n.night for n in first.nights] == [days[0].isoformat()]
 
-    resumed = run_backfill(config, days[0], days[-1], session=session, engine=LocalLakeEngine(session, config.lake), show_progress=False)
+    resumed = run_backfill(
+        config, days[0], days[-1], session=session, engine=LocalLakeEngine(session, config.lake), show_progress=False
+    )
     assert resumed.skipped == [days[0].isoformat()]
     assert [n.night for n in resumed.nights] == [d.isoformat() for d in days[1:]]
     for day in days:
@@ -33,5 +37,7 @@ def test_backfill_lands_each_night_and_resumes(stack: Any) -> None:
     before = (days[0] - timedelta(days=1)).isoformat()
     assert catalog.partition_location(session, config.lake, "cloudwatch_metrics", before) is None
 
-    forced = run_backfill(config, days[0], days[-1], session=session, engine=LocalLakeEngine(session, config.lake), force=True, show_progress=False)
+    forced = run_backfill(
+        config, days[0], days[-1], session=session, engine=LocalLakeEngine(session, config.lake), force=True, show_progress=False
+    )
     assert len(forced.nights) == 3 and not forced.skipped

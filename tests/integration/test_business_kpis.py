@@ -9,17 +9,17 @@ from typing import Any
 import awswrangler as wr
 import pytest
 
+from pipelines.audit.gate import audit_and_switch
+from pipelines.audit.quarantine import list_quarantined, release
 from pipelines.config import BusinessKpiConfig, Config
 from pipelines.demo.fleet import build_fleet
 from pipelines.demo.fleet_stories import ERROR_BURST, LATENCY_INCIDENT
 from pipelines.demo.seed_business_kpis import kpi_values, seed_kpi_drops
+from pipelines.lake.catalog import ensure_lake
+from pipelines.lake.staging import discard, switch
 from pipelines.sources.business_kpis.inbox import Inbox, iter_inbox_files
 from pipelines.sources.business_kpis.landing import finish_business_kpis, land_business_kpis
-from pipelines.lake.staging import discard, publish
 from pipelines.sources.landing import Landing
-from pipelines.lake.catalog import ensure_lake
-from pipelines.audit.gate import audit_and_publish
-from pipelines.audit.quarantine import list_quarantined, release
 from tests.integration.lakehelpers import BUCKET, make_config, new_lake, published
 
 INBOX = f"s3://{BUCKET}/inbox/kpis/"
@@ -56,7 +56,7 @@ def night(session: Any, config: Config, on: date = NIGHT, run_id: str = "r1") ->
     """What the nightly does for this source: land, publish every staged partition, finish."""
     landing = land_business_kpis(session, config, on, run_id)
     for staged in landing.staged:
-        publish(session, config.lake, staged)
+        switch(session, config.lake, staged)
     finish_business_kpis(session, config, on)
     return landing
 
@@ -73,17 +73,24 @@ def test_a_drop_lands_in_the_partitions_of_its_dates(lake: tuple[Config, Any]) -
     landing = land_business_kpis(session, config, NIGHT, "r1")
     assert landing.source == "business_kpis" and not landing.rejections and not landing.errors
     assert [(s.table, s.dt, s.rows) for s in landing.staged] == [("business_kpis", D1, 4), ("business_kpis", D2, 4)]
-    assert all(sorted(f.rsplit("/", 1)[1] for f in s.files) == ["part-marketplace.parquet", "part-payments.parquet"] for s in landing.staged)
+    assert all(
+        sorted(f.rsplit("/", 1)[1] for f in s.files) == ["part-marketplace.parquet", "part-payments.parquet"]
+        for s in landing.staged
+    )
     assert keys(session, "inbox/kpis/") == ["2025-06-03.csv"], "a drop stays in the inbox until it is published"
     assert values(session, config, D1) == {}, "staging publishes nothing"
 
     for staged in landing.staged:
-        publish(session, config.lake, staged)
+        switch(session, config.lake, staged)
     assert finish_business_kpis(session, config, NIGHT) == [f"s3://{BUCKET}/inbox/kpis_processed/2025-06-04/2025-06-03.csv"]
     assert keys(session, "inbox/kpis/") == []
     for dt in (D1, D2):
-        assert values(session, config, dt) == {("Payments", "revenue"): 1000, ("Payments", "orders"): 100,
-                                               ("Marketplace", "revenue"): 2000, ("Marketplace", "orders"): 200}  # fmt: skip
+        assert values(session, config, dt) == {
+            ("Payments", "revenue"): 1000,
+            ("Payments", "orders"): 100,
+            ("Marketplace", "revenue"): 2000,
+            ("Marketplace", "orders"): 200,
+        }
         rows = published(session, config, "business_kpis", dt).to_pylist()
         assert {r["source_uri"] for r in rows} == {uri} and {r["unit"] for r in rows} == {"USD", "count"}
 
@@ -107,7 +114,7 @@ def test_a_drop_left_in_the_inbox_after_publishing_is_not_loaded_again(lake: tup
     config, session = lake
     put(session, "drop.csv", DROP)
     for staged in land_business_kpis(session, config, NIGHT, "r1").staged:
-        publish(session, config.lake, staged)
+        switch(session, config.lake, staged)
     before = published(session, config, "business_kpis", D1)
     landing = land_business_kpis(session, config, NIGHT + timedelta(days=1), "r2")
     assert landing.staged == [] and landing.counts["files_archived"] == 1
@@ -124,8 +131,11 @@ def test_a_correction_replaces_one_business_unit_on_one_day(lake: tuple[Config, 
     correction = put(session, "fix-payments.csv", HEADER + f'{D1},Payments,revenue,"1,250.50",USD\n')
     landing = night(session, config, NIGHT + timedelta(days=1), "r2")
     assert [s.dt for s in landing.staged] == [D1], "only the corrected day is restaged"
-    assert values(session, config, D1) == {("Payments", "revenue"): 1250.5,  # the unit's day is replaced as a whole
-                                           ("Marketplace", "revenue"): 2000, ("Marketplace", "orders"): 200}  # fmt: skip
+    assert values(session, config, D1) == {
+        ("Payments", "revenue"): 1250.5,  # the unit's day is replaced as a whole
+        ("Marketplace", "revenue"): 2000,
+        ("Marketplace", "orders"): 200,
+    }
     rows = {r["business_unit"]: r["source_uri"] for r in published(session, config, "business_kpis", D1).to_pylist()}
     assert rows["Payments"] == correction and rows["Marketplace"] == f"{INBOX}drop.csv"
     assert values(session, config, D2)[("Payments", "revenue")] == 1000
@@ -150,7 +160,7 @@ def test_an_older_drop_retried_later_never_overwrites_a_newer_one(lake: tuple[Co
     first = land_business_kpis(session, config, NIGHT, "r1")
     held, passed = first.staged
     discard(session, held)
-    publish(session, config.lake, passed)
+    switch(session, config.lake, passed)
     finish_business_kpis(session, config, NIGHT)
     assert keys(session, "inbox/kpis/") == ["a.csv"], "a.csv is not fully published yet"
 
@@ -168,12 +178,21 @@ def test_a_bad_file_is_rejected_and_moved_aside_while_the_others_land(lake: tupl
     put(session, "notes.txt", "see the CSV")
     landing = night(session, config)
     reasons = {r["source_uri"]: r["reason"] for r in landing.rejections}
-    assert reasons == {bad: f"{bad} row 3 column value: 'abc' is not a number",
-                       f"{INBOX}notes.txt": f"{INBOX}notes.txt: not a CSV or Parquet file (expected .csv, .parquet, .pq)"}  # fmt: skip
+    assert reasons == {
+        bad: f"{bad} row 3 column value: 'abc' is not a number",
+        f"{INBOX}notes.txt": f"{INBOX}notes.txt: not a CSV or Parquet file (expected .csv, .parquet, .pq)",
+    }
     row = next(r for r in landing.rejections if r["source_uri"] == bad)
     assert row["source"] == "business_kpis" and row["size_bytes"] > 0 and row["account_id"] is None
-    assert keys(session, "inbox/kpis_rejected/") == ["notes.txt", "notes.txt.reason.txt", "team/bad.csv", "team/bad.csv.reason.txt"]
-    reason = session.client("s3").get_object(Bucket=BUCKET, Key="inbox/kpis_rejected/team/bad.csv.reason.txt")["Body"].read().decode()
+    assert keys(session, "inbox/kpis_rejected/") == [
+        "notes.txt",
+        "notes.txt.reason.txt",
+        "team/bad.csv",
+        "team/bad.csv.reason.txt",
+    ]
+    reason = (
+        session.client("s3").get_object(Bucket=BUCKET, Key="inbox/kpis_rejected/team/bad.csv.reason.txt")["Body"].read().decode()
+    )
     assert reason.strip() == reasons[bad]
     assert keys(session, "inbox/kpis/") == []
     assert ("Growth", "revenue") not in values(session, config, D1) and ("Payments", "revenue") in values(session, config, D1)
@@ -183,7 +202,7 @@ def test_a_quarantined_day_keeps_its_drop_in_the_inbox_until_released(lake: tupl
     config, session = lake
     put(session, "drop.csv", HEADER + f"{D1},Growth,conversion_rate,12.5,percent\n")  # a percentage sent as a ratio
     landing = land_business_kpis(session, config, NIGHT, "r1")
-    outcome = audit_and_publish(session, config, landing.staged[0], NIGHT.isoformat())
+    outcome = audit_and_switch(session, config, landing.staged[0], NIGHT.isoformat())
     assert outcome.quarantined and any("ratio_kpis" in name for name in outcome.report.failed_names())
     assert finish_business_kpis(session, config, NIGHT) == []
     assert keys(session, "inbox/kpis/") == ["drop.csv"], "the drop waits for a decision"

@@ -40,15 +40,23 @@ def test_nightly_then_query_through_the_cli(stack: Any, tmp_path: Path) -> None:
     done = _mlmon("query", "--config", str(config), "--format", "json", sql)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [{"account_id": a, "invocations": 14400.0} for a in ACCOUNTS]
-    done = _mlmon("query", "--config", str(config), "--format", "csv", f"select count(*) as n from cloudwatch_metrics where dt = '{PREV_DT}'")
+    done = _mlmon(
+        "query",
+        "--config",
+        str(config),
+        "--format",
+        "csv",
+        f"select count(*) as n from cloudwatch_metrics where dt = '{PREV_DT}'",
+    )
     assert done.stdout.splitlines() == ['"n"', "0"]
 
 
 def test_nightly_exits_1_when_a_source_fails(stack: Any, tmp_path: Path) -> None:
     seed_invocations(stack.metric_store, ACCOUNTS[0], "ep-a", NIGHT)
     config = make_config(stack.endpoint_url).model_dump(mode="json")
-    config["sources"].append({"account_id": "333333333333", "role_arn": "arn:aws:iam::333333333333:role/Missing",
-                              "regions": ["us-east-1"]})  # fmt: skip
+    config["sources"].append(
+        {"account_id": "333333333333", "role_arn": "arn:aws:iam::333333333333:role/Missing", "regions": ["us-east-1"]}
+    )
     # moto lets any role be assumed; a region with no endpoint is a source that fails for real.
     config["sources"][-1]["regions"] = ["xx-nowhere-1"]
     path = tmp_path / "config.yaml"

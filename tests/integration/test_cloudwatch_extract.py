@@ -13,8 +13,8 @@ from pipelines.sources.cloudwatch_metrics.decode import install_fast_decoder
 from pipelines.sources.cloudwatch_metrics.discovery import iter_metric_series
 from pipelines.sources.cloudwatch_metrics.fetch import iter_metric_data
 from pipelines.sources.cloudwatch_metrics.plan import plan_queries
-from pipelines.windows import night_window
 from pipelines.sources.cloudwatch_metrics.table import cloudwatch_metrics_table
+from pipelines.windows import night_window
 from tests.integration.lakehelpers import ACCOUNTS, NIGHT, minutes, seed_invocations
 
 
@@ -30,9 +30,16 @@ def test_discovery_follows_list_metrics_pages_and_keeps_namespaces_apart(stack: 
     for i in range(501):  # ListMetrics pages hold 500 series
         seed_invocations(stack.metric_store, ACCOUNTS[0], f"ep-{i:03d}", NIGHT)
     ts = minutes(NIGHT)
-    stack.metric_store.put_series(ACCOUNTS[0], "us-east-1", "Custom/Team", "Invocations",
-                                  {"EndpointName": "ep-000", "VariantName": "AllTraffic"}, "Count",
-                                  ts, np.full(len(ts), 99.0))  # fmt: skip
+    stack.metric_store.put_series(
+        ACCOUNTS[0],
+        "us-east-1",
+        "Custom/Team",
+        "Invocations",
+        {"EndpointName": "ep-000", "VariantName": "AllTraffic"},
+        "Count",
+        ts,
+        np.full(len(ts), 99.0),
+    )
     seed_invocations(stack.metric_store, ACCOUNTS[1], "other-account", NIGHT)
     session, client = _cloudwatch(stack)
 
@@ -47,15 +54,24 @@ def test_discovery_follows_list_metrics_pages_and_keeps_namespaces_apart(stack: 
     picked = [s for s in both if s.endpoint_name == "ep-000"]
     queries = plan_queries(picked, CloudWatchConfig(statistics=["Maximum"], period_seconds=3600))
     table = cloudwatch_metrics_table(iter_metric_data(client, queries, night_window(NIGHT, 0)), {q.id: q for q in queries})
-    maxima = {ns: set(table.filter(pc.equal(table["namespace"], ns))["value"].to_pylist()) for ns in ("AWS/SageMaker", "Custom/Team")}
+    maxima = {
+        ns: set(table.filter(pc.equal(table["namespace"], ns))["value"].to_pylist()) for ns in ("AWS/SageMaker", "Custom/Team")
+    }
     assert maxima == {"AWS/SageMaker": {10.0}, "Custom/Team": {99.0}}
 
 
 def test_missing_periods_stay_missing(stack: Any) -> None:
     ts = minutes(NIGHT)[:60]  # only the first hour has data
-    stack.metric_store.put_series(ACCOUNTS[0], "us-east-1", "AWS/SageMaker", "ModelLatency",
-                                  {"EndpointName": "ep-a", "VariantName": "AllTraffic"}, "Microseconds",
-                                  ts, np.linspace(1000, 60000, 60))  # fmt: skip
+    stack.metric_store.put_series(
+        ACCOUNTS[0],
+        "us-east-1",
+        "AWS/SageMaker",
+        "ModelLatency",
+        {"EndpointName": "ep-a", "VariantName": "AllTraffic"},
+        "Microseconds",
+        ts,
+        np.linspace(1000, 60000, 60),
+    )
     _, client = _cloudwatch(stack)
     series = list(iter_metric_series(client, ACCOUNTS[0], "us-east-1", ["AWS/SageMaker"]))
     queries = plan_queries(series, CloudWatchConfig(period_seconds=3600))

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from pipelines.audit.gate import audit_and_switch
 from pipelines.aws import Session
 from pipelines.config import DEFAULT_ERROR_PATTERNS, LogPatternsConfig
 from pipelines.demo.fleet import build_fleet
 from pipelines.demo.fleet_stories import STORM_ENDPOINT, WEEKLY_504_STORM
 from pipelines.demo.seed_endpoint_logs import seed_endpoint_logs
-from pipelines.windows import night_window
+from pipelines.lake.catalog import ensure_lake
 from pipelines.sources.endpoint_log_patterns.extract import (
     LogQueryFailed,
     LogQueryRefused,
@@ -23,13 +24,12 @@ from pipelines.sources.endpoint_log_patterns.extract import (
     log_pattern_query,
 )
 from pipelines.sources.endpoint_log_patterns.landing import land_endpoint_log_patterns
-from pipelines.lake.catalog import ensure_lake
-from pipelines.audit.gate import audit_and_publish
+from pipelines.windows import night_window
 from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, make_config, new_lake, published
 
 PREFIX = "/aws/sagemaker/Endpoints/"
 REGION = "us-east-1"
-MIDNIGHT = datetime.combine(NIGHT, datetime.min.time(), tzinfo=timezone.utc)
+MIDNIGHT = datetime.combine(NIGHT, datetime.min.time(), tzinfo=UTC)
 
 
 def at(hours: float = 0, minutes: float = 0, seconds: float = 0, ms: int = 0) -> int:
@@ -45,23 +45,29 @@ def put_events(session: Session, group: str, stream: str, events: list[tuple[int
     if not logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups"):
         logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
-    response = logs.put_log_events(logGroupName=group, logStreamName=stream,
-                                   logEvents=[{"timestamp": t, "message": m} for t, m in sorted(events)])  # fmt: skip
+    response = logs.put_log_events(
+        logGroupName=group, logStreamName=stream, logEvents=[{"timestamp": t, "message": m} for t, m in sorted(events)]
+    )
     assert not response.get("rejectedLogEventsInfo"), response
 
 
 def seed_night(session: Session) -> None:
     """Known lines in and around the night, in two endpoints' groups and one that is not an endpoint's."""
-    put_events(session, f"{PREFIX}ep-a", "AllTraffic/i-1", [
-        (at(ms=-1), "before the night: HTTP 504"),  # 23:59:59.999 the day before
-        (at(2, 5), "HTTP 504 Gateway Timeout"),  # http_5xx and timeout
-        (at(2, 10), "upstream timed out (110: Connection timed out)"),
-        (at(2, 40), 'POST /invocations HTTP/1.1" 504 0'),
-        (at(2, 41), 'GET /ping HTTP/1.1" 200 0'),
-        (at(3), "torch.OutOfMemoryError: CUDA out of memory"),
-        (at(23, 59, 59, ms=999), "Traceback (most recent call last)"),
-        (at(24), "next night: HTTP 503"),
-    ])  # fmt: skip
+    put_events(
+        session,
+        f"{PREFIX}ep-a",
+        "AllTraffic/i-1",
+        [
+            (at(ms=-1), "before the night: HTTP 504"),  # 23:59:59.999 the day before
+            (at(2, 5), "HTTP 504 Gateway Timeout"),  # http_5xx and timeout
+            (at(2, 10), "upstream timed out (110: Connection timed out)"),
+            (at(2, 40), 'POST /invocations HTTP/1.1" 504 0'),
+            (at(2, 41), 'GET /ping HTTP/1.1" 200 0'),
+            (at(3), "torch.OutOfMemoryError: CUDA out of memory"),
+            (at(23, 59, 59, ms=999), "Traceback (most recent call last)"),
+            (at(24), "next night: HTTP 503"),
+        ],
+    )
     put_events(session, f"{PREFIX}ep-a", "AllTraffic/i-2", [(at(2, 1), "HTTP 502 from upstream")])
     put_events(session, f"{PREFIX}ep-b", "AllTraffic/i-9", [(at(10, m), f"ModelError: bad input {m}") for m in (15, 16, 59)])
     put_events(session, "/aws/lambda/not-an-endpoint", "s", [(at(4), "HTTP 500")])
@@ -115,9 +121,11 @@ def test_lander_stages_one_file_per_source_and_the_audit_publishes(stack: Any) -
     landing = land_endpoint_log_patterns(lake, config, NIGHT, "run-1")
     assert landing.source == "endpoint_log_patterns" and landing.errors == []
     [staged] = landing.staged
-    assert staged.dt == DT and sorted(uri.rsplit("/", 1)[1] for uri in staged.files) == [f"part-{a}-{REGION}.parquet" for a in ACCOUNTS]
-    outcome = audit_and_publish(lake, config, staged, DT)
-    assert outcome.published is not None, outcome.report.summary()
+    assert staged.dt == DT and sorted(uri.rsplit("/", 1)[1] for uri in staged.files) == [
+        f"part-{a}-{REGION}.parquet" for a in ACCOUNTS
+    ]
+    outcome = audit_and_switch(lake, config, staged, DT)
+    assert outcome.switched is not None, outcome.report.summary()
     rows = published(lake, config, "endpoint_log_patterns", DT).to_pylist()
     assert {r["account_id"] for r in rows} == {ACCOUNTS[0]} and {r["region"] for r in rows} == {REGION}
     assert by_key(rows) == EXPECTED
@@ -140,7 +148,7 @@ def test_a_failing_account_is_an_error_and_the_others_land(stack: Any) -> None:
     landing = land_endpoint_log_patterns(lake, config, NIGHT, "run-2")
     assert len(landing.errors) == 1 and ACCOUNTS[1] in landing.errors[0] and "AccessDenied" in landing.errors[0]
     assert [uri.rsplit("/", 1)[1] for uri in landing.staged[0].files] == [f"part-{ACCOUNTS[0]}-{REGION}.parquet"]
-    assert landing.counts == {"sources": 2, "sources_failed": 1, "rows": len(EXPECTED)}
+    assert landing.counts == {"accounts": 2, "accounts_failed": 1, "rows": len(EXPECTED)}
 
 
 def test_disabled_source_queries_nothing(stack: Any) -> None:
@@ -170,8 +178,18 @@ def test_a_query_that_never_completes_hits_the_deadline_and_is_stopped(stack: An
         now[0] += seconds
 
     with pytest.raises(LogQueryTimeout, match=r"did not complete within 0\.8 s; stopped them"):
-        list(iter_log_pattern_counts(session.client("logs"), [f"{PREFIX}ep-a"], night_window(NIGHT, 0), DEFAULT_ERROR_PATTERNS,
-                                     timeout=0.8, poll_seconds=0.2, clock=lambda: now[0], sleep=sleep))  # fmt: skip
+        list(
+            iter_log_pattern_counts(
+                session.client("logs"),
+                [f"{PREFIX}ep-a"],
+                night_window(NIGHT, 0),
+                DEFAULT_ERROR_PATTERNS,
+                timeout=0.8,
+                poll_seconds=0.2,
+                clock=lambda: now[0],
+                sleep=sleep,
+            )
+        )
     assert sleeps == pytest.approx([0.2, 0.2, 0.2, 0.2])  # polled every 0.2 s until the 0.8 s deadline, no longer
     assert len(polls) == 5 * len(DEFAULT_ERROR_PATTERNS)  # at 0, 0.2, 0.4, 0.6 and 0.8 s
     assert len(stopped) == len(DEFAULT_ERROR_PATTERNS)
@@ -190,7 +208,11 @@ def test_a_broken_query_status_is_an_error(stack: Any, status: str) -> None:
 def test_a_refused_query_is_fatal_not_retriable(stack: Any) -> None:
     session = source(new_lake(make_config(stack.endpoint_url)))
     with pytest.raises(LogQueryRefused, match="ResourceNotFoundException"):
-        list(iter_log_pattern_counts(session.client("logs"), [f"{PREFIX}deleted-meanwhile"], night_window(NIGHT, 0), {"x": "504"}, 5))
+        list(
+            iter_log_pattern_counts(
+                session.client("logs"), [f"{PREFIX}deleted-meanwhile"], night_window(NIGHT, 0), {"x": "504"}, 5
+            )
+        )
 
 
 def test_log_groups_are_listed_page_by_page(stack: Any) -> None:
@@ -210,7 +232,11 @@ def test_more_than_fifty_log_groups_are_queried_in_batches(stack: Any) -> None:
     for i in range(53):
         put_events(session, f"{PREFIX}ep-{i:02d}", "AllTraffic/i-1", [(at(5, i), f"HTTP 500 #{i}")])
     logs = session.client("logs")
-    rows = list(iter_log_pattern_counts(logs, list(iter_endpoint_log_groups(logs)), night_window(NIGHT, 0), {"http_5xx": r"\b5\d\d\b"}, 30))
+    rows = list(
+        iter_log_pattern_counts(
+            logs, list(iter_endpoint_log_groups(logs)), night_window(NIGHT, 0), {"http_5xx": r"\b5\d\d\b"}, 30
+        )
+    )
     assert sorted(len(p["logGroupNames"]) for p in started) == [3, 50]
     assert len(rows) == 53 and {r["count"] for r in rows} == {1} and {r["hour"].hour for r in rows} == {5}
 
@@ -221,15 +247,21 @@ def test_demo_logs_show_the_tuesday_two_am_504s(stack: Any) -> None:
     fleet = build_fleet(seed=7, start=NIGHT - timedelta(days=8), days=8)
     storm_days = {s.start.date() for s in fleet.stories if s.kind == WEEKLY_504_STORM}
     assert [d.weekday() for d in storm_days] == [1]
-    seeded = seed_endpoint_logs(lambda account, region: lake.assume(f"arn:aws:iam::{account}:role/MlLakeReader", region), fleet,
-                                now=stack.clock.now())  # fmt: skip
+    seeded = seed_endpoint_logs(
+        lambda account, region: lake.assume(f"arn:aws:iam::{account}:role/MlLakeReader", region), fleet, now=stack.clock.now()
+    )
     assert seeded.log_groups == len(fleet.endpoints) and seeded.too_old == seeded.rejected == 0
     storm = next(e for e in fleet.endpoints if e.name == STORM_ENDPOINT)
-    logs = lake.assume(f"arn:aws:iam::{storm.account_id}:role/MlLakeReader", storm.region).client("logs", region_name=storm.region)
+    logs = lake.assume(f"arn:aws:iam::{storm.account_id}:role/MlLakeReader", storm.region).client(
+        "logs", region_name=storm.region
+    )
     groups = list(iter_endpoint_log_groups(logs))
     for day in fleet.dates:
-        rows = [r for r in iter_log_pattern_counts(logs, groups, night_window(day, 0), DEFAULT_ERROR_PATTERNS, 30)
-                if r["endpoint_name"] == STORM_ENDPOINT and r["hour"].hour == 2]  # fmt: skip
+        rows = [
+            r
+            for r in iter_log_pattern_counts(logs, groups, night_window(day, 0), DEFAULT_ERROR_PATTERNS, 30)
+            if r["endpoint_name"] == STORM_ENDPOINT and r["hour"].hour == 2
+        ]
         classes = {r["error_class"]: r["count"] for r in rows}
         if day in storm_days:
             assert classes.get("http_5xx", 0) >= 18 and classes.get("timeout", 0) >= 1, (day, classes)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pipelines.audit.gate import audit_and_switch
 from pipelines.aws import Session
 from pipelines.demo.fleet import build_fleet
 from pipelines.demo.fleet_stories import CHANGE_ENDPOINT
@@ -16,11 +17,10 @@ from pipelines.demo.seed_endpoint_models import (
     planned_model_change,
     seed_lineage,
 )
+from pipelines.lake.catalog import ensure_lake
+from pipelines.lake.schemas import ENDPOINT_MODELS
 from pipelines.sources.endpoint_models.extract import iter_endpoint_models
 from pipelines.sources.endpoint_models.landing import land_endpoint_models
-from pipelines.lake.schemas import ENDPOINT_MODELS
-from pipelines.lake.catalog import ensure_lake
-from pipelines.audit.gate import audit_and_publish
 from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, day_after, make_config, new_lake, published
 
 REGION = "us-east-1"
@@ -38,8 +38,13 @@ def register(sm: Any, group: str, versions: int, status: str = "Approved") -> li
     arns = []
     for v in range(1, versions + 1):
         spec["Containers"] = [{"Image": IMAGE, "ModelDataUrl": f"s3://models/{group}/v{v}/model.tar.gz"}]
-        arns.append(sm.create_model_package(ModelPackageGroupName=group, InferenceSpecification=spec,
-                                            ModelApprovalStatus=status if v == versions else "Approved")["ModelPackageArn"])  # fmt: skip
+        arns.append(
+            sm.create_model_package(
+                ModelPackageGroupName=group,
+                InferenceSpecification=spec,
+                ModelApprovalStatus=status if v == versions else "Approved",
+            )["ModelPackageArn"]
+        )
     return arns
 
 
@@ -49,8 +54,12 @@ def model(sm: Any, name: str, account: str = ACCOUNTS[0], **container: str) -> s
 
 
 def endpoint_config(sm: Any, name: str, *variants: tuple[str, str, str, int]) -> str:
-    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
-        {"VariantName": v, "ModelName": m, "InstanceType": t, "InitialInstanceCount": n} for v, m, t, n in variants])  # fmt: skip
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": v, "ModelName": m, "InstanceType": t, "InitialInstanceCount": n} for v, m, t, n in variants
+        ],
+    )
     return name
 
 
@@ -59,7 +68,9 @@ def fraud_endpoint(sm: Any, versions: int = 3, status: str = "PendingManualAppro
     arns = register(sm, "fraud", versions, status)
     model(sm, f"fraud-v{versions}", ModelPackageName=arns[-1])
     model(sm, "fraud-canary", Image=IMAGE, ModelDataUrl="s3://models/canary/model.tar.gz")
-    endpoint_config(sm, f"ep-a-v{versions}", ("main", f"fraud-v{versions}", "ml.g5.2xlarge", 2), ("canary", "fraud-canary", "ml.m5.large", 1))
+    endpoint_config(
+        sm, f"ep-a-v{versions}", ("main", f"fraud-v{versions}", "ml.g5.2xlarge", 2), ("canary", "fraud-canary", "ml.m5.large", 1)
+    )
     sm.create_endpoint(EndpointName="ep-a", EndpointConfigName=f"ep-a-v{versions}")
     return arns
 
@@ -72,18 +83,29 @@ def test_chain_is_resolved_to_the_package_version_and_approval(stack: Any) -> No
     session = source(new_lake(make_config(stack.endpoint_url)))
     sm = session.client("sagemaker")
     arns = fraud_endpoint(sm)
-    observed = datetime(2025, 6, 3, 4, 0, tzinfo=timezone.utc)
+    observed = datetime(2025, 6, 3, 4, 0, tzinfo=UTC)
     rows = rows_by_variant(iter_endpoint_models(sm, ACCOUNTS[0], REGION, observed_at=observed))
     main = rows[("ep-a", "main")]
     assert {k: main[k] for k in main if k not in ("model_created_at",)} == {
-        "account_id": ACCOUNTS[0], "region": REGION, "endpoint_name": "ep-a", "endpoint_status": "InService",
-        "endpoint_config_name": "ep-a-v3", "variant_name": "main", "instance_type": "ml.g5.2xlarge", "instance_count": 2,
-        "model_name": "fraud-v3", "image": IMAGE, "model_data_url": "s3://models/fraud/v3/model.tar.gz",
-        "model_package_arn": arns[2], "model_package_group": "fraud", "model_version": 3,
-        "approval_status": "PendingManualApproval", "observed_at": datetime(2025, 6, 3, 4, 0),
-    }  # fmt: skip
+        "account_id": ACCOUNTS[0],
+        "region": REGION,
+        "endpoint_name": "ep-a",
+        "endpoint_status": "InService",
+        "endpoint_config_name": "ep-a-v3",
+        "variant_name": "main",
+        "instance_type": "ml.g5.2xlarge",
+        "instance_count": 2,
+        "model_name": "fraud-v3",
+        "image": IMAGE,
+        "model_data_url": "s3://models/fraud/v3/model.tar.gz",
+        "model_package_arn": arns[2],
+        "model_package_group": "fraud",
+        "model_version": 3,
+        "approval_status": "PendingManualApproval",
+        "observed_at": datetime(2025, 6, 3, 4, 0),
+    }
     package = sm.describe_model_package(ModelPackageName=arns[2])
-    assert main["model_created_at"] == package["CreationTime"].astimezone(timezone.utc).replace(tzinfo=None)
+    assert main["model_created_at"] == package["CreationTime"].astimezone(UTC).replace(tzinfo=None)
     assert set(rows) == {("ep-a", "main"), ("ep-a", "canary")}
 
 
@@ -92,9 +114,13 @@ def test_endpoint_without_a_package_has_null_package_columns(stack: Any) -> None
     sm = session.client("sagemaker")
     fraud_endpoint(sm)
     canary = rows_by_variant(iter_endpoint_models(sm, ACCOUNTS[0], REGION))[("ep-a", "canary")]
-    assert (canary["model_name"], canary["image"], canary["model_data_url"]) == ("fraud-canary", IMAGE, "s3://models/canary/model.tar.gz")
+    assert (canary["model_name"], canary["image"], canary["model_data_url"]) == (
+        "fraud-canary",
+        IMAGE,
+        "s3://models/canary/model.tar.gz",
+    )
     assert [canary[k] for k in ("model_package_arn", "model_package_group", "model_version", "approval_status")] == [None] * 4
-    created = sm.describe_model(ModelName="fraud-canary")["CreationTime"].astimezone(timezone.utc).replace(tzinfo=None)
+    created = sm.describe_model(ModelName="fraud-canary")["CreationTime"].astimezone(UTC).replace(tzinfo=None)
     assert canary["model_created_at"] == created  # without a package: the model's own creation time
 
 
@@ -114,7 +140,11 @@ def test_missing_config_model_and_package_leave_their_columns_null(stack: Any) -
     sm.delete_endpoint_config(EndpointConfigName="ep-e-config")  # allowed while the endpoint serves it
     rows = rows_by_variant(iter_endpoint_models(sm, ACCOUNTS[0], REGION))
     orphan = rows[("ep-c", "AllTraffic")]
-    assert orphan["model_package_arn"].endswith("model-package/gone/4") and orphan["model_version"] is None and orphan["image"] is None
+    assert (
+        orphan["model_package_arn"].endswith("model-package/gone/4")
+        and orphan["model_version"] is None
+        and orphan["image"] is None
+    )
     doomed = rows[("ep-d", "AllTraffic")]
     assert doomed["model_name"] == "doomed" and doomed["image"] is None and doomed["instance_type"] == "ml.c5.large"
     gone = rows[("ep-e", "AllTraffic")]
@@ -187,8 +217,8 @@ def _publish(lake: Session, config: Any, night: Any, run_id: str) -> None:
     landing = land_endpoint_models(lake, config, night, run_id)
     assert landing.errors == []
     for staged in landing.staged:
-        outcome = audit_and_publish(lake, config, staged, night.isoformat())
-        assert outcome.published is not None, outcome.report.summary()
+        outcome = audit_and_switch(lake, config, staged, night.isoformat())
+        assert outcome.switched is not None, outcome.report.summary()
 
 
 def test_a_version_change_between_two_nights_shows_in_the_two_partitions(stack: Any) -> None:
@@ -198,9 +228,14 @@ def test_a_version_change_between_two_nights_shows_in_the_two_partitions(stack: 
     sm = source(lake).client("sagemaker")
     arns = fraud_endpoint(sm, versions=3, status="Approved")
     _publish(lake, config, NIGHT, "run-a")
-    spec = {"Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://models/fraud/v4/model.tar.gz"}],
-            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}  # fmt: skip
-    v4 = sm.create_model_package(ModelPackageGroupName="fraud", InferenceSpecification=spec, ModelApprovalStatus="Approved")["ModelPackageArn"]
+    spec = {
+        "Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://models/fraud/v4/model.tar.gz"}],
+        "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["text/csv"],
+    }
+    v4 = sm.create_model_package(ModelPackageGroupName="fraud", InferenceSpecification=spec, ModelApprovalStatus="Approved")[
+        "ModelPackageArn"
+    ]
     model(sm, "fraud-v4", ModelPackageName=v4)
     endpoint_config(sm, "ep-a-v4", ("main", "fraud-v4", "ml.g5.2xlarge", 2), ("canary", "fraud-canary", "ml.m5.large", 1))
     sm.update_endpoint(EndpointName="ep-a", EndpointConfigName="ep-a-v4")
@@ -237,8 +272,13 @@ def test_demo_lineage_and_its_model_change(stack: Any) -> None:
     assert apply_model_change(session_for(change.account_id, change.region)) is False  # nothing newer staged
     churn = next(e for e in fleet.endpoints if e.name == UNREGISTERED_ENDPOINT)
     churn_sm = session_for(churn.account_id, churn.region).client("sagemaker")
-    [row] = [r for r in iter_endpoint_models(churn_sm, churn.account_id, churn.region) if r["endpoint_name"] == UNREGISTERED_ENDPOINT]
+    [row] = [
+        r for r in iter_endpoint_models(churn_sm, churn.account_id, churn.region) if r["endpoint_name"] == UNREGISTERED_ENDPOINT
+    ]
     assert row["model_version"] is None and row["image"] and row["model_data_url"]
-    every = [r for e in {(x.account_id, x.region) for x in fleet.endpoints}
-             for r in iter_endpoint_models(session_for(*e).client("sagemaker"), *e)]  # fmt: skip
+    every = [
+        r
+        for e in {(x.account_id, x.region) for x in fleet.endpoints}
+        for r in iter_endpoint_models(session_for(*e).client("sagemaker"), *e)
+    ]
     assert sorted(r["endpoint_name"] for r in every) == sorted(e.name for e in fleet.endpoints)

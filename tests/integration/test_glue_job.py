@@ -20,11 +20,20 @@ def test_glue_job_lands_a_night(stack: Any) -> None:
     seed_invocations(stack.metric_store, ACCOUNTS[0], "ep-a", NIGHT)
     config = make_config(stack.endpoint_url, statistics=["Sum"], lookback_days=0)
     session = new_lake(config)
-    session.client("s3").put_object(Bucket=config.lake.bucket, Key="config/prod.yaml",
-                                    Body=yaml.safe_dump(config.model_dump(mode="json")).encode())  # fmt: skip
+    session.client("s3").put_object(
+        Bucket=config.lake.bucket, Key="config/prod.yaml", Body=yaml.safe_dump(config.model_dump(mode="json")).encode()
+    )
     env = {**os.environ, "AWS_ENDPOINT_URL": stack.endpoint_url}
-    args = ["--config_s3_uri", f"s3://{config.lake.bucket}/config/prod.yaml", "--date", DT,
-            "--job-bookmark-option", "job-bookmark-disable", "--JOB_NAME", "mlmon-nightly"]  # fmt: skip
+    args = [
+        "--config_s3_uri",
+        f"s3://{config.lake.bucket}/config/prod.yaml",
+        "--date",
+        DT,
+        "--job-bookmark-option",
+        "job-bookmark-disable",
+        "--JOB_NAME",
+        "mlmon-nightly",
+    ]
     done = subprocess.run([sys.executable, str(JOB), *args], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT) is not None

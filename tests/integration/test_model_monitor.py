@@ -10,17 +10,17 @@ from typing import Any
 import pyarrow.compute as pc
 import pytest
 
+from pipelines.audit.gate import audit
 from pipelines.aws import Session
 from pipelines.config import Config, parse_config
 from pipelines.demo.fleet import build_fleet
 from pipelines.demo.seed_model_monitor import seed_model_monitor
-from pipelines.sources.model_monitor.reports import iter_executions
-from pipelines.lake.staging import publish, read_table
-from pipelines.sources.model_monitor.landing import land_model_monitor
-from pipelines.sources.model_monitor.tables import REPORT_TABLES
-from pipelines.lake.schemas import TABLES
 from pipelines.lake.catalog import ensure_lake
-from pipelines.audit.gate import audit
+from pipelines.lake.schemas import TABLES
+from pipelines.lake.staging import read_table, switch
+from pipelines.sources.model_monitor.landing import land_model_monitor
+from pipelines.sources.model_monitor.reports import iter_executions
+from pipelines.sources.model_monitor.tables import REPORT_TABLES
 from tests.integration.lakehelpers import make_config, new_lake, published
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "model_monitor"
@@ -31,10 +31,20 @@ BUCKET = f"sagemaker-us-east-1-{ACCOUNT}"
 PREFIX = f"s3://{BUCKET}/monitoring/"
 BASELINE = f"s3://{BUCKET}/baselines/ep-a/model-quality/constraints.json"
 
-DQ = {"statistics.json": "data_quality_statistics_baseline.json", "constraints.json": "data_quality_constraints_baseline.json",
-      "constraint_violations.json": "data_quality_violations_sdk_test.json"}  # fmt: skip
-MQ_VIOLATIONS = {"violations": [{"metric_name": "r2", "constraint_check_type": "LessThanThreshold",
-                                 "description": "Metric r2 with -3.5 +/- 8.08E-4 was LessThanThreshold '-3.208758170289026'"}]}  # fmt: skip
+DQ = {
+    "statistics.json": "data_quality_statistics_baseline.json",
+    "constraints.json": "data_quality_constraints_baseline.json",
+    "constraint_violations.json": "data_quality_violations_sdk_test.json",
+}
+MQ_VIOLATIONS = {
+    "violations": [
+        {
+            "metric_name": "r2",
+            "constraint_check_type": "LessThanThreshold",
+            "description": "Metric r2 with -3.5 +/- 8.08E-4 was LessThanThreshold '-3.208758170289026'",
+        }
+    ]
+}
 # (endpoint or None for the batch layout, schedule, day offset from D, hour, files)
 EXECUTIONS: list[tuple[str | None, str, int, int, dict[str, Any]]] = [
     ("ep-a", "dq-hourly", 0, 0, DQ),
@@ -42,8 +52,20 @@ EXECUTIONS: list[tuple[str | None, str, int, int, dict[str, Any]]] = [
     ("ep-a", "dq-hourly", 0, 23, DQ),
     ("ep-a", "dq-hourly", -1, 23, DQ),  # the day before: not tonight's
     ("ep-a", "dq-hourly", 1, 0, DQ),  # analyses D's last hour but is scheduled on D+1
-    ("ep-a", "mq-daily", 0, 2, {"statistics.json": "model_quality_regression_statistics.json", "constraint_violations.json": MQ_VIOLATIONS}),
-    ("ep-b", "dq-hourly", 0, 5, {"statistics.json": DQ["statistics.json"], "constraint_violations.json": b'{"violations" : [ {\n  "feature_name" : "x'}),
+    (
+        "ep-a",
+        "mq-daily",
+        0,
+        2,
+        {"statistics.json": "model_quality_regression_statistics.json", "constraint_violations.json": MQ_VIOLATIONS},
+    ),
+    (
+        "ep-b",
+        "dq-hourly",
+        0,
+        5,
+        {"statistics.json": DQ["statistics.json"], "constraint_violations.json": b'{"violations" : [ {\n  "feature_name" : "x'},
+    ),
     ("ep-b", "dq-hourly", 0, 6, {"statistics.json": DQ["statistics.json"]}),
     ("ep-b", "bias-daily", 0, 4, {"analysis.json": "bias_baseline_pre_post_analysis.json", "report.html": b"<html></html>"}),
     ("ep-b", "bias-daily", -1, 4, {"analysis.json": "bias_baseline_pre_post_analysis.json"}),
@@ -53,7 +75,7 @@ EXECUTIONS: list[tuple[str | None, str, int, int, dict[str, Any]]] = [
 TONIGHT = sorted((e or "", s, h) for e, s, offset, h, _ in EXECUTIONS if offset == 0)
 DECOYS = [
     f"monitoring/merge/ep-a/mq-daily/{D:%Y/%m/%d}/02/part-0.jsonl",
-    f"monitoring/bias-job-definition/0d4b7c9e-4f7a-4a57-9d1b-2c1f4f0e9a11/analysis_config.json",
+    "monitoring/bias-job-definition/0d4b7c9e-4f7a-4a57-9d1b-2c1f4f0e9a11/analysis_config.json",
     f"monitoring/ep-a/dq-hourly/{D:%Y/%m/%d}/13/analysis_config.json",
     f"monitoring/ep-a/mq-daily/{D:%Y/%m/%d}/02/merge/part-0.jsonl",
 ]
@@ -69,7 +91,11 @@ def body_of(content: Any) -> bytes:
 
 def monitor_config(endpoint_url: str, prefixes: list[str], **model_monitor: Any) -> Config:
     raw = make_config(endpoint_url).model_dump(mode="json")
-    raw["model_monitor"] = {"report_prefixes": prefixes, "baselines": {"ep-a": {"model_quality_constraints": BASELINE}}, **model_monitor}
+    raw["model_monitor"] = {
+        "report_prefixes": prefixes,
+        "baselines": {"ep-a": {"model_quality_constraints": BASELINE}},
+        **model_monitor,
+    }
     return parse_config(raw)
 
 
@@ -125,9 +151,20 @@ def test_discovery_finds_exactly_the_nights_executions_listing_only_date_prefixe
     day = f"{D:%Y/%m/%d}/"
     delimited = {p["Prefix"] for p in listed if p.get("Delimiter") == "/"}
     by_date = {p["Prefix"] for p in listed if "Delimiter" not in p}
-    assert delimited == {"monitoring/", "monitoring/ep-a/", "monitoring/ep-b/", "monitoring/batch-explain/", "monitoring/bias-job-definition/"}
-    assert by_date == {f"monitoring/ep-a/dq-hourly/{day}", f"monitoring/ep-a/mq-daily/{day}", f"monitoring/ep-b/dq-hourly/{day}",
-                       f"monitoring/ep-b/bias-daily/{day}", f"monitoring/batch-explain/{day}"}  # fmt: skip
+    assert delimited == {
+        "monitoring/",
+        "monitoring/ep-a/",
+        "monitoring/ep-b/",
+        "monitoring/batch-explain/",
+        "monitoring/bias-job-definition/",
+    }
+    assert by_date == {
+        f"monitoring/ep-a/dq-hourly/{day}",
+        f"monitoring/ep-a/mq-daily/{day}",
+        f"monitoring/ep-b/dq-hourly/{day}",
+        f"monitoring/ep-b/bias-daily/{day}",
+        f"monitoring/batch-explain/{day}",
+    }
     assert all(p["Bucket"] == BUCKET and p.get("Prefix") for p in listed), "never a listing of the whole bucket"
     assert len(listed) > len(delimited) + len(by_date), "two keys a page: some listings took several pages"
 
@@ -141,7 +178,10 @@ def test_night_lands_every_table_and_rejects_only_the_broken_report(lake: tuple[
     assert landing.source == "model_monitor" and landing.errors == []
     [rejected] = landing.rejections
     assert rejected["source_uri"] == f"s3://{BUCKET}/monitoring/ep-b/dq-hourly/{D:%Y/%m/%d}/05/constraint_violations.json"
-    assert rejected["reason"].startswith("not valid JSON") and (rejected["account_id"], rejected["region"]) == (ACCOUNT, "us-east-1")
+    assert rejected["reason"].startswith("not valid JSON") and (rejected["account_id"], rejected["region"]) == (
+        ACCOUNT,
+        "us-east-1",
+    )
     assert rejected["size_bytes"] > 0
     assert not any(p["Key"].endswith(("analysis_config.json", ".jsonl", ".html")) for p in fetched), "decoys are never downloaded"
     assert progress[-1] == (len(progress), len(progress)) and [d for d, _ in progress] == list(range(1, len(progress) + 1))
@@ -153,14 +193,27 @@ def test_night_lands_every_table_and_rejects_only_the_broken_report(lake: tuple[
     tables = {name: read_table(session, list(p.files), TABLES[name].schema) for name, p in staged.items()}
     assert {name: t.num_rows for name, t in tables.items()} == {name: p.rows for name, p in staged.items()}
 
-    executions = {(r["endpoint_name"] or "", r["schedule_name"], r["scheduled_hour"].hour): r for r in tables["monitor_executions"].to_pylist()}
+    executions = {
+        (r["endpoint_name"] or "", r["schedule_name"], r["scheduled_hour"].hour): r
+        for r in tables["monitor_executions"].to_pylist()
+    }
     assert sorted(executions) == TONIGHT
     assert {k: r["monitoring_type"] for k, r in executions.items()} == {
-        ("", "batch-explain", 7): "ModelExplainability", ("ep-a", "dq-hourly", 0): "DataQuality", ("ep-a", "dq-hourly", 13): "DataQuality",
-        ("ep-a", "dq-hourly", 23): "DataQuality", ("ep-a", "mq-daily", 2): "ModelQuality", ("ep-b", "bias-daily", 4): "ModelBias",
-        ("ep-b", "dq-hourly", 5): "DataQuality", ("ep-b", "dq-hourly", 6): "DataQuality"}  # fmt: skip
+        ("", "batch-explain", 7): "ModelExplainability",
+        ("ep-a", "dq-hourly", 0): "DataQuality",
+        ("ep-a", "dq-hourly", 13): "DataQuality",
+        ("ep-a", "dq-hourly", 23): "DataQuality",
+        ("ep-a", "mq-daily", 2): "ModelQuality",
+        ("ep-b", "bias-daily", 4): "ModelBias",
+        ("ep-b", "dq-hourly", 5): "DataQuality",
+        ("ep-b", "dq-hourly", 6): "DataQuality",
+    }
     assert {k: r["violation_count"] for k, r in executions.items() if r["violation_count"]} == {
-        ("ep-a", "dq-hourly", 0): 7, ("ep-a", "dq-hourly", 13): 7, ("ep-a", "dq-hourly", 23): 7, ("ep-a", "mq-daily", 2): 1}
+        ("ep-a", "dq-hourly", 0): 7,
+        ("ep-a", "dq-hourly", 13): 7,
+        ("ep-a", "dq-hourly", 23): 7,
+        ("ep-a", "mq-daily", 2): 1,
+    }
     assert executions[("ep-b", "dq-hourly", 5)]["violation_count"] == 0  # its violations file was unreadable
 
     assert tables["monitor_violations"].num_rows == 3 * 7 + 1
@@ -208,7 +261,7 @@ def test_a_failed_account_keeps_its_published_file(lake: tuple[Config, Session])
     config = monitor_config(config.endpoint_url or "", [PREFIX, f"s3://{other}/monitoring/"])
     ensure_lake(session, config.lake)
     for partition in land_model_monitor(session, config, D, "run-1").staged:
-        publish(session, config.lake, partition)
+        switch(session, config.lake, partition)
     before = published(session, config, "monitor_executions", DT)
     assert set(before["account_id"].to_pylist()) == {ACCOUNT, "222222222222"}
 
@@ -219,7 +272,10 @@ def test_a_failed_account_keeps_its_published_file(lake: tuple[Config, Session])
     landing = land_model_monitor(session, config, D, "run-2")
     assert len(landing.errors) == 1 and other in landing.errors[0]
     executions = next(p for p in landing.staged if p.table == "monitor_executions")
-    assert sorted(f.rsplit("/", 1)[1] for f in executions.files) == [f"part-{ACCOUNT}-us-east-1.parquet", "part-222222222222-us-east-1.parquet"]
+    assert sorted(f.rsplit("/", 1)[1] for f in executions.files) == [
+        f"part-{ACCOUNT}-us-east-1.parquet",
+        "part-222222222222-us-east-1.parquet",
+    ]
     assert executions.rows == before.num_rows, "the failed account's rows ride along from the published partition"
 
 
@@ -235,7 +291,12 @@ def test_objects_over_the_size_limit_are_rejected_unread(lake: tuple[Config, Ses
     # rejected as folders (the contract needs a monitoring type); the data-quality ones of ep-a still land.
     untyped = sorted(r["source_uri"].split("/monitoring/")[1] for r in landing.rejections if "monitoring type" in r["reason"])
     day = f"{D:%Y/%m/%d}"
-    assert untyped == [f"batch-explain/{day}/07/", f"ep-b/bias-daily/{day}/04/", f"ep-b/dq-hourly/{day}/05/", f"ep-b/dq-hourly/{day}/06/"]
+    assert untyped == [
+        f"batch-explain/{day}/07/",
+        f"ep-b/bias-daily/{day}/04/",
+        f"ep-b/dq-hourly/{day}/05/",
+        f"ep-b/dq-hourly/{day}/06/",
+    ]
     executions = next(p for p in landing.staged if p.table == "monitor_executions")
     assert executions.rows == len(TONIGHT) - len(untyped)
 
@@ -277,7 +338,11 @@ def test_demo_reports_land_with_their_stories_and_pass_the_audit(stack: Any) -> 
         if night == incident.start.date():
             assert {"values": "baseline_drift_check", "counts": 2 * 8} in checks  # two features, 8 hours
         if night == fleet.dates[-1]:
-            auc = tables["model_quality_metrics"].filter(pc.equal(tables["model_quality_metrics"]["metric_name"], "auc")).to_pylist()
+            auc = (
+                tables["model_quality_metrics"]
+                .filter(pc.equal(tables["model_quality_metrics"]["metric_name"], "auc"))
+                .to_pylist()
+            )
             assert auc[0]["value"] < auc[0]["threshold"] == 0.85
             assert None not in tables["model_quality_metrics"]["threshold"].to_pylist()
         for partition in landing.staged:

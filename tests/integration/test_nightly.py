@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pyarrow.compute as pc
@@ -12,9 +12,19 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pipelines.lake import catalog
-from pipelines.query.local import LocalLakeEngine
 from pipelines.nightly import run_night
-from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, PREV_DT, day_after, make_config, new_lake, published, seed_invocations
+from pipelines.query.local import LocalLakeEngine
+from tests.integration.lakehelpers import (
+    ACCOUNTS,
+    DT,
+    NIGHT,
+    PREV_DT,
+    day_after,
+    make_config,
+    new_lake,
+    published,
+    seed_invocations,
+)
 
 STATS = 5
 
@@ -74,18 +84,27 @@ def test_late_datapoint_appears_after_next_night(fleet: Any) -> None:
     session = new_lake(config)
     seed_invocations(fleet.metric_store, ACCOUNTS[0], "ep-a", day_after(NIGHT))
     run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
-    late_ts = datetime.combine(NIGHT, time(23, 57), tzinfo=timezone.utc)
+    late_ts = datetime.combine(NIGHT, time(23, 57), tzinfo=UTC)
     source = session.assume(f"arn:aws:iam::{ACCOUNTS[0]}:role/MlLakeReader", "us-east-1")
     source.client("cloudwatch").put_metric_data(
         Namespace="AWS/SageMaker",
-        MetricData=[{"MetricName": "Invocations", "Timestamp": late_ts, "Value": 1000.0, "Unit": "Count",
-                     "Dimensions": [{"Name": "EndpointName", "Value": "ep-a"}, {"Name": "VariantName", "Value": "AllTraffic"}]}],
-    )  # fmt: skip
+        MetricData=[
+            {
+                "MetricName": "Invocations",
+                "Timestamp": late_ts,
+                "Value": 1000.0,
+                "Unit": "Count",
+                "Dimensions": [{"Name": "EndpointName", "Value": "ep-a"}, {"Name": "VariantName", "Value": "AllTraffic"}],
+            }
+        ],
+    )
 
     def last_period_max() -> float:
         rows = published(session, config, "cloudwatch_metrics", DT)
-        mask = pc.and_(pc.and_(pc.equal(rows["account_id"], ACCOUNTS[0]), pc.equal(rows["endpoint_name"], "ep-a")),
-                       pc.equal(rows["stat"], "Maximum"))  # fmt: skip
+        mask = pc.and_(
+            pc.and_(pc.equal(rows["account_id"], ACCOUNTS[0]), pc.equal(rows["endpoint_name"], "ep-a")),
+            pc.equal(rows["stat"], "Maximum"),
+        )
         picked = rows.filter(mask).sort_by("ts")
         return picked["value"].to_pylist()[-1]
 

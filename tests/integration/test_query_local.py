@@ -18,13 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.aws import Session
-from pipelines.config import LakeConfig, parse_config
-from pipelines.lake.staging import parquet_bytes
-from pipelines.lake.schemas import CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS, TableSpec
 from pipelines.compose import engine_for
-from pipelines.query.athena import AthenaEngine
+from pipelines.config import LakeConfig, parse_config
+from pipelines.lake.schemas import CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS, TableSpec
+from pipelines.lake.staging import parquet_bytes
 from pipelines.query import ExportError, LakeFileEngine, LocalLakeEngine, QueryError, UnsupportedQueryError
-from pipelines.query.athena import run_athena_query
+from pipelines.query.athena import AthenaEngine, run_athena_query
 from pipelines.query.export import copy_published_lake, export_duckdb, open_duckdb_file, write_duckdb_views
 from pipelines.query.local import (
     LakeTable,
@@ -54,19 +53,27 @@ def metrics(dt: str, value: float) -> pa.Table:
     for endpoint in ENDPOINT_NAMES:
         for metric, unit, scale in (("Invocations", "Count", 1.0), ("ModelLatency", "Microseconds", 1000.0)):
             for hour in range(3):
-                rows.append({
-                    "account_id": "111111111111", "region": "us-east-1", "namespace": "AWS/SageMaker",
-                    "metric_name": metric, "dimensions": [("EndpointName", endpoint), ("VariantName", "AllTraffic")],
-                    "endpoint_name": endpoint, "variant_name": "AllTraffic", "stat": "Sum", "period_seconds": 3600,
-                    "ts": start + timedelta(hours=hour), "value": value * scale + hour, "unit": unit,
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "account_id": "111111111111",
+                        "region": "us-east-1",
+                        "namespace": "AWS/SageMaker",
+                        "metric_name": metric,
+                        "dimensions": [("EndpointName", endpoint), ("VariantName", "AllTraffic")],
+                        "endpoint_name": endpoint,
+                        "variant_name": "AllTraffic",
+                        "stat": "Sum",
+                        "period_seconds": 3600,
+                        "ts": start + timedelta(hours=hour),
+                        "value": value * scale + hour,
+                        "unit": unit,
+                    }
+                )
     return pa.Table.from_pylist(rows, schema=CLOUDWATCH_METRICS.schema)
 
 
 def endpoints(business_unit: str) -> pa.Table:
-    rows = [
-        {"endpoint_name": e, "business_unit": business_unit, "product": None, "owner": "ml"} for e in ENDPOINT_NAMES
-    ]
+    rows = [{"endpoint_name": e, "business_unit": business_unit, "product": None, "owner": "ml"} for e in ENDPOINT_NAMES]
     return pa.Table.from_pylist(rows, schema=ENDPOINTS.schema)
 
 
@@ -77,9 +84,13 @@ def put_parquet(session: Session, uri: str, table: pa.Table) -> None:
 
 def create_table(session: Session, spec: TableSpec) -> None:
     wr.catalog.create_parquet_table(
-        database=LAKE.database, table=spec.name, path=LAKE.table_uri(spec.name), columns_types=spec.glue_columns(),
-        partitions_types={"dt": "string"} if spec.partitioned else None, boto3_session=session,
-    )  # fmt: skip
+        database=LAKE.database,
+        table=spec.name,
+        path=LAKE.table_uri(spec.name),
+        columns_types=spec.glue_columns(),
+        partitions_types={"dt": "string"} if spec.partitioned else None,
+        boto3_session=session,
+    )
 
 
 def publish(session: Session, table: str, dt: str, run: str) -> None:
@@ -88,9 +99,10 @@ def publish(session: Session, table: str, dt: str, run: str) -> None:
     descriptor = glue.get_table(DatabaseName=LAKE.database, Name=table)["Table"]["StorageDescriptor"]
     location = f"{LAKE.table_uri(table)}dt={dt}/run={run}/"
     glue.create_partition(
-        DatabaseName=LAKE.database, TableName=table,
+        DatabaseName=LAKE.database,
+        TableName=table,
         PartitionInput={"Values": [dt], "StorageDescriptor": {**descriptor, "Location": location}},
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture()
@@ -232,11 +244,15 @@ def test_missing_database_is_a_clear_error(endpoint_url: str) -> None:
 
 def test_views_are_transpiled_and_resolve_both_ways(session: Session) -> None:
     con = open_lake(session, LAKE)
-    register_views(con, {
-        "daily": "SELECT date(ts) AS day, dimensions['EndpointName'] AS endpoint, sum(value) AS v "
-                 "FROM cloudwatch_metrics WHERE metric_name = 'Invocations' GROUP BY 1, 2",
-        "next_day": "SELECT date_add('day', 1, day) AS day, endpoint, v FROM daily",
-    }, database=LAKE.database)  # fmt: skip
+    register_views(
+        con,
+        {
+            "daily": "SELECT date(ts) AS day, dimensions['EndpointName'] AS endpoint, sum(value) AS v "
+            "FROM cloudwatch_metrics WHERE metric_name = 'Invocations' GROUP BY 1, 2",
+            "next_day": "SELECT date_add('day', 1, day) AS day, endpoint, v FROM daily",
+        },
+        database=LAKE.database,
+    )
     result = run_query(con, "SELECT day, v FROM ml_monitoring.next_day WHERE endpoint = 'ep-a' ORDER BY day")
     assert rows(result) == [(datetime(2026, 11, 2).date(), 33.0), (datetime(2026, 11, 3).date(), 63.0)]
 
@@ -295,10 +311,13 @@ def test_export_works_once_the_stack_is_gone(
 
 
 def test_the_composition_root_chooses_the_engine_and_each_answers(session: Session, endpoint_url: str, tmp_path: Path) -> None:
-    config = parse_config({
-        "lake": LAKE.model_dump(), "sources": [{"account_id": "111111111111", "regions": ["us-east-1"]}],
-        "endpoint_url": endpoint_url,
-    })  # fmt: skip
+    config = parse_config(
+        {
+            "lake": LAKE.model_dump(),
+            "sources": [{"account_id": "111111111111", "regions": ["us-east-1"]}],
+            "endpoint_url": endpoint_url,
+        }
+    )
     local = engine_for(config, session)
     assert isinstance(local, LocalLakeEngine)
     assert isinstance(engine_for(config.model_copy(update={"endpoint_url": None}), session), AthenaEngine)
@@ -320,15 +339,21 @@ def test_athena_refuses_ddl_before_calling_aws(session: Session) -> None:
 def test_athena_query_plumbing(session: Session, endpoint_url: str) -> None:
     """The emulator runs no SQL: we hand it the result Athena would write, and check what we sent."""
     columns = [("endpoint", "varchar"), ("n", "bigint"), ("v", "double")]
-    common = {"CatalogName": "hive", "SchemaName": "", "TableName": "", "Precision": 0, "Scale": 0,
-              "Nullable": "UNKNOWN", "CaseSensitive": False}  # fmt: skip
+    common = {
+        "CatalogName": "hive",
+        "SchemaName": "",
+        "TableName": "",
+        "Precision": 0,
+        "Scale": 0,
+        "Nullable": "UNKNOWN",
+        "CaseSensitive": False,
+    }
     info = [{"Name": n, "Label": n, "Type": t, **common} for n, t in columns]
     header = {"Data": [{"VarCharValue": n} for n, _ in columns]}
     row = {"Data": [{"VarCharValue": "ep-a"}, {"VarCharValue": "3"}, {"VarCharValue": "1.5"}]}
     requests.post(
         f"{endpoint_url}/moto-api/static/athena/query-results",
-        json={"account_id": "123456789012", "region": "us-east-1",
-              "results": [{"rows": [header, row], "column_info": info}]},  # fmt: skip
+        json={"account_id": "123456789012", "region": "us-east-1", "results": [{"rows": [header, row], "column_info": info}]},
         timeout=30,
     ).raise_for_status()
     sent: dict[str, Any] = {}
@@ -353,15 +378,22 @@ def test_athena_query_plumbing(session: Session, endpoint_url: str) -> None:
 # ---------------------------------------------------------------- round trip through Arrow and DuckDB
 
 
-ROW = st.fixed_dictionaries({
-    "account_id": st.just("111111111111"), "region": st.sampled_from(["us-east-1", "eu-west-1"]),
-    "namespace": st.text(max_size=20), "metric_name": st.text(min_size=1, max_size=20),
-    "dimensions": st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=3).map(lambda d: [*d.items()]),
-    "endpoint_name": st.none() | st.text(max_size=10), "variant_name": st.none() | st.text(max_size=10),
-    "stat": st.sampled_from(["Sum", "p99"]), "period_seconds": st.sampled_from([60, 300]),
-    "ts": st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
-    "value": st.none() | st.floats(allow_nan=False), "unit": st.none() | st.text(max_size=5),
-})  # fmt: skip
+ROW = st.fixed_dictionaries(
+    {
+        "account_id": st.just("111111111111"),
+        "region": st.sampled_from(["us-east-1", "eu-west-1"]),
+        "namespace": st.text(max_size=20),
+        "metric_name": st.text(min_size=1, max_size=20),
+        "dimensions": st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=3).map(lambda d: [*d.items()]),
+        "endpoint_name": st.none() | st.text(max_size=10),
+        "variant_name": st.none() | st.text(max_size=10),
+        "stat": st.sampled_from(["Sum", "p99"]),
+        "period_seconds": st.sampled_from([60, 300]),
+        "ts": st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+        "value": st.none() | st.floats(allow_nan=False),
+        "unit": st.none() | st.text(max_size=5),
+    }
+)
 
 
 @settings(max_examples=25, deadline=None)
@@ -385,6 +417,7 @@ def test_rows_round_trip_through_the_lake_reader(
     con.register("t", dataset)
     got = con.sql("SELECT * FROM t").to_arrow_table().to_pylist()
     got = [{**r, "dimensions": sorted(r["dimensions"])} for r in got]
+
     def key(row: dict[str, Any]) -> str:
         return repr(sorted(row.items()))
 

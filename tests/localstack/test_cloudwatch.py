@@ -9,7 +9,7 @@ import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -24,7 +24,7 @@ ACCOUNT = "123456789012"  # moto's default account
 OTHER_ACCOUNT = "222222222222"
 REGION = "us-east-1"
 FAIL_FAST = Config(retries={"max_attempts": 1})
-DAY = datetime(2026, 11, 20, tzinfo=timezone.utc)
+DAY = datetime(2026, 11, 20, tzinfo=UTC)
 DAY_S = int(DAY.timestamp())
 ENDPOINT = {"EndpointName": "fraud-detector-prod", "VariantName": "AllTraffic"}
 ONE_HOUR = {"StartTime": DAY, "EndTime": DAY + timedelta(hours=1)}
@@ -57,7 +57,12 @@ def endpoint(i: int) -> dict[str, str]:
 
 
 def metric_stat(
-    query_id: str, stat: str, period: int = 300, namespace: str = "AWS/SageMaker", name: str = "ModelLatency", dims: dict[str, str] = ENDPOINT
+    query_id: str,
+    stat: str,
+    period: int = 300,
+    namespace: str = "AWS/SageMaker",
+    name: str = "ModelLatency",
+    dims: dict[str, str] = ENDPOINT,
 ) -> dict[str, Any]:
     metric = {"Namespace": namespace, "MetricName": name, "Dimensions": api_dims(dims)}
     return {"Id": query_id, "MetricStat": {"Metric": metric, "Period": period, "Stat": stat}}
@@ -101,7 +106,17 @@ def test_percentiles_and_basic_statistics_equal_a_direct_computation(stack: Loca
     for bucket in range(12):
         inside = np.sort(values[(ts >= DAY_S + bucket * 300) & (ts < DAY_S + (bucket + 1) * 300)])
         rank = {p: inside[int(np.ceil(p / 100 * len(inside))) - 1] for p in (50, 90, 99, 99.9)}  # nearest rank
-        expected = [rank[50], rank[90], rank[99], rank[99.9], inside.mean(), inside.sum(), len(inside), inside.min(), inside.max()]
+        expected = [
+            rank[50],
+            rank[90],
+            rank[99],
+            rank[99.9],
+            inside.mean(),
+            inside.sum(),
+            len(inside),
+            inside.min(),
+            inside.max(),
+        ]
         for i, want in enumerate(expected):
             assert got[f"q{i}"]["Timestamps"][bucket] == DAY + timedelta(seconds=bucket * 300)
             assert got[f"q{i}"]["Values"][bucket] == pytest.approx(want, rel=1e-12), stats[i]
@@ -110,30 +125,53 @@ def test_percentiles_and_basic_statistics_equal_a_direct_computation(stack: Loca
 def test_put_metric_data_values_counts_and_statistic_sets_read_back(cw: Any) -> None:
     datum = {"MetricName": "ModelLatency", "Dimensions": api_dims(ENDPOINT), "Unit": "Microseconds"}
     statistic_set = {"Sum": 60.0, "SampleCount": 3, "Minimum": 5.0, "Maximum": 40.0}
-    cw.put_metric_data(Namespace="AWS/SageMaker", MetricData=[
-        {**datum, "Timestamp": DAY, "Values": [10.0, 20.0, 30.0, 40.0], "Counts": [5, 2, 2, 1]},
-        {**datum, "Timestamp": DAY + timedelta(seconds=30), "Value": 100.0},
-        {**datum, "Timestamp": DAY + timedelta(minutes=5), "StatisticValues": statistic_set},
-    ])  # fmt: skip
+    cw.put_metric_data(
+        Namespace="AWS/SageMaker",
+        MetricData=[
+            {**datum, "Timestamp": DAY, "Values": [10.0, 20.0, 30.0, 40.0], "Counts": [5, 2, 2, 1]},
+            {**datum, "Timestamp": DAY + timedelta(seconds=30), "Value": 100.0},
+            {**datum, "Timestamp": DAY + timedelta(minutes=5), "StatisticValues": statistic_set},
+        ],
+    )
     queries = [metric_stat(f"q{i}", s) for i, s in enumerate(["p40", "p50", "p90", "p99", "Sum", "SampleCount", "Maximum"])]
     window = {"StartTime": DAY, "EndTime": DAY + timedelta(minutes=10)}
     results = cw.get_metric_data(MetricDataQueries=queries, **window, ScanBy="TimestampAscending")["MetricDataResults"]
     # bucket 1: 10 x5, 20 x2, 30 x2, 40, 100 (11 samples: 10 covers 5/11 = 45%, 20 covers 64%, 40 covers 91%);
     # bucket 2: only a statistic set, so no percentiles
     assert {r["Id"]: r["Values"] for r in results} == {
-        "q0": [10.0], "q1": [20.0], "q2": [40.0], "q3": [100.0], "q4": [290.0, 60.0], "q5": [11.0, 3.0], "q6": [100.0, 40.0]
-    }  # fmt: skip
+        "q0": [10.0],
+        "q1": [20.0],
+        "q2": [40.0],
+        "q3": [100.0],
+        "q4": [290.0, 60.0],
+        "q5": [11.0, 3.0],
+        "q6": [100.0, 40.0],
+    }
     statistics = cw.get_metric_statistics(
-        Namespace="AWS/SageMaker", MetricName="ModelLatency", Dimensions=api_dims(ENDPOINT), **window,
-        Period=300, Statistics=["Average"], ExtendedStatistics=["p50"],
-    )  # fmt: skip
+        Namespace="AWS/SageMaker",
+        MetricName="ModelLatency",
+        Dimensions=api_dims(ENDPOINT),
+        **window,
+        Period=300,
+        Statistics=["Average"],
+        ExtendedStatistics=["p50"],
+    )
     points = [(p["Average"], p.get("ExtendedStatistics"), p["Unit"]) for p in statistics["Datapoints"]]
     assert points == [(290.0 / 11, {"p50": 20.0}, "Microseconds"), (20.0, None, "Microseconds")]
 
 
 def test_unit_filter_and_scan_order(stack: LocalStack, cw: Any) -> None:
     put = stack.metric_store.put_series
-    put(ACCOUNT, REGION, "AWS/SageMaker", "ModelLatency", ENDPOINT, "Microseconds", np.array([DAY_S, DAY_S + 300]), np.array([1.0, 2.0]))
+    put(
+        ACCOUNT,
+        REGION,
+        "AWS/SageMaker",
+        "ModelLatency",
+        ENDPOINT,
+        "Microseconds",
+        np.array([DAY_S, DAY_S + 300]),
+        np.array([1.0, 2.0]),
+    )
     put(ACCOUNT, REGION, "AWS/SageMaker", "ModelLatency", ENDPOINT, "Milliseconds", np.array([DAY_S + 600]), np.array([3.0]))
     with_unit = metric_stat("u", "Sum")
     with_unit["MetricStat"]["Unit"] = "Microseconds"
@@ -227,7 +265,9 @@ def test_assumed_role_sessions_see_only_their_account(stack: LocalStack, cw: Any
     datum = {"MetricName": "ModelLatency", "Dimensions": api_dims(ENDPOINT), "Timestamp": DAY, "Value": 7.0}
     other.put_metric_data(Namespace="AWS/SageMaker", MetricData=[datum])
     seed_minutes(stack, 1, account=OTHER_ACCOUNT)
-    assert other.get_metric_data(MetricDataQueries=[metric_stat("q", "Sum")], **ONE_HOUR)["MetricDataResults"][0]["Values"] == [7.0]
+    assert other.get_metric_data(MetricDataQueries=[metric_stat("q", "Sum")], **ONE_HOUR)["MetricDataResults"][0]["Values"] == [
+        7.0
+    ]
     assert cw.get_metric_data(MetricDataQueries=[metric_stat("q", "Sum")], **ONE_HOUR)["MetricDataResults"][0]["Values"] == []
     assert len(other.list_metrics()["Metrics"]) == 2 and cw.list_metrics()["Metrics"] == []
 
@@ -237,8 +277,12 @@ def test_s3_bucket_metrics_come_from_moto_once_per_bucket(stack: LocalStack, cw:
     listed = cw.list_metrics(Namespace="AWS/S3")["Metrics"]
     assert sorted(m["MetricName"] for m in listed) == ["BucketSizeBytes", "NumberOfObjects"]
     today = stack.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)  # moto computes them "today"
-    query = metric_stat("n", "Average", 86_400, "AWS/S3", "NumberOfObjects", {"BucketName": "acme-ml-lake", "StorageType": "AllStorageTypes"})
-    result = cw.get_metric_data(MetricDataQueries=[query], StartTime=today, EndTime=today + timedelta(days=1))["MetricDataResults"][0]
+    query = metric_stat(
+        "n", "Average", 86_400, "AWS/S3", "NumberOfObjects", {"BucketName": "acme-ml-lake", "StorageType": "AllStorageTypes"}
+    )
+    result = cw.get_metric_data(MetricDataQueries=[query], StartTime=today, EndTime=today + timedelta(days=1))[
+        "MetricDataResults"
+    ][0]
     assert result["Values"] == [0.0]
 
 
@@ -250,7 +294,10 @@ def test_query_protocol_clients_get_the_same_data(stack: LocalStack, cw: Any) ->
     form |= {f"{member}.MetricStat.Period": "60", f"{member}.MetricStat.Stat": "Maximum"}
     form |= {f"{member}.MetricStat.Metric.Namespace": "AWS/SageMaker", f"{member}.MetricStat.Metric.MetricName": "ModelLatency"}
     for n, (name, value) in enumerate(endpoint(0).items(), start=1):
-        form |= {f"{member}.MetricStat.Metric.Dimensions.member.{n}.Name": name, f"{member}.MetricStat.Metric.Dimensions.member.{n}.Value": value}
+        form |= {
+            f"{member}.MetricStat.Metric.Dimensions.member.{n}.Name": name,
+            f"{member}.MetricStat.Metric.Dimensions.member.{n}.Value": value,
+        }
     auth = f"AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261120/{REGION}/monitoring/aws4_request, SignedHeaders=host, Signature=0"
     headers = {"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"}
     request = urllib.request.Request(stack.endpoint_url, data=urllib.parse.urlencode(form).encode(), headers=headers)
@@ -291,7 +338,9 @@ def test_fixes_are_installed_while_a_stack_runs_and_removed_after_the_last() -> 
 def test_serve_prints_the_endpoint_and_stops_on_sigterm() -> None:
     code = "from pipelines.localstack import serve; serve()"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
     try:
         line = process.stdout.readline().strip() if process.stdout else ""
         assert line.startswith("endpoint: http://127.0.0.1:")

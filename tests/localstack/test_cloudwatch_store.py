@@ -14,7 +14,7 @@ from pipelines.localstack.cloudwatch_query import (
     ListMetricsRequest,
     MetricDataRequest,
     MetricQuery,
-    QueryError,
+    MetricRequestError,
     get_metric_data,
     list_metrics,
     parse_metric_data_request,
@@ -23,8 +23,8 @@ from pipelines.localstack.cloudwatch_query import (
 from pipelines.localstack.cloudwatch_store import (
     MetricStore,
     RegionMetrics,
+    SeriesSlice,
     Statistic,
-    Window,
     aggregate,
     series_key,
 )
@@ -35,7 +35,7 @@ START = 1_700_000_000
 BASIC = ("Sum", "SampleCount", "Average", "Minimum", "Maximum")
 
 
-def window_of(ts: list[int], values: list[float], counts: list[float] | None = None) -> Window:
+def window_of(ts: list[int], values: list[float], counts: list[float] | None = None) -> SeriesSlice:
     region = RegionMetrics()
     weights = None if counts is None else np.array(counts)
     region.put_values(KEY, "Milliseconds", np.array(ts, dtype=np.int64), np.array(values), weights)
@@ -161,7 +161,9 @@ def test_a_statistic_set_of_identical_samples_counts_as_raw_values_for_percentil
 
 def test_put_metric_data_without_timestamp_uses_the_time_of_receipt() -> None:
     region = RegionMetrics()
-    put_metric_data(region, "App", [{"MetricName": "Latency", "Dimensions": API_DIMENSIONS, "Values": [1.0, 2.0], "Counts": [3, 1]}], START)
+    put_metric_data(
+        region, "App", [{"MetricName": "Latency", "Dimensions": API_DIMENSIONS, "Values": [1.0, 2.0], "Counts": [3, 1]}], START
+    )
     window = region.window(KEY, START, START + 1)
     assert window is not None and window.ts.tolist() == [START, START] and window.count.tolist() == [3.0, 1.0]
 
@@ -220,7 +222,17 @@ def test_put_series_is_put_metric_data_with_values_and_counts_per_account_and_re
     store = MetricStore()
     ts = np.array([START, START, START + 30], dtype=np.int64)
     dims = {"VariantName": "AllTraffic", "EndpointName": "ep"}  # any order: the key sorts them
-    store.put_series("111111111111", "us-east-1", "App", "Latency", dims, "Milliseconds", ts, np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 2.0]))
+    store.put_series(
+        "111111111111",
+        "us-east-1",
+        "App",
+        "Latency",
+        dims,
+        "Milliseconds",
+        ts,
+        np.array([1.0, 2.0, 3.0]),
+        np.array([1.0, 0.0, 2.0]),
+    )
     same = store.region("111111111111", "us-east-1").window(KEY, START, START + 60)
     assert same is not None and same.value.tolist() == [1.0, 3.0]  # a zero count is no sample
     assert store.region("222222222222", "us-east-1").window(KEY, START, START + 60) is None
@@ -251,10 +263,11 @@ def _request(sizes: list[int], budget: int, descending: bool, token: str | None 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.integers(0, 30), min_size=1, max_size=12), st.integers(1, 40), st.booleans())
 def test_pages_return_every_point_once_and_mark_only_cut_results_partial(sizes: list[int], budget: int, descending: bool) -> None:
-    def windows(key: tuple, start: int, end: int, unit: str | None) -> Window:
+    def windows(key: tuple, start: int, end: int, unit: str | None) -> SeriesSlice:
         n = sizes[int(key[1][1:])]
-        return Window(np.arange(n, dtype=np.int64) * 60, np.arange(n, dtype=float), np.ones(n), np.zeros(0, dtype=np.int64), {})
-
+        return SeriesSlice(
+            np.arange(n, dtype=np.int64) * 60, np.arange(n, dtype=float), np.ones(n), np.zeros(0, dtype=np.int64), {}
+        )
 
     collected: dict[str, list[int]] = {}
     token: str | None = None
@@ -275,12 +288,12 @@ def test_pages_return_every_point_once_and_mark_only_cut_results_partial(sizes: 
 
 
 def test_a_token_only_resumes_the_request_it_came_from() -> None:
-    def windows(key: tuple, start: int, end: int, unit: str | None) -> Window:
-        return Window(np.arange(5, dtype=np.int64) * 60, np.ones(5), np.ones(5), np.zeros(0, dtype=np.int64), {})
+    def windows(key: tuple, start: int, end: int, unit: str | None) -> SeriesSlice:
+        return SeriesSlice(np.arange(5, dtype=np.int64) * 60, np.ones(5), np.ones(5), np.zeros(0, dtype=np.int64), {})
 
     token = get_metric_data(_request([5, 5], 3, True), windows).next_token
     assert token is not None
-    with pytest.raises(QueryError) as error:
+    with pytest.raises(MetricRequestError) as error:
         get_metric_data(_request([5, 5, 5], 3, True, token), windows)
     assert error.value.code == "InvalidNextToken"
 
@@ -288,7 +301,7 @@ def test_a_token_only_resumes_the_request_it_came_from() -> None:
 def test_more_than_500_queries_are_a_validation_error() -> None:
     spec = {"MetricStat": {"Metric": {"Namespace": "N", "MetricName": "m"}, "Period": 60, "Stat": "Sum"}}
     params = {"MetricDataQueries": [{"Id": f"q{i}", **spec} for i in range(501)], "StartTime": 0, "EndTime": 60}
-    with pytest.raises(QueryError, match="less than or equal to 500") as error:
+    with pytest.raises(MetricRequestError, match="less than or equal to 500") as error:
         parse_metric_data_request(params, int)
     assert error.value.code == "ValidationError"
     assert len(parse_metric_data_request({**params, "MetricDataQueries": params["MetricDataQueries"][:500]}, int).queries) == 500
@@ -307,4 +320,6 @@ def test_list_metrics_pages_filters_and_recency() -> None:
     assert sorted(k for p in pages for k in p) == [k for k, _ in catalog if k[0] == "N"]
     only_ep7 = list_metrics(catalog, ListMetricsRequest(dimensions=(("EndpointName", "ep7"),)))[0]
     assert only_ep7 == [series_key("N", "m1", {"EndpointName": "ep7", "VariantName": "v"})]
-    assert len(list_metrics(catalog, ListMetricsRequest(namespace="N", metric_name="m2", active_since=1200))[0]) == 34  # i in 1100..1199, i % 3 == 2
+    assert (
+        len(list_metrics(catalog, ListMetricsRequest(namespace="N", metric_name="m2", active_since=1200))[0]) == 34
+    )  # i in 1100..1199, i % 3 == 2

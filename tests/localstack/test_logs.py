@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -14,7 +14,7 @@ from tests.clock import NIGHT
 
 PREFIX = "/aws/sagemaker/Endpoints/"
 REGION = "us-east-1"
-MIDNIGHT = datetime.combine(NIGHT, datetime.min.time(), tzinfo=timezone.utc)
+MIDNIGHT = datetime.combine(NIGHT, datetime.min.time(), tzinfo=UTC)
 
 
 def client(stack: LocalStack, service: str) -> Any:
@@ -28,7 +28,9 @@ def at(hours: float = 0, minutes: float = 0) -> int:
 def put(logs: Any, group: str, events: list[tuple[int, str]]) -> None:
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="s")
-    response = logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[{"timestamp": t, "message": m} for t, m in events])
+    response = logs.put_log_events(
+        logGroupName=group, logStreamName="s", logEvents=[{"timestamp": t, "message": m} for t, m in events]
+    )
     assert not response.get("rejectedLogEventsInfo"), response
 
 
@@ -44,7 +46,9 @@ def test_stack_start_query_parameters(stack: LocalStack) -> None:
     assert result["status"] == "Complete" and result["results"] == [[{"field": "n", "value": "3"}]]
     assert result["statistics"]["recordsScanned"] == 3.0
     assert logs.stop_query(queryId=query_id)["success"] is False  # already complete
-    query_id = logs.start_query(logGroupName=f"{PREFIX}ep-a", queryString="fields @message | limit 1", limit=5, **window)["queryId"]
+    query_id = logs.start_query(logGroupName=f"{PREFIX}ep-a", queryString="fields @message | limit 1", limit=5, **window)[
+        "queryId"
+    ]
     assert len(logs.get_query_results(queryId=query_id)["results"]) == 1
     assert logs.describe_queries(logGroupName=f"{PREFIX}ep-a")["queries"][0]["status"] == "Complete"
     failures = [
@@ -72,8 +76,11 @@ def test_stack_put_log_events_judges_ages_by_the_stack_clock(stack: LocalStack) 
     now_ms = int(stack.clock.now().timestamp() * 1000)
     day, hour = 86_400_000, 3_600_000
     stamps = [now_ms - 15 * day, now_ms - 14 * day - 1, now_ms - 13 * day, now_ms, now_ms + 2 * hour, now_ms + 3 * hour]
-    response = logs.put_log_events(logGroupName=f"{PREFIX}ep-a", logStreamName="s",
-                                   logEvents=[{"timestamp": t, "message": f"e{i}"} for i, t in enumerate(stamps)])  # fmt: skip
+    response = logs.put_log_events(
+        logGroupName=f"{PREFIX}ep-a",
+        logStreamName="s",
+        logEvents=[{"timestamp": t, "message": f"e{i}"} for i, t in enumerate(stamps)],
+    )
     assert response["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 1, "tooNewLogEventStartIndex": 5}
     kept = logs.get_log_events(logGroupName=f"{PREFIX}ep-a", logStreamName="s", startFromHead=True)["events"]
     assert [e["message"] for e in kept] == ["e2", "e3", "e4"]
@@ -81,8 +88,11 @@ def test_stack_put_log_events_judges_ages_by_the_stack_clock(stack: LocalStack) 
     late = logs.put_log_events(logGroupName=f"{PREFIX}ep-a", logStreamName="s", logEvents=[{"timestamp": now_ms, "message": "x"}])
     assert late["rejectedLogEventsInfo"] == {"tooNewLogEventStartIndex": 0}
     with pytest.raises(ClientError) as raised:
-        logs.put_log_events(logGroupName=f"{PREFIX}ep-a", logStreamName="s",
-                            logEvents=[{"timestamp": now_ms, "message": "b"}, {"timestamp": now_ms - 1, "message": "a"}])  # fmt: skip
+        logs.put_log_events(
+            logGroupName=f"{PREFIX}ep-a",
+            logStreamName="s",
+            logEvents=[{"timestamp": now_ms, "message": "b"}, {"timestamp": now_ms - 1, "message": "a"}],
+        )
     assert raised.value.response["Error"]["Code"] == "InvalidParameterException"
     with pytest.raises(ClientError) as raised:
         logs.put_log_events(logGroupName=f"{PREFIX}nope", logStreamName="s", logEvents=[{"timestamp": now_ms, "message": "x"}])

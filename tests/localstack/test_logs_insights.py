@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -12,18 +12,18 @@ from hypothesis import strategies as st
 
 from pipelines.config import DEFAULT_ERROR_PATTERNS
 from pipelines.errors import FatalError
-from pipelines.sources.endpoint_log_patterns.extract import log_pattern_query, parse_insights_time
 from pipelines.localstack.logs_insights import (
-    Instant,
     InsightsQueryError,
+    Instant,
     LogRecord,
     compare_values,
     evaluate,
     parse_query,
 )
 from pipelines.localstack.moto_patch import MethodPatch
+from pipelines.sources.endpoint_log_patterns.extract import log_pattern_query, parse_insights_time
 
-T0 = int(datetime(2025, 6, 3, tzinfo=timezone.utc).timestamp() * 1000)
+T0 = int(datetime(2025, 6, 3, tzinfo=UTC).timestamp() * 1000)
 HOUR = 3_600_000
 
 
@@ -48,8 +48,18 @@ def test_pattern_query_counts_and_samples_per_hour_and_log_group():
     ]
     result = evaluate(log_pattern_query(DEFAULT_ERROR_PATTERNS["http_5xx"]), records)
     assert as_dicts(result.rows) == [
-        {"bin(1h)": "2025-06-03 02:00:00.000", "@log": "111111111111:/aws/sagemaker/Endpoints/ep", "n": "2", "sample": "POST /invocations 502"},
-        {"bin(1h)": "2025-06-03 03:00:00.000", "@log": "111111111111:/aws/sagemaker/Endpoints/other", "n": "1", "sample": "status=503"},
+        {
+            "bin(1h)": "2025-06-03 02:00:00.000",
+            "@log": "111111111111:/aws/sagemaker/Endpoints/ep",
+            "n": "2",
+            "sample": "POST /invocations 502",
+        },
+        {
+            "bin(1h)": "2025-06-03 03:00:00.000",
+            "@log": "111111111111:/aws/sagemaker/Endpoints/other",
+            "n": "1",
+            "sample": "status=503",
+        },
     ]
     assert (result.records_scanned, result.records_matched) == (5, 3)
 
@@ -114,13 +124,18 @@ def test_filter_boolean_operators_strings_and_negation():
     records = [rec(0, "error a"), rec(1, "error b"), rec(2, "warn a"), rec(3, "info")]
     query = 'filter (@message like /error/ and not @message like "b") or @message =~ /^warn/ | sort @message asc'
     assert [r["@message"] for r in as_dicts(evaluate(query, records).rows)] == ["error a", "warn a"]
-    assert len(evaluate('filter @message not like /a/', records).rows) == 2
+    assert len(evaluate("filter @message not like /a/", records).rows) == 2
     assert len(evaluate('filter @logStream = "AllTraffic/i-1"', records).rows) == 4
     assert len(evaluate('filter @logStream != "AllTraffic/i-1"', records).rows) == 0
 
 
 def test_stats_count_earliest_latest_by_minutes_and_field():
-    records = [rec(0, "a", stream="s1"), rec(61_000, "b", stream="s1"), rec(30_000, "c", stream="s2"), rec(20_000, "d", stream="s1")]
+    records = [
+        rec(0, "a", stream="s1"),
+        rec(61_000, "b", stream="s1"),
+        rec(30_000, "c", stream="s2"),
+        rec(20_000, "d", stream="s1"),
+    ]
     query = "stats count(*), earliest(@message) as first, latest(@message) as last by bin(1m), @logStream"
     rows = as_dicts(evaluate(query, records).rows)
     assert rows == [
@@ -133,7 +148,9 @@ def test_stats_count_earliest_latest_by_minutes_and_field():
 def test_stats_without_groups_and_sort_on_aggregate():
     records = [rec(i, "x" if i % 3 else "y", stream=f"s{i % 2}") for i in range(9)]
     assert as_dicts(evaluate("stats count(*) as n", records).rows) == [{"n": "9"}]
-    rows = as_dicts(evaluate("filter @message like /x/ | stats count(*) as n by @logStream | sort n desc | limit 1", records).rows)
+    rows = as_dicts(
+        evaluate("filter @message like /x/ | stats count(*) as n by @logStream | sort n desc | limit 1", records).rows
+    )
     assert rows == [{"@logStream": "s1", "n": "3"}] or rows == [{"@logStream": "s0", "n": "3"}]
     assert evaluate("stats count(*) as n by bin(1h)", []).rows == []
 
@@ -141,7 +158,9 @@ def test_stats_without_groups_and_sort_on_aggregate():
 def test_bin_widths_and_units():
     records = [rec(0, "a"), rec(HOUR * 25, "b")]
     assert [r["bin(1d)"] for r in as_dicts(evaluate("stats count(*) by bin(1d)", records).rows)] == [
-        "2025-06-03 00:00:00.000", "2025-06-04 00:00:00.000"]  # fmt: skip
+        "2025-06-03 00:00:00.000",
+        "2025-06-04 00:00:00.000",
+    ]
     assert len(evaluate("stats count(*) by bin(30min)", records).rows) == 2
     assert len(evaluate("stats count(*) by bin(2hours)", records).rows) == 2
 
@@ -153,7 +172,9 @@ def test_limit_argument_caps_rows():
 
 
 def test_comments_and_whitespace():
-    query = "# count errors\nfields @message  # what we show\n| filter @message like /e#x/ # the # inside the regex is not a comment"
+    query = (
+        "# count errors\nfields @message  # what we show\n| filter @message like /e#x/ # the # inside the regex is not a comment"
+    )
     assert len(evaluate(query, [rec(0, "e#x"), rec(1, "ex")]).rows) == 1
 
 
@@ -166,7 +187,7 @@ def test_comments_and_whitespace():
         ("stats count(*) by bin(1w)", "unsupported bin width"),
         ("filter @message like /(?<=a)b/", "lookaround"),
         ("filter @message like /(/", "regex"),
-        ("filter @message matches \"x\"", "unsupported operator"),
+        ('filter @message matches "x"', "unsupported operator"),
         ("filter @message > 3", "unexpected character"),
         ("limit many", "positive integer"),
         ("stats count(*) | stats count(*)", "only one stats"),
@@ -191,7 +212,9 @@ def test_natural_order_of_values():
 def test_instant_prints_like_insights_and_parses_back(ms):
     text = str(Instant(ms))
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", text)
-    assert parse_insights_time(text) == datetime.fromtimestamp(ms / 1000, tz=timezone.utc).replace(tzinfo=None, microsecond=(ms % 1000) * 1000)
+    assert parse_insights_time(text) == datetime.fromtimestamp(ms / 1000, tz=UTC).replace(
+        tzinfo=None, microsecond=(ms % 1000) * 1000
+    )
 
 
 # --- the reversible patch -----------------------------------------------------------------------
@@ -208,8 +231,13 @@ class _Target(_Base):
 
 
 def test_method_patch_is_idempotent_reference_counted_and_reversible():
-    patch = MethodPatch(((_Target, "own", lambda self: "patched own"), (_Target, "inherited", lambda self: "patched inherited"),
-                         (_Target, "added", lambda self: "added")))  # fmt: skip
+    patch = MethodPatch(
+        (
+            (_Target, "own", lambda self: "patched own"),
+            (_Target, "inherited", lambda self: "patched inherited"),
+            (_Target, "added", lambda self: "added"),
+        )
+    )
     patch.acquire(1)
     patch.acquire(1)
     patch.acquire(2)

@@ -20,8 +20,12 @@ def model(sm: Any, name: str) -> str:
 
 
 def endpoint_config(sm: Any, name: str, *variants: tuple[str, str, str, int]) -> str:
-    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
-        {"VariantName": v, "ModelName": m, "InstanceType": t, "InitialInstanceCount": n} for v, m, t, n in variants])  # fmt: skip
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": v, "ModelName": m, "InstanceType": t, "InitialInstanceCount": n} for v, m, t, n in variants
+        ],
+    )
     return name
 
 

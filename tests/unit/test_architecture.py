@@ -11,7 +11,14 @@ ROOT = Path(__file__).resolve().parents[2] / "pipelines"
 # Each layer and what it must never import (arrows point down: localstack, lake, sources/audit, query, publish, orchestration).
 ORCHESTRATION = ["pipelines.nightly", "pipelines.backfill", "pipelines.cli", "pipelines.compose", "pipelines.demo"]
 FORBIDDEN = {
-    "pipelines.localstack": ["pipelines.lake", "pipelines.sources", "pipelines.audit", "pipelines.query", "pipelines.publish", *ORCHESTRATION],
+    "pipelines.localstack": [
+        "pipelines.lake",
+        "pipelines.sources",
+        "pipelines.audit",
+        "pipelines.query",
+        "pipelines.publish",
+        *ORCHESTRATION,
+    ],
     "pipelines.lake": ["pipelines.sources", "pipelines.audit", "pipelines.query", "pipelines.publish", *ORCHESTRATION],
     "pipelines.sources": ["pipelines.audit", "pipelines.query", "pipelines.publish", *ORCHESTRATION],
     "pipelines.audit": ["pipelines.sources", "pipelines.query", "pipelines.publish", *ORCHESTRATION],
@@ -66,8 +73,14 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
 
 
 def test_imports_point_down_the_layers() -> None:
-    upward = [f"{module} -> {target}" for module, targets in import_graph().items() for layer, banned in FORBIDDEN.items()
-              if _inside(module, layer) for target in targets if any(_inside(target, b) for b in banned)]  # fmt: skip
+    upward = [
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        for layer, banned in FORBIDDEN.items()
+        if _inside(module, layer)
+        for target in targets
+        if any(_inside(target, b) for b in banned)
+    ]
     assert upward == []
 
 
@@ -75,6 +88,13 @@ def test_the_tree_has_one_package_per_source_named_after_its_table() -> None:
     from pipelines.lake.schemas import TABLES
 
     sources = sorted(p.name for p in (ROOT / "sources").iterdir() if (p / "__init__.py").exists())
-    assert sources == ["business_kpis", "cloudwatch_metrics", "endpoint_log_patterns", "endpoint_models", "endpoints", "model_monitor"]
+    assert sources == [
+        "business_kpis",
+        "cloudwatch_metrics",
+        "endpoint_log_patterns",
+        "endpoint_models",
+        "endpoints",
+        "model_monitor",
+    ]
     assert all(s in TABLES or s == "model_monitor" for s in sources)  # Model Monitor fills six report tables
     assert all((ROOT / "sources" / s / "landing.py").exists() for s in sources)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.lake.schemas import CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS, TABLES, VALIDATION_RESULTS
 from pipelines.audit.docs import build_data_docs
 from pipelines.audit.engine import (
     VALIDATION_RESULTS_SCHEMA,
@@ -25,6 +24,7 @@ from pipelines.audit.engine import (
     validation_rows,
 )
 from pipelines.audit.suites import frame_type, load_suite
+from pipelines.lake.schemas import CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS, TABLES, VALIDATION_RESULTS
 
 NIGHT = datetime(2026, 3, 1)
 ENDPOINT_NAMES = ("fraud-detector-prod", "churn-scorer-prod")
@@ -55,7 +55,9 @@ SERIES = [
 ]
 
 
-def metric_row(endpoint: str = ENDPOINT_NAMES[0], series: tuple = SERIES[0], ts: datetime = NIGHT, **overrides: Any) -> dict[str, Any]:
+def metric_row(
+    endpoint: str = ENDPOINT_NAMES[0], series: tuple = SERIES[0], ts: datetime = NIGHT, **overrides: Any
+) -> dict[str, Any]:
     namespace, metric, stat, value, unit = series
     row = {
         "account_id": "111111111111",
@@ -181,7 +183,10 @@ def test_memory_above_100_percent_fails(validator, suite):
 
 
 def test_sums_and_sample_counts_of_percentages_are_not_percentages(validator, suite):
-    rows = [*clean_rows(), metric_row(series=(ENDPOINTS_NS, "MemoryUtilization", "Sum", 480.0, "Percent"), ts=NIGHT + timedelta(hours=3))]
+    rows = [
+        *clean_rows(),
+        metric_row(series=(ENDPOINTS_NS, "MemoryUtilization", "Sum", 480.0, "Percent"), ts=NIGHT + timedelta(hours=3)),
+    ]
     assert outcome(run(validator, suite, rows), PERCENT).success
 
 
@@ -208,7 +213,7 @@ def test_timestamps_outside_the_night_fail(validator, suite):
 
 
 def test_aware_window_parameters_are_compared_in_utc(validator, suite):
-    aware = {"window_start": NIGHT.replace(tzinfo=timezone.utc), "window_end": (NIGHT + timedelta(days=1)).replace(tzinfo=timezone.utc)}
+    aware = {"window_start": NIGHT.replace(tzinfo=UTC), "window_end": (NIGHT + timedelta(days=1)).replace(tzinfo=UTC)}
     assert outcome(run(validator, suite, clean_rows(), **aware), WINDOW).success
 
 
@@ -295,10 +300,14 @@ def test_summary_names_table_expectation_count_and_examples(validator, suite):
     memory = first(rows, "MemoryUtilization", "Maximum")
     rows[memory] = {**rows[memory], "value": 120.0}
     text = run(validator, suite, rows + rows, expected_endpoints=["ep-silent", *ENDPOINT_NAMES]).summary()
-    assert text.startswith("cloudwatch_metrics dt=2026-03-01 run 20260302T020000Z-abc123: FAILED, not publishable: 2 critical and 1 warning")
+    assert text.startswith(
+        "cloudwatch_metrics dt=2026-03-01 run 20260302T020000Z-abc123: FAILED, not publishable: 2 critical and 1 warning"
+    )
     assert f"CRITICAL {UNIQUE}: {2 * len(rows)} of {2 * len(rows)} rows unexpected" in text
     assert f"e.g. account_id=111111111111, region=us-east-1, namespace={SAGEMAKER}, metric_name=Invocations" in text
-    assert f"CRITICAL {PERCENT}: 2 of 48 rows unexpected; expected min_value=0.0, max_value=100.0 (rows where metric_name in" in text
+    assert (
+        f"CRITICAL {PERCENT}: 2 of 48 rows unexpected; expected min_value=0.0, max_value=100.0 (rows where metric_name in" in text
+    )
     assert "e.g. 120.0" in text
     assert f"WARNING  {FRESH}: 1 missing: ep-silent" in text
     assert "why: One value per metric" in text
@@ -336,28 +345,98 @@ def test_every_table_validates_clean_rows_of_its_contract(validator):
     now = NIGHT + timedelta(hours=2)
     samples = {
         "cloudwatch_metrics": clean_rows(periods=1),
-        "endpoints": [{"endpoint_name": "fraud-detector-prod", "business_unit": "Payments", "product": "Fraud screening", "owner": "risk-ml"}],
-        "pipeline_runs": [{"run_id": "r1", "table_name": "cloudwatch_metrics", "rows": 10, "status": "quarantined",
-                           "failed_expectations": [UNIQUE], "message": "duplicates", "api_calls": None, "cost_usd": 0.01,
-                           "started_at": now, "finished_at": now + timedelta(seconds=3)}],  # fmt: skip
-        "validation_results": [{"run_id": "r1", "table_name": "cloudwatch_metrics", "expectation": UNIQUE, "column": None,
-                                "severity": "critical", "success": False, "skipped": False, "unexpected_count": 2,
-                                "element_count": 4, "observed": None, "examples": "[]", "evaluated_at": now}],  # fmt: skip
-        "business_kpis": [{"business_unit": "Payments", "kpi_name": "revenue", "value": 1.0, "unit": "USD",
-                           "source_uri": "s3://b/inbox/kpis/d.csv", "loaded_at": now}],  # fmt: skip
-        "endpoint_models": [{"account_id": "111111111111", "region": "us-east-1", "endpoint_name": "fraud-detector-prod",
-                             "endpoint_status": "InService", "endpoint_config_name": "fd-config-7", "variant_name": "AllTraffic",
-                             "instance_type": "ml.c5.2xlarge", "instance_count": 2, "model_name": "fd-model-7", "image": "img",
-                             "model_data_url": "s3://b/model.tar.gz", "model_package_arn": "arn:aws:sagemaker:us-east-1:111111111111:model-package/fd/7",
-                             "model_package_group": "fd", "model_version": 7, "approval_status": "Approved",
-                             "model_created_at": now, "observed_at": now}],  # fmt: skip
-        "endpoint_log_patterns": [{"account_id": "111111111111", "region": "us-east-1", "endpoint_name": "fraud-detector-prod",
-                                   "log_group": "/aws/sagemaker/Endpoints/fraud-detector-prod", "hour": NIGHT + timedelta(hours=2),
-                                   "error_class": "http_5xx", "count": 3, "sample_message": "504 Gateway Timeout"}],  # fmt: skip
+        "endpoints": [
+            {
+                "endpoint_name": "fraud-detector-prod",
+                "business_unit": "Payments",
+                "product": "Fraud screening",
+                "owner": "risk-ml",
+            }
+        ],
+        "pipeline_runs": [
+            {
+                "run_id": "r1",
+                "table_name": "cloudwatch_metrics",
+                "rows": 10,
+                "status": "quarantined",
+                "failed_expectations": [UNIQUE],
+                "message": "duplicates",
+                "api_calls": None,
+                "cost_usd": 0.01,
+                "started_at": now,
+                "finished_at": now + timedelta(seconds=3),
+            }
+        ],
+        "validation_results": [
+            {
+                "run_id": "r1",
+                "table_name": "cloudwatch_metrics",
+                "expectation": UNIQUE,
+                "column": None,
+                "severity": "critical",
+                "success": False,
+                "skipped": False,
+                "unexpected_count": 2,
+                "element_count": 4,
+                "observed": None,
+                "examples": "[]",
+                "evaluated_at": now,
+            }
+        ],
+        "business_kpis": [
+            {
+                "business_unit": "Payments",
+                "kpi_name": "revenue",
+                "value": 1.0,
+                "unit": "USD",
+                "source_uri": "s3://b/inbox/kpis/d.csv",
+                "loaded_at": now,
+            }
+        ],
+        "endpoint_models": [
+            {
+                "account_id": "111111111111",
+                "region": "us-east-1",
+                "endpoint_name": "fraud-detector-prod",
+                "endpoint_status": "InService",
+                "endpoint_config_name": "fd-config-7",
+                "variant_name": "AllTraffic",
+                "instance_type": "ml.c5.2xlarge",
+                "instance_count": 2,
+                "model_name": "fd-model-7",
+                "image": "img",
+                "model_data_url": "s3://b/model.tar.gz",
+                "model_package_arn": "arn:aws:sagemaker:us-east-1:111111111111:model-package/fd/7",
+                "model_package_group": "fd",
+                "model_version": 7,
+                "approval_status": "Approved",
+                "model_created_at": now,
+                "observed_at": now,
+            }
+        ],
+        "endpoint_log_patterns": [
+            {
+                "account_id": "111111111111",
+                "region": "us-east-1",
+                "endpoint_name": "fraud-detector-prod",
+                "log_group": "/aws/sagemaker/Endpoints/fraud-detector-prod",
+                "hour": NIGHT + timedelta(hours=2),
+                "error_class": "http_5xx",
+                "count": 3,
+                "sample_message": "504 Gateway Timeout",
+            }
+        ],
     }
     # The Model Monitor tables are checked the same way on the real SageMaker files in test_monitor_tables.py.
-    report_tables = {"monitor_executions", "monitor_violations", "monitor_feature_statistics", "model_quality_metrics",
-                     "bias_metrics", "feature_attributions", "source_rejections"}  # fmt: skip
+    report_tables = {
+        "monitor_executions",
+        "monitor_violations",
+        "monitor_feature_statistics",
+        "model_quality_metrics",
+        "bias_metrics",
+        "feature_attributions",
+        "source_rejections",
+    }
     assert set(samples) | report_tables == set(TABLES)
     for name, rows in samples.items():
         report = validator.validate(pa.Table.from_pylist(rows, schema=TABLES[name].schema), load_suite(name), PARAMS)
@@ -366,7 +445,14 @@ def test_every_table_validates_clean_rows_of_its_contract(validator):
 
 def test_pipeline_runs_suite_catches_a_load_that_ends_before_it_starts(validator):
     now = NIGHT + timedelta(hours=2)
-    row = {"run_id": "r1", "table_name": "endpoints", "rows": 3, "status": "done", "started_at": now, "finished_at": now - timedelta(seconds=1)}
+    row = {
+        "run_id": "r1",
+        "table_name": "endpoints",
+        "rows": 3,
+        "status": "done",
+        "started_at": now,
+        "finished_at": now - timedelta(seconds=1),
+    }
     report = validator.validate(pa.Table.from_pylist([row], schema=PIPELINE_RUNS.schema), load_suite("pipeline_runs"), {})
     assert set(report.failed_names()) == {
         "expect_column_values_to_be_in_set(status)",
@@ -380,16 +466,21 @@ def test_validation_frame_types_match_the_schema_checks():
         assert list(frame.columns) == spec.schema.names
         for field in spec.schema:
             expected = frame_type(field.type)
-            assert frame[field.name].dtype.type.__name__.startswith(expected) or (expected, frame[field.name].dtype.name) == ("str", "str")
+            assert frame[field.name].dtype.type.__name__.startswith(expected) or (expected, frame[field.name].dtype.name) == (
+                "str",
+                "str",
+            )
 
 
 def test_validation_frame_turns_maps_and_lists_into_json():
-    table = pa.table({
-        "dimensions": pa.array([[("b", "2"), ("a", "1")], None], pa.map_(pa.string(), pa.string())),
-        "failed": pa.array([["x", "y"], None], pa.list_(pa.string())),
-        "ts": pa.array([NIGHT, None], pa.timestamp("us")),
-        "n": pa.array([1, None], pa.int32()),
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "dimensions": pa.array([[("b", "2"), ("a", "1")], None], pa.map_(pa.string(), pa.string())),
+            "failed": pa.array([["x", "y"], None], pa.list_(pa.string())),
+            "ts": pa.array([NIGHT, None], pa.timestamp("us")),
+            "n": pa.array([1, None], pa.int32()),
+        }
+    )
     frame = to_validation_frame(table)
     assert frame["dimensions"].tolist()[0] == '{"a":"1","b":"2"}' and frame["dimensions"].isna().tolist() == [False, True]
     assert frame["failed"].tolist()[0] == '["x", "y"]'
@@ -398,7 +489,16 @@ def test_validation_frame_turns_maps_and_lists_into_json():
 
 def test_canonical_maps_handle_slices_nulls_empties_and_separators():
     maps = pa.array(
-        [[("b", "2"), ("a", "1")], [("a", "1"), ("b", "2")], None, [], [("a", None)], [("a", "")], [("x:1", "y")], [("x", "1:y")]],
+        [
+            [("b", "2"), ("a", "1")],
+            [("a", "1"), ("b", "2")],
+            None,
+            [],
+            [("a", None)],
+            [("a", "")],
+            [("x:1", "y")],
+            [("x", "1:y")],
+        ],
         pa.map_(pa.string(), pa.string()),
     )
     expected = ['{"a":"1","b":"2"}', '{"a":"1","b":"2"}', None, "{}", '{"a":null}', '{"a":""}', '{"x:1":"y"}', '{"x":"1:y"}']

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lake.schemas import TABLES
 from pipelines.audit.suites import SUITES_DIR, SuiteError, frame_type, load_suite, load_suites
+from pipelines.lake.schemas import TABLES
 
 HEADER = """\
 table: cloudwatch_metrics
@@ -66,7 +66,14 @@ def test_non_nullable_columns_and_the_key_are_checked_critically(table):
 
 def test_cloudwatch_suite_parameters_and_severities():
     suite = load_suite("cloudwatch_metrics")
-    assert {p.name for p in suite.parameters} == {"window_start", "window_end", "min_rows", "max_rows", "max_utilization_percent", "expected_endpoints"}
+    assert {p.name for p in suite.parameters} == {
+        "window_start",
+        "window_end",
+        "min_rows",
+        "max_rows",
+        "max_utilization_percent",
+        "expected_endpoints",
+    }
     assert suite.parameter("window_start").required and suite.parameter("window_end").required
     assert suite.parameter("max_utilization_percent").default == 19200
     assert suite.parameter("min_rows").default is None
@@ -78,20 +85,26 @@ def test_cloudwatch_suite_parameters_and_severities():
 
 def test_short_names_are_type_and_columns():
     by_name = {e.short_name for e in load_suite("cloudwatch_metrics").expectations}
-    assert "expect_compound_columns_to_be_unique(account_id,region,namespace,metric_name,dimensions,stat,period_seconds,ts)" in by_name
+    assert (
+        "expect_compound_columns_to_be_unique(account_id,region,namespace,metric_name,dimensions,stat,period_seconds,ts)"
+        in by_name
+    )
     assert "expect_column_values_to_not_be_null(ts)" in by_name
     assert "expect_column_values_to_be_between(value)[percent_utilization]" in by_name
 
 
 def test_unknown_expectation_type_names_file_and_expectation(tmp_path):
-    path = write_suite(tmp_path, """\
+    path = write_suite(
+        tmp_path,
+        """\
   - type: expect_column_values_to_not_be_null
     kwargs: {column: ts}
     severity: critical
   - type: expect_values_to_be_lovely
     kwargs: {column: ts}
     severity: critical
-""")
+""",
+    )
     with pytest.raises(SuiteError) as raised:
         load_suite("cloudwatch_metrics", tmp_path)
     message = str(raised.value)
@@ -101,11 +114,14 @@ def test_unknown_expectation_type_names_file_and_expectation(tmp_path):
 
 
 def test_unknown_severity_is_an_error(tmp_path):
-    path = write_suite(tmp_path, """\
+    path = write_suite(
+        tmp_path,
+        """\
   - type: expect_column_values_to_not_be_null
     kwargs: {column: ts}
     severity: blocker
-""")
+""",
+    )
     with pytest.raises(SuiteError, match=r"expectation #0 \(expect_column_values_to_not_be_null\): severity 'blocker'") as raised:
         load_suite("cloudwatch_metrics", tmp_path)
     assert str(path) in str(raised.value)
@@ -131,54 +147,74 @@ def test_missing_file_is_an_error(tmp_path):
 
 
 def test_misspelt_kwarg_is_an_error(tmp_path):
-    write_suite(tmp_path, """\
+    write_suite(
+        tmp_path,
+        """\
   - type: expect_column_values_to_be_between
     kwargs: {column: value, min_valu: 0}
     severity: critical
-""")
+""",
+    )
     with pytest.raises(SuiteError, match=r"#0 \(expect_column_values_to_be_between\): invalid kwargs: .*min_valu"):
         load_suite("cloudwatch_metrics", tmp_path)
 
 
 def test_column_outside_the_contract_is_an_error(tmp_path):
-    write_suite(tmp_path, """\
+    write_suite(
+        tmp_path,
+        """\
   - type: expect_column_values_to_not_be_null
     kwargs: {column: timestamp}
     severity: critical
-""")
+""",
+    )
     with pytest.raises(SuiteError, match=r"columns \['timestamp'\] are not in the contract of cloudwatch_metrics"):
         load_suite("cloudwatch_metrics", tmp_path)
 
 
 def test_row_condition_must_evaluate_against_the_contract(tmp_path):
-    write_suite(tmp_path, """\
+    write_suite(
+        tmp_path,
+        """\
   - type: expect_column_values_to_be_between
     kwargs: {column: value, min_value: 0, row_condition: 'metric == "x"', condition_parser: pandas}
     severity: critical
-""")
+""",
+    )
     with pytest.raises(SuiteError, match="row_condition .* does not evaluate"):
         load_suite("cloudwatch_metrics", tmp_path)
 
 
 def test_undeclared_parameter_is_an_error(tmp_path):
-    write_suite(tmp_path, """\
+    write_suite(
+        tmp_path,
+        """\
   - type: expect_table_row_count_to_be_between
     kwargs: {min_value: {$PARAMETER: min_row}}
     severity: critical
-""")
+""",
+    )
     with pytest.raises(SuiteError, match=r"parameters \['min_row'\] are not declared"):
         load_suite("cloudwatch_metrics", tmp_path)
 
 
 def test_parameter_needs_required_or_default(tmp_path):
     header = "table: cloudwatch_metrics\nparameters:\n  min_rows: {description: no default}\nexpectations:\n"
-    write_suite(tmp_path, "  - type: expect_table_row_count_to_be_between\n    kwargs: {min_value: 1}\n    severity: critical\n", header=header)
+    write_suite(
+        tmp_path,
+        "  - type: expect_table_row_count_to_be_between\n    kwargs: {min_value: 1}\n    severity: critical\n",
+        header=header,
+    )
     with pytest.raises(SuiteError, match="parameter 'min_rows' needs exactly one of"):
         load_suite("cloudwatch_metrics", tmp_path)
 
 
 def test_table_key_must_match_the_file_name(tmp_path):
-    write_suite(tmp_path, "  - type: expect_table_row_count_to_be_between\n    kwargs: {min_value: 1}\n    severity: critical\n", table="endpoints")
+    write_suite(
+        tmp_path,
+        "  - type: expect_table_row_count_to_be_between\n    kwargs: {min_value: 1}\n    severity: critical\n",
+        table="endpoints",
+    )
     with pytest.raises(SuiteError, match="a suite is named after its table"):
         load_suite("endpoints", tmp_path)
 
@@ -186,17 +222,27 @@ def test_table_key_must_match_the_file_name(tmp_path):
 def test_same_short_name_twice_needs_a_name(tmp_path):
     entry = "  - type: expect_column_values_to_be_between\n    kwargs: {column: value, min_value: 0}\n    severity: critical\n"
     write_suite(tmp_path, entry + entry)
-    with pytest.raises(SuiteError, match=r"two expectations are both expect_column_values_to_be_between\(value\); give one a 'name'"):
+    with pytest.raises(
+        SuiteError, match=r"two expectations are both expect_column_values_to_be_between\(value\); give one a 'name'"
+    ):
         load_suite("cloudwatch_metrics", tmp_path)
 
 
 def test_a_minimal_custom_suite_loads(tmp_path):
-    write_suite(tmp_path, """\
+    write_suite(
+        tmp_path,
+        """\
   - type: expect_table_row_count_to_be_between
     kwargs: {min_value: {$PARAMETER: min_rows}}
     severity: warning
     description: at least some rows
-""")
+""",
+    )
     suite = load_suite("cloudwatch_metrics", tmp_path)
     [spec] = suite.expectations
-    assert (spec.severity, spec.description, spec.parameters, spec.column) == ("warning", "at least some rows", ("min_rows",), None)
+    assert (spec.severity, spec.description, spec.parameters, spec.column) == (
+        "warning",
+        "at least some rows",
+        ("min_rows",),
+        None,
+    )

@@ -8,12 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.audit.engine import validate_table
+from pipelines.audit.suites import load_suite
+from pipelines.lake.schemas import BUSINESS_KPIS
 from pipelines.sources.business_kpis.inbox import Inbox, InboxFile, RejectedDrop, read_csv, read_parquet
 from pipelines.sources.business_kpis.landing import Drop, latest_parts
 from pipelines.sources.business_kpis.table import business_kpis_parts, parse_date, parse_kpi_name, parse_value, unit_file_name
-from pipelines.lake.schemas import BUSINESS_KPIS
-from pipelines.audit.engine import validate_table
-from pipelines.audit.suites import load_suite
 
 URI = "s3://acme-ml-lake/inbox/kpis/drop.csv"
 LOADED = dt.datetime(2025, 6, 10, 4, 30)
@@ -44,8 +44,22 @@ def test_a_drop_splits_by_day_and_business_unit_with_the_contract_schema() -> No
     ]
     assert all(p.table.schema.equals(BUSINESS_KPIS.schema) for p in parts)
     assert parts[1].table.to_pylist() == [
-        {"business_unit": "Payments", "kpi_name": "conversion_rate", "value": 0.91, "unit": "ratio", "source_uri": URI, "loaded_at": LOADED},
-        {"business_unit": "Payments", "kpi_name": "revenue", "value": 1234.5, "unit": "USD", "source_uri": URI, "loaded_at": LOADED},
+        {
+            "business_unit": "Payments",
+            "kpi_name": "conversion_rate",
+            "value": 0.91,
+            "unit": "ratio",
+            "source_uri": URI,
+            "loaded_at": LOADED,
+        },
+        {
+            "business_unit": "Payments",
+            "kpi_name": "revenue",
+            "value": 1234.5,
+            "unit": "USD",
+            "source_uri": URI,
+            "loaded_at": LOADED,
+        },
     ]
     assert parts[0].table.column("value").to_pylist() == [2_500_000.25]
 
@@ -126,7 +140,17 @@ def test_long_lists_of_problems_are_cut_short() -> None:
 
 @pytest.mark.parametrize(
     ("text", "number"),
-    [("1234.5", 1234.5), ("1,234.5", 1234.5), ("1,234,567", 1234567.0), ("-12", -12.0), (" 0.034 ", 0.034), ("1e6", 1e6), (".5", 0.5), (3, 3.0), (2.5, 2.5)],
+    [
+        ("1234.5", 1234.5),
+        ("1,234.5", 1234.5),
+        ("1,234,567", 1234567.0),
+        ("-12", -12.0),
+        (" 0.034 ", 0.034),
+        ("1e6", 1e6),
+        (".5", 0.5),
+        (3, 3.0),
+        (2.5, 2.5),
+    ],
 )
 def test_values_parse(text: object, number: float) -> None:
     assert parse_value(text) == number
@@ -134,9 +158,20 @@ def test_values_parse(text: object, number: float) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("abc", "'abc' is not a number"), ("1,5", "'1,5' is ambiguous"), ("12,34", "'12,34' is ambiguous"), ("nan", "'nan' is not a number"),
-     ("inf", "'inf' is not a number"), ("3.4%", "'3.4%' is not a number"), ("$12", "'$12' is not a number"), ("", "is empty"),
-     (None, "is empty"), (True, "True is not a number"), (float("nan"), "nan is not a finite number"), ("1_000", "'1_000' is not a number")],
+    [
+        ("abc", "'abc' is not a number"),
+        ("1,5", "'1,5' is ambiguous"),
+        ("12,34", "'12,34' is ambiguous"),
+        ("nan", "'nan' is not a number"),
+        ("inf", "'inf' is not a number"),
+        ("3.4%", "'3.4%' is not a number"),
+        ("$12", "'$12' is not a number"),
+        ("", "is empty"),
+        (None, "is empty"),
+        (True, "True is not a number"),
+        (float("nan"), "nan is not a finite number"),
+        ("1_000", "'1_000' is not a number"),
+    ],
 )
 def test_values_that_are_not_numbers(text: object, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("$", r"\$").replace("%", "%")):
@@ -144,7 +179,9 @@ def test_values_that_are_not_numbers(text: object, message: str) -> None:
 
 
 def test_dates_and_kpi_names() -> None:
-    assert parse_date("2025-06-02") == parse_date(dt.date(2025, 6, 2)) == parse_date(dt.datetime(2025, 6, 2)) == dt.date(2025, 6, 2)
+    assert (
+        parse_date("2025-06-02") == parse_date(dt.date(2025, 6, 2)) == parse_date(dt.datetime(2025, 6, 2)) == dt.date(2025, 6, 2)
+    )
     with pytest.raises(ValueError, match="has a time of day"):
         parse_date(dt.datetime(2025, 6, 2, 13))
     assert parse_kpi_name(" Fraud-Losses ") == "fraud_losses"
@@ -160,13 +197,15 @@ def test_unit_file_names_are_slugs() -> None:
 
 
 def test_parquet_drops_keep_their_types() -> None:
-    table = pa.table({
-        "Date": pa.array([dt.date(2025, 6, 2), dt.date(2025, 6, 2)]),
-        "Business_Unit": ["Growth", "Growth"],
-        "KPI": ["orders", "revenue"],
-        "Value": pa.array([2900, 351_000.5]).cast(pa.float64()),
-        "Unit": ["count", None],
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "Date": pa.array([dt.date(2025, 6, 2), dt.date(2025, 6, 2)]),
+            "Business_Unit": ["Growth", "Growth"],
+            "KPI": ["orders", "revenue"],
+            "Value": pa.array([2900, 351_000.5]).cast(pa.float64()),
+            "Unit": ["count", None],
+        }
+    )
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     uri = "s3://acme-ml-lake/inbox/kpis/growth.parquet"
@@ -178,7 +217,9 @@ def test_parquet_drops_keep_their_types() -> None:
 
 
 def test_parquet_rows_are_counted_from_one() -> None:
-    table = pa.table({"date": ["2025-06-02", "2025-06-02"], "business_unit": ["G", "G"], "kpi": ["a", "b"], "value": pa.array([1.0, None])})
+    table = pa.table(
+        {"date": ["2025-06-02", "2025-06-02"], "business_unit": ["G", "G"], "kpi": ["a", "b"], "value": pa.array([1.0, None])}
+    )
     uri = "s3://b/inbox/x.parquet"
     with pytest.raises(RejectedDrop, match=r"x.parquet row 2 column value: is empty"):
         business_kpis_parts(table, uri, LOADED, first_row=1)
@@ -192,7 +233,7 @@ def test_a_corrupt_parquet_file_is_rejected() -> None:
 def test_the_latest_drop_wins_per_day_and_unit() -> None:
     def drop(name: str, second: int, body: bytes) -> Drop:
         uri = f"s3://b/inbox/{name}"
-        file = InboxFile(uri, name, len(body), dt.datetime(2025, 6, 10, 4, 0, second, tzinfo=dt.timezone.utc))
+        file = InboxFile(uri, name, len(body), dt.datetime(2025, 6, 10, 4, 0, second, tzinfo=dt.UTC))
         return Drop(file, parts_of(body, uri))
 
     early = drop("b.csv", 5, b"date,business_unit,kpi,value\n2025-06-02,P,revenue,1\n2025-06-02,M,revenue,1\n")

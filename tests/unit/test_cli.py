@@ -21,8 +21,18 @@ runner = CliRunner()
 
 
 def test_there_are_commands() -> None:
-    assert {"nightly", "backfill", "query", "demo", "local-stack", "validate", "quarantine list",
-            "quarantine show", "quarantine release", "quarantine drop"} <= set(COMMANDS)
+    assert {
+        "nightly",
+        "backfill",
+        "query",
+        "demo",
+        "local-stack",
+        "validate",
+        "quarantine list",
+        "quarantine show",
+        "quarantine release",
+        "quarantine drop",
+    } <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -75,7 +85,9 @@ def test_query_reads_sql_from_a_file(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == ['"n","s"', '2,"b"']
     out = tmp_path / "answer.json"
-    written = runner.invoke(app, ["query", "--duckdb", str(lake), "--format", "json", "--output", str(out), "select n from t order by n"])
+    written = runner.invoke(
+        app, ["query", "--duckdb", str(lake), "--format", "json", "--output", str(out), "select n from t order by n"]
+    )
     assert written.exit_code == 0 and written.output == ""
     assert json.loads(out.read_text()) == [{"n": 1}, {"n": 2}]
     both = runner.invoke(app, ["query", "--duckdb", str(lake), "--file", str(sql), "select 1"])

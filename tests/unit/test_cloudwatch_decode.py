@@ -38,7 +38,13 @@ T0 = 1_780_000_000  # 2026-05-28, a whole minute
 # a NaN, call-level messages and a NextToken.
 DOC: dict[str, Any] = {
     "MetricDataResults": [
-        {"Id": "q0", "Label": "Invocations", "Timestamps": [T0 + 120, T0 + 60, T0], "Values": [3.0, 2.5, 0.0], "StatusCode": "Complete"},
+        {
+            "Id": "q0",
+            "Label": "Invocations",
+            "Timestamps": [T0 + 120, T0 + 60, T0],
+            "Values": [3.0, 2.5, 0.0],
+            "StatusCode": "Complete",
+        },
         {"Id": "q1", "Label": "empty", "Timestamps": [], "Values": [], "StatusCode": "Complete"},
         {
             "Id": "q2",
@@ -129,12 +135,18 @@ def test_decode_matches_botocore(kind: str) -> None:
 @pytest.mark.parametrize("kind", sorted(BODIES))
 def test_sparse_responses(kind: str) -> None:
     encode, protocol = BODIES[kind]
-    doc = {"MetricDataResults": [{"Id": "a"}, {"Id": "b", "Label": "x", "Timestamps": [T0], "Values": [1.0], "Unknown": {"x": [1]}}], "Future": 1}
+    doc = {
+        "MetricDataResults": [{"Id": "a"}, {"Id": "b", "Label": "x", "Timestamps": [T0], "Values": [1.0], "Unknown": {"x": [1]}}],
+        "Future": 1,
+    }
     body = encode(doc)
     page = decode_get_metric_data(body, protocol)
     assert_same_page(page, botocore_page(body, protocol))
     assert page.status_codes == ["", ""] and page.next_token is None and page.call_messages == []
-    nulls = {"MetricDataResults": [None, {"Id": "c", "Label": None, "Timestamps": None, "Values": None, "Messages": [None]}], "NextToken": None}
+    nulls = {
+        "MetricDataResults": [None, {"Id": "c", "Label": None, "Timestamps": None, "Values": None, "Messages": [None]}],
+        "NextToken": None,
+    }
     body = encode(nulls)
     page = decode_get_metric_data(body, protocol)
     assert_same_page(page, botocore_page(body, protocol))
@@ -238,7 +250,9 @@ def test_handler_slims_the_body_botocore_parses(protocol: str, headers: dict[str
     full = create_parser(protocol).parse({"body": body, "headers": {}, "status_code": 200}, OPERATION.output_shape)
     for slim_result, full_result in zip(parsed["MetricDataResults"], full["MetricDataResults"], strict=True):
         assert slim_result["Timestamps"] == [] and slim_result["Values"] == []
-        assert {k: v for k, v in slim_result.items() if k not in ("Timestamps", "Values")} == {k: v for k, v in full_result.items() if k not in ("Timestamps", "Values")}
+        assert {k: v for k, v in slim_result.items() if k not in ("Timestamps", "Values")} == {
+            k: v for k, v in full_result.items() if k not in ("Timestamps", "Values")
+        }
     assert parsed["NextToken"] == full["NextToken"] and parsed["Messages"] == full["Messages"]
 
 
@@ -315,11 +329,23 @@ def test_against_the_emulator(endpoint_url: str) -> None:
     now = STACK_NOW
     dims = [{"Name": "EndpointName", "Value": "fraud"}, {"Name": "VariantName", "Value": "AllTraffic"}]
     for name, scale in (("Invocations", 1.0), ("ModelLatency", 1000.5)):
-        data = [{"MetricName": name, "Dimensions": dims, "Timestamp": now - dt.timedelta(minutes=i), "Value": scale * i} for i in range(1, 6)]
+        data = [
+            {"MetricName": name, "Dimensions": dims, "Timestamp": now - dt.timedelta(minutes=i), "Value": scale * i}
+            for i in range(1, 6)
+        ]
         writer.put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
     queries = [
-        {"Id": f"q{i}", "MetricStat": {"Metric": {"Namespace": "AWS/SageMaker", "MetricName": name, "Dimensions": dims}, "Period": 60, "Stat": stat}}
-        for i, (name, stat) in enumerate((("Invocations", "Sum"), ("ModelLatency", "Average"), ("ModelLatency", "Maximum"), ("Missing", "Sum")))
+        {
+            "Id": f"q{i}",
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/SageMaker", "MetricName": name, "Dimensions": dims},
+                "Period": 60,
+                "Stat": stat,
+            },
+        }
+        for i, (name, stat) in enumerate(
+            (("Invocations", "Sum"), ("ModelLatency", "Average"), ("ModelLatency", "Maximum"), ("Missing", "Sum"))
+        )
     ]
     window = {"StartTime": now - dt.timedelta(hours=1), "EndTime": now + dt.timedelta(minutes=1)}
     plain = session.client("cloudwatch").get_metric_data(MetricDataQueries=queries, **window)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.config import CloudWatchConfig
+from pipelines.sources.cloudwatch_metrics.metric_query import MetricSeries
 from pipelines.sources.cloudwatch_metrics.plan import (
     MAX_QUERIES_PER_CALL,
     MAX_REQUEST_BYTES,
@@ -16,16 +17,20 @@ from pipelines.sources.cloudwatch_metrics.plan import (
     minimum_calls,
     plan_queries,
 )
-from pipelines.sources.cloudwatch_metrics.metric_query import MetricSeries
 from pipelines.windows import night_window
 
 
 def _series(n: int, metric: str = "Invocations", value_len: int = 12) -> list[MetricSeries]:
     return [
-        MetricSeries("111111111111", "us-east-1", "AWS/SageMaker", metric,
-                     (("EndpointName", f"ep-{i:0{value_len}d}"), ("VariantName", "AllTraffic")))
+        MetricSeries(
+            "111111111111",
+            "us-east-1",
+            "AWS/SageMaker",
+            metric,
+            (("EndpointName", f"ep-{i:0{value_len}d}"), ("VariantName", "AllTraffic")),
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def test_percentiles_only_for_latency_metrics() -> None:
@@ -59,8 +64,8 @@ def test_long_dimension_values_split_by_request_size() -> None:
 
 def test_night_window_is_utc_days_with_lookback() -> None:
     window = night_window(date(2026, 3, 10), lookback_days=1)
-    assert window.start == datetime(2026, 3, 9, tzinfo=timezone.utc)
-    assert window.end == datetime(2026, 3, 11, tzinfo=timezone.utc)
+    assert window.start == datetime(2026, 3, 9, tzinfo=UTC)
+    assert window.end == datetime(2026, 3, 11, tzinfo=UTC)
     assert window.days == ["2026-03-09", "2026-03-10"]
     assert night_window(date(2026, 3, 10), 0).days == ["2026-03-10"]
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipelines.lake.schemas import CLOUDWATCH_METRICS
 from pipelines.sources.cloudwatch_metrics.decode import DecodedPage
 from pipelines.sources.cloudwatch_metrics.metric_query import MetricQuery, MetricSeries
 from pipelines.sources.cloudwatch_metrics.table import (
@@ -22,15 +23,23 @@ from pipelines.sources.cloudwatch_metrics.table import (
     write_parquet,
     write_parquet_bytes,
 )
-from pipelines.lake.schemas import CLOUDWATCH_METRICS
 
 SCHEMA = CLOUDWATCH_METRICS.schema
 T0 = 1_780_000_000
 ENDPOINT = (("EndpointName", "fraud-detector-prod"), ("VariantName", "AllTraffic"))
 QUERIES = {
-    "inv": MetricQuery("inv", MetricSeries("111111111111", "us-east-1", "AWS/SageMaker", "Invocations", ENDPOINT), "Sum", 300, "None"),
-    "lat": MetricQuery("lat", MetricSeries("111111111111", "us-east-1", "AWS/SageMaker", "ModelLatency", ENDPOINT), "p99", 300, "Microseconds"),
-    "cpu": MetricQuery("cpu", MetricSeries("222222222222", "eu-west-1", "/aws/sagemaker/Endpoints", "CPUUtilization", (("Endpoint", "churn"),)), "Average", 60),
+    "inv": MetricQuery(
+        "inv", MetricSeries("111111111111", "us-east-1", "AWS/SageMaker", "Invocations", ENDPOINT), "Sum", 300, "None"
+    ),
+    "lat": MetricQuery(
+        "lat", MetricSeries("111111111111", "us-east-1", "AWS/SageMaker", "ModelLatency", ENDPOINT), "p99", 300, "Microseconds"
+    ),
+    "cpu": MetricQuery(
+        "cpu",
+        MetricSeries("222222222222", "eu-west-1", "/aws/sagemaker/Endpoints", "CPUUtilization", (("Endpoint", "churn"),)),
+        "Average",
+        60,
+    ),
     "job": MetricQuery("job", MetricSeries("111111111111", "us-east-1", "AWS/SageMaker", "JobCount", ()), "Sum", 3600),
 }
 
@@ -53,7 +62,7 @@ def make_page(results: list[tuple[str, list[int], list[float]]], next_token: str
 
 
 def utc(seconds: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).replace(tzinfo=None)
 
 
 def test_rows_schema_values_and_nulls() -> None:
@@ -132,7 +141,9 @@ def test_streaming_writer_passes_errors_on() -> None:
 
 
 def test_parquet_is_zstd_with_dictionaries() -> None:
-    table = cloudwatch_metrics_table([make_page([("inv", [T0 + 60 * i for i in range(100)], [i / 3 for i in range(100)])])], QUERIES)
+    table = cloudwatch_metrics_table(
+        [make_page([("inv", [T0 + 60 * i for i in range(100)], [i / 3 for i in range(100)])])], QUERIES
+    )
     meta = pq.ParquetFile(pa.BufferReader(write_parquet_bytes(table))).metadata
     columns = {meta.row_group(0).column(i).path_in_schema: meta.row_group(0).column(i) for i in range(meta.num_columns)}
     assert all(c.compression == "ZSTD" for c in columns.values())
@@ -156,7 +167,13 @@ SERIES = st.builds(
 def pages_and_queries(draw: st.DrawFn) -> tuple[list[DecodedPage], dict[str, MetricQuery]]:
     n_queries = draw(st.integers(1, 5))
     queries = {
-        f"q{i}": MetricQuery(f"q{i}", draw(SERIES), draw(st.sampled_from(["Average", "Sum", "p99"])), draw(st.sampled_from([60, 300])), draw(st.none() | TEXT))
+        f"q{i}": MetricQuery(
+            f"q{i}",
+            draw(SERIES),
+            draw(st.sampled_from(["Average", "Sum", "p99"])),
+            draw(st.sampled_from([60, 300])),
+            draw(st.none() | TEXT),
+        )
         for i in range(n_queries)
     }
     pages = []
@@ -185,6 +202,15 @@ def test_rows_parquet_round_trip(case: tuple[list[DecodedPage], dict[str, Metric
         for i, query_id in enumerate(page.ids):
             query = queries[query_id]
             for t, v in zip(*page.result_points(i), strict=True):
-                expected.append((query.series.metric_name, list(query.series.dimensions), query.stat, utc(int(t)), None if math.isnan(v) else float(v), query.unit))
+                expected.append(
+                    (
+                        query.series.metric_name,
+                        list(query.series.dimensions),
+                        query.stat,
+                        utc(int(t)),
+                        None if math.isnan(v) else float(v),
+                        query.unit,
+                    )
+                )
     got = [(r["metric_name"], r["dimensions"], r["stat"], r["ts"], r["value"], r["unit"]) for r in back.to_pylist()]
     assert got == expected

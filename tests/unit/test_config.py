@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from pipelines.config import load_config, parse_config
 from pipelines.errors import ConfigError
@@ -51,7 +52,7 @@ def test_errors_name_the_key(patch: dict, path: str, fragment: str) -> None:
         parse_config({**MINIMAL, **patch}, origin="cfg.yaml")
     message = str(caught.value)
     assert message.startswith("cfg.yaml: invalid configuration")
-    line = next(l for l in message.splitlines() if l.strip().startswith(path + ":"))
+    line = next(text for text in message.splitlines() if text.strip().startswith(path + ":"))
     assert fragment in line
 
 
@@ -66,5 +67,5 @@ def test_missing_file_and_bad_yaml_name_the_file(tmp_path: Path) -> None:
 
 def test_config_is_frozen() -> None:
     config = parse_config(MINIMAL)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         config.lake.bucket = "other"  # type: ignore[misc]

@@ -31,10 +31,14 @@ UNITS = {
     "GPUMemoryUtilization": "Percent",
 }
 NAMESPACES = {
-    "AWS/SageMaker": {"Invocations", "Invocation4XXErrors", "Invocation5XXErrors",
-                      "ModelLatency", "OverheadLatency"},
-    "/aws/sagemaker/Endpoints": {"CPUUtilization", "MemoryUtilization", "DiskUtilization",
-                                 "GPUUtilization", "GPUMemoryUtilization"},
+    "AWS/SageMaker": {"Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "ModelLatency", "OverheadLatency"},
+    "/aws/sagemaker/Endpoints": {
+        "CPUUtilization",
+        "MemoryUtilization",
+        "DiskUtilization",
+        "GPUUtilization",
+        "GPUMemoryUtilization",
+    },
 }
 
 Day = dict[tuple[str, str], SeriesData]  # (endpoint, metric) -> that day's series
@@ -82,8 +86,7 @@ def test_fleet_spans_two_accounts_two_regions_and_three_business_units(fleet: Fl
     assert len(fleet.endpoints) >= 6
     assert len({e.name for e in fleet.endpoints}) == len(fleet.endpoints)
     combos = {(e.account_id, e.region) for e in fleet.endpoints}
-    assert combos == {(a, r) for a in ("111111111111", "222222222222")
-                      for r in ("us-east-1", "eu-west-1")}
+    assert combos == {(a, r) for a in ("111111111111", "222222222222") for r in ("us-east-1", "eu-west-1")}
     assert {e.business_unit for e in fleet.endpoints} == {"Payments", "Marketplace", "Growth"}
     for e in fleet.endpoints:
         assert e.product and e.owner and e.variant_name
@@ -130,9 +133,20 @@ def test_build_fleet_normalises_start_and_checks_arguments() -> None:
 
 
 def _fingerprint(series: list[SeriesData]) -> list[tuple[object, ...]]:
-    return [(s.account_id, s.region, s.namespace, s.metric_name, tuple(s.dimensions.items()),
-             s.unit, s.timestamps.tobytes(), s.values.tobytes(),
-             None if s.counts is None else s.counts.tobytes()) for s in series]
+    return [
+        (
+            s.account_id,
+            s.region,
+            s.namespace,
+            s.metric_name,
+            tuple(s.dimensions.items()),
+            s.unit,
+            s.timestamps.tobytes(),
+            s.values.tobytes(),
+            None if s.counts is None else s.counts.tobytes(),
+        )
+        for s in series
+    ]
 
 
 def test_same_seed_gives_byte_identical_series_whatever_the_order() -> None:
@@ -154,8 +168,7 @@ def test_another_seed_gives_other_numbers() -> None:
 # --- series contracts -------------------------------------------------------------------
 
 
-def test_series_have_right_namespaces_units_dimensions_and_dtypes(fleet: Fleet,
-                                                                   days: dict[date, Day]) -> None:
+def test_series_have_right_namespaces_units_dimensions_and_dtypes(fleet: Fleet, days: dict[date, Day]) -> None:
     gpu = {e.name for e in fleet.endpoints if e.gpus}
     for d, day in days.items():
         midnight = datetime.combine(d, datetime.min.time(), tzinfo=UTC).timestamp()
@@ -176,8 +189,7 @@ def test_series_have_right_namespaces_units_dimensions_and_dtypes(fleet: Fleet,
                 assert s.counts is None and np.unique(s.timestamps).size == s.timestamps.size
         for e in fleet.endpoints:
             if (e.name, "Invocations") in day:
-                expected = set(UNITS) - (set() if e.gpus else {"GPUUtilization",
-                                                               "GPUMemoryUtilization"})
+                expected = set(UNITS) - (set() if e.gpus else {"GPUUtilization", "GPUMemoryUtilization"})
                 assert {m for (n, m) in day if n == e.name} == expected
 
 
@@ -201,8 +213,7 @@ def test_error_counts_are_whole_and_within_invocations(days: dict[date, Day]) ->
                 assert np.array_equal(s.timestamps, inv.timestamps)
                 assert np.all(s.values == np.round(s.values)) and np.all(s.values >= 0)
         for endpoint in {n for n, _ in day}:
-            errors = day[(endpoint, "Invocation4XXErrors")].values + day[
-                (endpoint, "Invocation5XXErrors")].values
+            errors = day[(endpoint, "Invocation4XXErrors")].values + day[(endpoint, "Invocation5XXErrors")].values
             assert np.all(errors <= day[(endpoint, "Invocations")].values)
 
 
@@ -212,8 +223,9 @@ def test_instance_utilisation_stays_within_cores(fleet: Fleet, days: dict[date, 
     for day in days.values():
         for (endpoint, metric), s in day.items():
             vcpus, gpus = cores[endpoint]
-            limit = {"CPUUtilization": 100 * vcpus, "GPUUtilization": 100 * gpus,
-                     "GPUMemoryUtilization": 100 * gpus}.get(metric, 100)
+            limit = {"CPUUtilization": 100 * vcpus, "GPUUtilization": 100 * gpus, "GPUMemoryUtilization": 100 * gpus}.get(
+                metric, 100
+            )
             if s.unit == "Percent":
                 assert s.values.min() >= 0 and s.values.max() <= limit, (endpoint, metric)
                 exceeded_100 |= metric == "CPUUtilization" and s.values.max() > 100
@@ -249,8 +261,7 @@ def test_daily_cycle_peaks_in_the_afternoon(fleet: Fleet) -> None:
 # --- stories --------------------------------------------------------------------------------
 
 
-def test_latency_incident_raises_p99_a_lot_and_p50_a_bit(fleet: Fleet,
-                                                          days: dict[date, Day]) -> None:
+def test_latency_incident_raises_p99_a_lot_and_p50_a_bit(fleet: Fleet, days: dict[date, Day]) -> None:
     story = _story(fleet, "latency_incident")
     model = days[story.start.date()][(story.endpoint_name, "ModelLatency")]
     inside = _window(model, story.start, story.end)
@@ -265,20 +276,17 @@ def test_latency_incident_raises_p99_a_lot_and_p50_a_bit(fleet: Fleet,
     assert 1.2 * p50_out < p50_in < 2 * p50_out
     rest = ~inside
     assert _quantile(model.values[rest], model.counts[rest], 0.99) < 1.3 * p99_out
-    others = [s for (n, m), s in days[story.start.date()].items()
-              if m == "ModelLatency" and n != story.endpoint_name]
+    others = [s for (n, m), s in days[story.start.date()].items() if m == "ModelLatency" and n != story.endpoint_name]
     for s in others:  # the incident is one endpoint's
         w = _window(s, story.start, story.end)
         assert _quantile(s.values[w], s.counts[w], 0.99) < 6 * _quantile(s.values, s.counts, 0.5)
 
 
-def test_error_burst_shows_5xx_far_above_baseline_for_one_hour(fleet: Fleet,
-                                                                days: dict[date, Day]) -> None:
+def test_error_burst_shows_5xx_far_above_baseline_for_one_hour(fleet: Fleet, days: dict[date, Day]) -> None:
     story = _story(fleet, "error_burst")
     assert story.end - story.start == timedelta(hours=1)
     day = days[story.start.date()]
-    e5, inv = day[(story.endpoint_name, "Invocation5XXErrors")], day[(story.endpoint_name,
-                                                                       "Invocations")]
+    e5, inv = day[(story.endpoint_name, "Invocation5XXErrors")], day[(story.endpoint_name, "Invocations")]
     burst = _window(e5, story.start, story.end)
     rate_in = e5.values[burst].sum() / inv.values[burst].sum()
     rate_out = e5.values[~burst].sum() / inv.values[~burst].sum()
@@ -296,8 +304,7 @@ def test_weekend_traffic_is_lower_than_weekdays(fleet: Fleet, days: dict[date, D
             assert max(total[d] for d in weekend) < 0.9 * weekday_mean, e.name
 
 
-def test_launched_endpoint_has_no_data_before_launch_then_ramps(fleet: Fleet,
-                                                                days: dict[date, Day]) -> None:
+def test_launched_endpoint_has_no_data_before_launch_then_ramps(fleet: Fleet, days: dict[date, Day]) -> None:
     story = _story(fleet, "launch_ramp")
     endpoint = next(e for e in fleet.endpoints if e.name == story.endpoint_name)
     assert endpoint.launched_at == story.start
@@ -311,9 +318,9 @@ def test_launched_endpoint_has_no_data_before_launch_then_ramps(fleet: Fleet,
     traffic = endpoint_traffic(fleet, endpoint.name, story.start.date())
     launch_minute = int((launch % 86400) // 60)
     assert np.all(np.isnan(traffic[:launch_minute])) and not np.isnan(traffic[launch_minute])
-    first_hours = traffic[launch_minute:launch_minute + 180].sum()
+    first_hours = traffic[launch_minute : launch_minute + 180].sum()
     later = endpoint_traffic(fleet, endpoint.name, story.start.date() + timedelta(days=2))
-    assert first_hours * 4 < later[launch_minute:launch_minute + 180].sum()
+    assert first_hours * 4 < later[launch_minute : launch_minute + 180].sum()
 
 
 # --- size ------------------------------------------------------------------------------------

@@ -25,8 +25,8 @@ from pipelines.demo.fleet_stories import (
     WEEKLY_504_STORM,
 )
 from pipelines.demo.seed_business_kpis import kpi_drops
-from pipelines.demo.seed_endpoint_models import planned_model_change
 from pipelines.demo.seed_endpoint_logs import endpoint_log_lines
+from pipelines.demo.seed_endpoint_models import planned_model_change
 from pipelines.demo.seed_model_monitor import monitor_objects, monitored_endpoints
 
 SMALLEST, E2E, DEFAULT, LARGEST = 1, 3, 14, 30  # `mlmon demo --days` (the e2e suite runs 3)

@@ -49,12 +49,20 @@ def _metric_rows() -> list[dict[str, Any]]:
             series = {("Invocations", "Sum"): [1000] * 3, ("Invocation5XXErrors", "Sum"): errors, ("ModelLatency", "p99"): p99}
             for (metric, stat), values in series.items():
                 for i, value in enumerate(values):
-                    rows.append({
-                        "namespace": "AWS/SageMaker", "metric_name": metric, "dimensions": [("EndpointName", endpoint)],
-                        "endpoint_name": endpoint, "variant_name": VARIANT, "stat": stat, "period_seconds": 300,
-                        "ts": datetime.combine(day, datetime.min.time()) + timedelta(minutes=5 * i),
-                        "value": float(value), "dt": _dt(day),
-                    })  # fmt: skip
+                    rows.append(
+                        {
+                            "namespace": "AWS/SageMaker",
+                            "metric_name": metric,
+                            "dimensions": [("EndpointName", endpoint)],
+                            "endpoint_name": endpoint,
+                            "variant_name": VARIANT,
+                            "stat": stat,
+                            "period_seconds": 300,
+                            "ts": datetime.combine(day, datetime.min.time()) + timedelta(minutes=5 * i),
+                            "value": float(value),
+                            "dt": _dt(day),
+                        }
+                    )
     return rows
 
 
@@ -65,17 +73,28 @@ def _kpi_rows() -> list[dict[str, Any]]:
         if day != MISSING_ORDERS:
             kpis[("Payments", "orders")] = 40.0
         for (unit, kpi), value in kpis.items():
-            rows.append({"business_unit": unit, "kpi_name": kpi, "value": value, "source_uri": f"s3://kpis/{day}.csv",
-                         "loaded_at": datetime.combine(day, datetime.min.time()), "dt": _dt(day)})  # fmt: skip
+            rows.append(
+                {
+                    "business_unit": unit,
+                    "kpi_name": kpi,
+                    "value": value,
+                    "source_uri": f"s3://kpis/{day}.csv",
+                    "loaded_at": datetime.combine(day, datetime.min.time()),
+                    "dt": _dt(day),
+                }
+            )
     return rows
 
 
 def _monitor_rows() -> dict[str, list[dict[str, Any]]]:
     execution = {
-        "endpoint_name": FRAUD, "schedule_name": "fraud-dq", "monitoring_type": "DataQuality",
-        "scheduled_hour": datetime.combine(DRIFT_DAY, datetime.min.time()), "dt": _dt(DRIFT_DAY),
+        "endpoint_name": FRAUD,
+        "schedule_name": "fraud-dq",
+        "monitoring_type": "DataQuality",
+        "scheduled_hour": datetime.combine(DRIFT_DAY, datetime.min.time()),
+        "dt": _dt(DRIFT_DAY),
         "source_uri": "s3://reports/fraud/dq/",
-    }  # fmt: skip
+    }
     return {
         "monitor_executions": [{**execution, "violation_count": 1, "report_files": []}],
         "monitor_violations": [{**execution, "constraint_check_type": "baseline_drift_check", "feature_name": "amount"}],

@@ -15,17 +15,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.sources.model_monitor.reports import Execution, ReportObject, iter_report_bodies, report_kind
-from pipelines.lake.staging import parquet_bytes
-from pipelines.sources.model_monitor.documents import (
-    MODEL_BIAS, MODEL_EXPLAINABILITY, MODEL_QUALITY, UnreadableReport, as_count, as_float, parse_description, read_report,
-    snake_case,
-)  # fmt: skip
-from pipelines.sources.model_monitor.landing import rejection_row
-from pipelines.sources.model_monitor.tables import REPORT_TABLES, ExecutionReport, monitor_tables
-from pipelines.lake.schemas import MONITOR_FEATURE_STATISTICS, TABLES
 from pipelines.audit.engine import validate_table
 from pipelines.audit.suites import load_suite
+from pipelines.lake.schemas import MONITOR_FEATURE_STATISTICS, TABLES
+from pipelines.lake.staging import parquet_bytes
+from pipelines.sources.model_monitor.documents import (
+    MODEL_BIAS,
+    MODEL_EXPLAINABILITY,
+    MODEL_QUALITY,
+    UnreadableReport,
+    as_count,
+    as_float,
+    parse_description,
+    read_report,
+    snake_case,
+)
+from pipelines.sources.model_monitor.landing import rejection_row
+from pipelines.sources.model_monitor.reports import Execution, ReportObject, iter_report_bodies, report_kind
+from pipelines.sources.model_monitor.tables import REPORT_TABLES, ExecutionReport, monitor_tables
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "model_monitor"
 HOUR = datetime(2025, 6, 2, 3)
@@ -40,7 +47,9 @@ def fixture_json(name: str) -> Any:
     return json.loads(fixture(name))
 
 
-def report(files: dict[str, bytes | Any], endpoint: str | None = "ep-a", schedule: str = "sched", hour: datetime = HOUR) -> ExecutionReport:
+def report(
+    files: dict[str, bytes | Any], endpoint: str | None = "ep-a", schedule: str = "sched", hour: datetime = HOUR
+) -> ExecutionReport:
     """An execution folder holding `files` (name -> bytes or a JSON-able document), parsed as the landing does."""
     folder = f"monitoring/{endpoint + '/' if endpoint else ''}{schedule}/{hour:%Y/%m/%d/%H}/"
     objects, parsed = [], {}
@@ -64,9 +73,13 @@ def rows(tables: dict[str, pa.Table], name: str) -> list[dict[str, Any]]:
 def test_data_quality_execution_from_real_files() -> None:
     stats = fixture_json("data_quality_statistics_baseline.json")
     violations = fixture_json("data_quality_violations_sdk_test.json")["violations"]
-    execution = report({"statistics.json": fixture("data_quality_statistics_baseline.json"),
-                        "constraints.json": fixture("data_quality_constraints_baseline.json"),
-                        "constraint_violations.json": fixture("data_quality_violations_sdk_test.json")})  # fmt: skip
+    execution = report(
+        {
+            "statistics.json": fixture("data_quality_statistics_baseline.json"),
+            "constraints.json": fixture("data_quality_constraints_baseline.json"),
+            "constraint_violations.json": fixture("data_quality_violations_sdk_test.json"),
+        }
+    )
     tables, undetermined = monitor_tables([execution])
     assert not undetermined
     [row] = rows(tables, "monitor_executions")
@@ -80,11 +93,14 @@ def test_data_quality_execution_from_real_files() -> None:
     for got, want in zip(features, stats["features"], strict=True):
         numbers = want["numerical_statistics"]
         assert (got["num_present"], got["num_missing"]) == (numbers["common"]["num_present"], numbers["common"]["num_missing"])
-        assert (got["mean"], got["sum"], got["std_dev"], got["min"], got["max"]) == tuple(numbers[k] for k in ("mean", "sum", "std_dev", "min", "max"))
+        assert (got["mean"], got["sum"], got["std_dev"], got["min"], got["max"]) == tuple(
+            numbers[k] for k in ("mean", "sum", "std_dev", "min", "max")
+        )
         assert got["inferred_type"] == want["inferred_type"] and got["source_uri"].endswith("/statistics.json")
     found = rows(tables, "monitor_violations")
     assert [(v["feature_name"], v["constraint_check_type"], v["description"]) for v in found] == [
-        (v["feature_name"], v["constraint_check_type"], v["description"]) for v in violations]
+        (v["feature_name"], v["constraint_check_type"], v["description"]) for v in violations
+    ]
     assert [v["observed_value"] for v in found] == [float(v["description"].split()[1]) for v in violations]
     assert {v["threshold_value"] for v in found} == {None}
     for spec in REPORT_TABLES:
@@ -111,8 +127,12 @@ def test_model_quality_metrics_join_the_baseline_constraints() -> None:
 
 def test_model_quality_without_a_baseline_uses_the_folder_constraints_or_none() -> None:
     bare = report({"statistics.json": fixture("model_quality_regression_statistics.json")}, hour=HOUR.replace(hour=1))
-    folder = report({"statistics.json": fixture("model_quality_regression_statistics.json"),
-                     "constraints.json": fixture("model_quality_regression_constraints.json")})  # fmt: skip
+    folder = report(
+        {
+            "statistics.json": fixture("model_quality_regression_statistics.json"),
+            "constraints.json": fixture("model_quality_regression_constraints.json"),
+        }
+    )
     tables, _ = monitor_tables([bare, folder], {"another-endpoint": {("regression", "mae"): (9.0, "X")}})
     by_hour = {(m["scheduled_hour"].hour, m["metric_name"]): m for m in rows(tables, "model_quality_metrics")}
     assert by_hour[(1, "mae")]["threshold"] is None and by_hour[(1, "mae")]["comparison_operator"] is None
@@ -126,7 +146,12 @@ def test_bias_pre_and_post_training() -> None:
     metrics = rows(tables, "bias_metrics")
     for stage in ("pre_training", "post_training"):
         section = analysis[f"{stage}_bias_metrics"]
-        want = [(f, g["value_or_threshold"], m["name"], m["value"]) for f, groups in section["facets"].items() for g in groups for m in g["metrics"]]
+        want = [
+            (f, g["value_or_threshold"], m["name"], m["value"])
+            for f, groups in section["facets"].items()
+            for g in groups
+            for m in g["metrics"]
+        ]
         got = [(m["facet"], m["facet_value"], m["metric_name"], m["value"]) for m in metrics if m["stage"] == stage]
         assert got == want
         assert {m["label"] for m in metrics if m["stage"] == stage} == {section["label"]}
@@ -139,7 +164,9 @@ def test_bias_pre_training_only_with_an_interval_facet_value() -> None:
     tables, _ = monitor_tables([report({"analysis.json": fixture("bias_pretraining_analysis.json")})])
     metrics = rows(tables, "bias_metrics")
     assert len(metrics) == 8
-    assert {(m["stage"], m["label"], m["facet"], m["facet_value"]) for m in metrics} == {("pre_training", "Label", "F1", "(0.5, 0.9936148802477393]")}
+    assert {(m["stage"], m["label"], m["facet"], m["facet_value"]) for m in metrics} == {
+        ("pre_training", "Label", "F1", "(0.5, 0.9936148802477393]")
+    }
     assert {m["metric_name"]: m["value"] for m in metrics}["CI"] == -0.08
 
 
@@ -149,7 +176,9 @@ def test_feature_attributions() -> None:
     values = rows(tables, "feature_attributions")
     assert len(values) == len(shap["global_shap_values"]) == 45
     assert {v["feature_name"]: v["shap_value"] for v in values} == shap["global_shap_values"]
-    assert {(v["label"], v["expected_value"], v["monitoring_type"]) for v in values} == {("label0", shap["expected_value"], MODEL_EXPLAINABILITY)}
+    assert {(v["label"], v["expected_value"], v["monitoring_type"]) for v in values} == {
+        ("label0", shap["expected_value"], MODEL_EXPLAINABILITY)
+    }
     assert rows(tables, "bias_metrics") == []
 
 
@@ -163,31 +192,52 @@ def test_empty_tables_have_the_contract_schemas() -> None:
 # ---- lenient values ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("description", "observed", "threshold"), [
-    ("Baseline drift distance: 0.1735 exceeds threshold: 0.1", 0.1735, 0.1),
-    ("Value: 0.0 does not meet the constraint requirement! ", 0.0, None),
-    ("Value 0.0751544567666083 does not meet the constraint requirement", 0.0751544567666083, None),
-    ("Value Infinity does not meet the constraint requirement", math.inf, None),
-    ("Data type match requirement is not met. Expected data type: Integral, Expected match: 100.0%. "
-     "Observed: Only 99.64% of data is Integral.", 0.9964, 1.0),
-    ("Metric auc with 0.61 +/- 8.08E-4 was LessThanThreshold '0.7'", 0.61, 0.7),
-    ("Metric gini with 0.6111 was LessThanThreshold 0.6611", 0.6111, 0.6611),
-    ("Metric rmse with 8.08E-4 +/- 1.0E-5 was GreaterThanThreshold '-1.5E-3'", 8.08e-4, -1.5e-3),
-    ("Feature attribution drift 0.7639720923277322 exceeds threshold 0.9", 0.7639720923277322, 0.9),
-    ("There are missing columns in current dataset. Number of columns in current dataset: 3", None, None),
-    ("", None, None),
-    (None, None, None),
-])  # fmt: skip
-def test_violation_descriptions_of_every_container_version(description: str | None, observed: float | None, threshold: float | None) -> None:
+@pytest.mark.parametrize(
+    ("description", "observed", "threshold"),
+    [
+        ("Baseline drift distance: 0.1735 exceeds threshold: 0.1", 0.1735, 0.1),
+        ("Value: 0.0 does not meet the constraint requirement! ", 0.0, None),
+        ("Value 0.0751544567666083 does not meet the constraint requirement", 0.0751544567666083, None),
+        ("Value Infinity does not meet the constraint requirement", math.inf, None),
+        (
+            "Data type match requirement is not met. Expected data type: Integral, Expected match: 100.0%. "
+            "Observed: Only 99.64% of data is Integral.",
+            0.9964,
+            1.0,
+        ),
+        ("Metric auc with 0.61 +/- 8.08E-4 was LessThanThreshold '0.7'", 0.61, 0.7),
+        ("Metric gini with 0.6111 was LessThanThreshold 0.6611", 0.6111, 0.6611),
+        ("Metric rmse with 8.08E-4 +/- 1.0E-5 was GreaterThanThreshold '-1.5E-3'", 8.08e-4, -1.5e-3),
+        ("Feature attribution drift 0.7639720923277322 exceeds threshold 0.9", 0.7639720923277322, 0.9),
+        ("There are missing columns in current dataset. Number of columns in current dataset: 3", None, None),
+        ("", None, None),
+        (None, None, None),
+    ],
+)
+def test_violation_descriptions_of_every_container_version(
+    description: str | None, observed: float | None, threshold: float | None
+) -> None:
     got_observed, got_threshold = parse_description(description)
     assert got_observed == pytest.approx(observed) if observed is not None else got_observed is None
     assert got_threshold == pytest.approx(threshold) if threshold is not None else got_threshold is None
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (24, 24.0), (24.0, 24.0), ("8.08E-4", 8.08e-4), ("NaN", None), (math.nan, None), ("Infinity", math.inf),
-    ("-Infinity", -math.inf), (None, None), (True, None), ("n/a", None), ([1.0], None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (24, 24.0),
+        (24.0, 24.0),
+        ("8.08E-4", 8.08e-4),
+        ("NaN", None),
+        (math.nan, None),
+        ("Infinity", math.inf),
+        ("-Infinity", -math.inf),
+        (None, None),
+        (True, None),
+        ("n/a", None),
+        ([1.0], None),
+    ],
+)
 def test_as_float(value: Any, expected: float | None) -> None:
     assert as_float(value) == expected
 
@@ -196,26 +246,49 @@ def test_counts_written_as_floats_or_strings() -> None:
     assert [as_count(v) for v in (24, 24.0, "24", "NaN", math.inf, None, 9.3e18)] == [24, 24, 24, None, None, None, None]
 
 
-@pytest.mark.parametrize(("name", "snake"), [
-    ("truePositiveRate", "true_positive_rate"), ("weightedF2", "weighted_f2"), ("weightedF0_5", "weighted_f0_5"),
-    ("auc", "auc"), ("f0_5", "f0_5"), ("false_positive_rate", "false_positive_rate"), ("AUC", "auc"), ("PR-AUC", "pr_auc"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "snake"),
+    [
+        ("truePositiveRate", "true_positive_rate"),
+        ("weightedF2", "weighted_f2"),
+        ("weightedF0_5", "weighted_f0_5"),
+        ("auc", "auc"),
+        ("f0_5", "f0_5"),
+        ("false_positive_rate", "false_positive_rate"),
+        ("AUC", "auc"),
+        ("PR-AUC", "pr_auc"),
+    ],
+)
 def test_metric_names_to_snake_case(name: str, snake: str) -> None:
     assert snake_case(name) == snake
 
 
-@pytest.mark.parametrize(("name", "kind"), [
-    ("statistics.json", "statistics"), ("statistic.json", "statistics"), ("constraints.json", "constraints"),
-    ("constraint.json", "constraints"), ("constraint_violations.json", "violations"), ("constraint_violation.json", "violations"),
-    ("Constraint-Violations.json", "violations"), ("constraintviolations.json", "violations"), ("analysis.json", "analysis"),
-    ("analysis_config.json", None), ("report.html", None), ("statistics.json.gz", None), ("merged.jsonl", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("statistics.json", "statistics"),
+        ("statistic.json", "statistics"),
+        ("constraints.json", "constraints"),
+        ("constraint.json", "constraints"),
+        ("constraint_violations.json", "violations"),
+        ("constraint_violation.json", "violations"),
+        ("Constraint-Violations.json", "violations"),
+        ("constraintviolations.json", "violations"),
+        ("analysis.json", "analysis"),
+        ("analysis_config.json", None),
+        ("report.html", None),
+        ("statistics.json.gz", None),
+        ("merged.jsonl", None),
+    ],
+)
 def test_report_file_names_are_matched_tolerantly(name: str, kind: str | None) -> None:
     assert report_kind(name) == kind
 
 
 def test_canonical_name_wins_over_a_misspelt_twin() -> None:
-    execution = report({"statistic.json": {"features": []}, "statistics.json": {"features": []}, "constraint_violation.json": {"violations": []}})
+    execution = report(
+        {"statistic.json": {"features": []}, "statistics.json": {"features": []}, "constraint_violation.json": {"violations": []}}
+    )
     assert sorted(o.name for o in execution.execution.reports) == ["constraint_violation.json", "statistics.json"]
 
 
@@ -224,83 +297,173 @@ def test_lenient_data_quality_statistics() -> None:
         "version": 0.0,
         "dataset": {"item_count": 24.0, "surprise": "extra keys are ignored"},
         "features": [
-            {"name": "amount", "inferred_type": "Fractional", "numerical_statistics": {
-                "common": {"num_present": 23.0, "num_missing": 1.0}, "mean": "NaN", "sum": 10, "std_dev": "Infinity",
-                "min": 0, "max": 9, "distribution": {"kll": {"buckets": [], "sketch": {"parameters": {"c": 0.64, "k": 2048.0}, "data": [[], [1.0]]}}}}},
-            {"name": "country", "inferred_type": "String", "string_statistics": {"common": {"num_present": 24, "num_missing": 0}, "distinct_count": 3.0}},
-            {"name": "free_text", "inferred_type": "String", "string_statistics": {"common": {"num_present": 24}, "distinct_count": 24.0}},
+            {
+                "name": "amount",
+                "inferred_type": "Fractional",
+                "numerical_statistics": {
+                    "common": {"num_present": 23.0, "num_missing": 1.0},
+                    "mean": "NaN",
+                    "sum": 10,
+                    "std_dev": "Infinity",
+                    "min": 0,
+                    "max": 9,
+                    "distribution": {
+                        "kll": {"buckets": [], "sketch": {"parameters": {"c": 0.64, "k": 2048.0}, "data": [[], [1.0]]}}
+                    },
+                },
+            },
+            {
+                "name": "country",
+                "inferred_type": "String",
+                "string_statistics": {"common": {"num_present": 24, "num_missing": 0}, "distinct_count": 3.0},
+            },
+            {
+                "name": "free_text",
+                "inferred_type": "String",
+                "string_statistics": {"common": {"num_present": 24}, "distinct_count": 24.0},
+            },
             {"name": "no_statistics_at_all"},
             {"inferred_type": "Integral"},  # no name: skipped, counted
             "not a feature",
         ],
-    }  # fmt: skip
+    }
     parsed = read_report("statistics", json.dumps(stats).encode())
     assert parsed.skipped == 2 and parsed.item_count == 24
     tables, _ = monitor_tables([report({"statistics.json": stats})])
     got = {r["feature_name"]: r for r in rows(tables, "monitor_feature_statistics")}
-    assert (got["amount"]["num_present"], got["amount"]["num_missing"], got["amount"]["mean"], got["amount"]["std_dev"]) == (23, 1, None, math.inf)
+    assert (got["amount"]["num_present"], got["amount"]["num_missing"], got["amount"]["mean"], got["amount"]["std_dev"]) == (
+        23,
+        1,
+        None,
+        math.inf,
+    )
     assert got["country"]["distinct_count"] == 3.0 and got["country"]["mean"] is None
     assert got["free_text"]["num_missing"] is None
     assert got["no_statistics_at_all"]["num_present"] is None and got["no_statistics_at_all"]["item_count"] == 24
 
 
 def test_lenient_model_quality_camel_case_and_non_scalars() -> None:
-    stats = {"binary_classification_metrics": {
-        "confusion_matrix": {"0": {"0": 5, "1": 1}, "1": {"0": 2, "1": 8}},
-        "receiver_operating_characteristic_curve": {"false_positive_rates": [0, 1], "true_positive_rates": [0, 1]},
-        "auc": {"value": 0.91, "standard_deviation": 0.002},
-        "truePositiveRate": {"value": 0.8, "standard_deviation": "NaN"},
-        "f1": 0.7,  # a bare number from a bring-your-own container
-        "recall": {"value": [0.1, 0.2]},  # not scalar: skipped, counted
-    }}  # fmt: skip
-    constraints = {"binary_classification_constraints": {"truePositiveRate": {"threshold": 0.85, "comparison_operator": "LessThanThreshold"}}}
-    violations = {"violations": [{"metric_name": "truePositiveRate", "constraint_check_type": "LessThanThreshold",
-                                  "description": "Metric truePositiveRate with 0.8 +/- 8.08E-4 was LessThanThreshold '0.85'"}]}  # fmt: skip
+    stats = {
+        "binary_classification_metrics": {
+            "confusion_matrix": {"0": {"0": 5, "1": 1}, "1": {"0": 2, "1": 8}},
+            "receiver_operating_characteristic_curve": {"false_positive_rates": [0, 1], "true_positive_rates": [0, 1]},
+            "auc": {"value": 0.91, "standard_deviation": 0.002},
+            "truePositiveRate": {"value": 0.8, "standard_deviation": "NaN"},
+            "f1": 0.7,  # a bare number from a bring-your-own container
+            "recall": {"value": [0.1, 0.2]},  # not scalar: skipped, counted
+        }
+    }
+    constraints = {
+        "binary_classification_constraints": {"truePositiveRate": {"threshold": 0.85, "comparison_operator": "LessThanThreshold"}}
+    }
+    violations = {
+        "violations": [
+            {
+                "metric_name": "truePositiveRate",
+                "constraint_check_type": "LessThanThreshold",
+                "description": "Metric truePositiveRate with 0.8 +/- 8.08E-4 was LessThanThreshold '0.85'",
+            }
+        ]
+    }
     assert read_report("statistics", json.dumps(stats).encode()).skipped == 1
-    tables, _ = monitor_tables([report({"statistics.json": stats, "constraint_violations.json": violations})],
-                               {"ep-a": read_report("constraints", json.dumps(constraints).encode()).thresholds})  # fmt: skip
+    tables, _ = monitor_tables(
+        [report({"statistics.json": stats, "constraint_violations.json": violations})],
+        {"ep-a": read_report("constraints", json.dumps(constraints).encode()).thresholds},
+    )
     metrics = {m["metric_name"]: m for m in rows(tables, "model_quality_metrics")}
     assert sorted(metrics) == ["auc", "f1", "true_positive_rate"]
     assert (metrics["true_positive_rate"]["threshold"], metrics["true_positive_rate"]["standard_deviation"]) == (0.85, None)
     assert metrics["f1"]["value"] == 0.7
     [violation] = rows(tables, "monitor_violations")
-    assert (violation["metric_name"], violation["observed_value"], violation["threshold_value"]) == ("true_positive_rate", 0.8, 0.85)
+    assert (violation["metric_name"], violation["observed_value"], violation["threshold_value"]) == (
+        "true_positive_rate",
+        0.8,
+        0.85,
+    )
     assert rows(tables, "monitor_executions")[0]["violation_count"] == 1
 
 
 def test_lenient_bias_null_values_with_errors_and_infinity() -> None:
-    analysis = {"version": "1.0", "post_training_bias_metrics": {"label": "fraud", "facets": {"age_band": [
-        {"value_or_threshold": 40, "metrics": [
-            {"name": "DI", "description": "Disparate Impact (DI)", "value": None, "error": "Denominator is 0"},
-            {"name": "DPPL", "value": "Infinity"},
-            {"name": "AD", "value": 0.1, "unexpected": True},
-            {"description": "no name"},
-        ]}]}}}  # fmt: skip
-    violations = {"version": "1.0", "violations": [{"facet": "age_band", "facet_value": "40", "metric_name": "DPPL",
-                                                    "constraint_check_type": "bias_drift_check",
-                                                    "description": "Value Infinity does not meet the constraint requirement"}]}  # fmt: skip
+    analysis = {
+        "version": "1.0",
+        "post_training_bias_metrics": {
+            "label": "fraud",
+            "facets": {
+                "age_band": [
+                    {
+                        "value_or_threshold": 40,
+                        "metrics": [
+                            {"name": "DI", "description": "Disparate Impact (DI)", "value": None, "error": "Denominator is 0"},
+                            {"name": "DPPL", "value": "Infinity"},
+                            {"name": "AD", "value": 0.1, "unexpected": True},
+                            {"description": "no name"},
+                        ],
+                    }
+                ]
+            },
+        },
+    }
+    violations = {
+        "version": "1.0",
+        "violations": [
+            {
+                "facet": "age_band",
+                "facet_value": "40",
+                "metric_name": "DPPL",
+                "constraint_check_type": "bias_drift_check",
+                "description": "Value Infinity does not meet the constraint requirement",
+            }
+        ],
+    }
     tables, _ = monitor_tables([report({"analysis.json": analysis, "constraint_violations.json": violations})])
     metrics = {m["metric_name"]: m for m in rows(tables, "bias_metrics")}
     assert sorted(metrics) == ["AD", "DI", "DPPL"]
     assert (metrics["DI"]["value"], metrics["DI"]["error"], metrics["DI"]["facet_value"]) == (None, "Denominator is 0", "40")
     assert metrics["DPPL"]["value"] == math.inf
     [violation] = rows(tables, "monitor_violations")
-    assert (violation["facet"], violation["facet_value"], violation["metric_name"], violation["observed_value"]) == ("age_band", "40", "DPPL", math.inf)
+    assert (violation["facet"], violation["facet_value"], violation["metric_name"], violation["observed_value"]) == (
+        "age_band",
+        "40",
+        "DPPL",
+        math.inf,
+    )
     assert rows(tables, "monitor_executions")[0]["monitoring_type"] == MODEL_BIAS
 
 
 def test_attribution_violations_per_label_stay_apart() -> None:
-    violations = {"violations": [
-        {"label": label, "metric_name": "shap", "constraint_check_type": "feature_attribution_drift_check",
-         "description": f"Feature attribution drift 0.{i}5 exceeds threshold 0.9"} for i, label in enumerate(["label0", "label1"])]}  # fmt: skip
-    tables, _ = monitor_tables([report({"analysis.json": fixture("explainability_analysis.json"), "constraint_violations.json": violations})])
+    violations = {
+        "violations": [
+            {
+                "label": label,
+                "metric_name": "shap",
+                "constraint_check_type": "feature_attribution_drift_check",
+                "description": f"Feature attribution drift 0.{i}5 exceeds threshold 0.9",
+            }
+            for i, label in enumerate(["label0", "label1"])
+        ]
+    }
+    tables, _ = monitor_tables(
+        [report({"analysis.json": fixture("explainability_analysis.json"), "constraint_violations.json": violations})]
+    )
     found = rows(tables, "monitor_violations")
-    assert [(v["label"], v["observed_value"], v["threshold_value"]) for v in found] == [("label0", 0.05, 0.9), ("label1", 0.15, 0.9)]
+    assert [(v["label"], v["observed_value"], v["threshold_value"]) for v in found] == [
+        ("label0", 0.05, 0.9),
+        ("label1", 0.15, 0.9),
+    ]
     assert {v["monitoring_type"] for v in found} == {MODEL_EXPLAINABILITY}
 
 
 def test_violation_without_a_check_type_is_kept_as_unknown() -> None:
-    tables, _ = monitor_tables([report({"statistics.json": {"features": []}, "constraint_violation.json": [{"feature_name": "x", "description": "odd"}, 7]})])
+    tables, _ = monitor_tables(
+        [
+            report(
+                {
+                    "statistics.json": {"features": []},
+                    "constraint_violation.json": [{"feature_name": "x", "description": "odd"}, 7],
+                }
+            )
+        ]
+    )
     [violation] = rows(tables, "monitor_violations")
     assert (violation["feature_name"], violation["constraint_check_type"]) == ("x", "unknown")
 
@@ -311,7 +474,9 @@ def test_monitoring_type_from_siblings_when_the_files_do_not_say() -> None:
     lonely = report({"constraint_violations.json": {"violations": []}}, schedule="other")
     tables, undetermined = monitor_tables([dq, empty, lonely])
     assert {(r["schedule_name"], r["scheduled_hour"].hour): r["monitoring_type"] for r in rows(tables, "monitor_executions")} == {
-        ("sched", 1): "DataQuality", ("sched", 3): "DataQuality"}
+        ("sched", 1): "DataQuality",
+        ("sched", 3): "DataQuality",
+    }
     [left_out] = undetermined
     assert left_out.execution.schedule_name == "other" and "cannot tell the monitoring type" in left_out.reason
 
@@ -324,33 +489,44 @@ def test_batch_transform_executions_have_no_endpoint() -> None:
 # ---- unreadable files -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("body", "reason"), [
-    (fixture("data_quality_statistics_baseline.json")[:700], "not valid JSON (truncated?)"),
-    (gzip.compress(fixture("data_quality_violations_sdk_test.json")), "not UTF-8 text"),
-    (fixture("data_quality_violations_sdk_test.json").decode().encode("utf-16"), "not UTF-8 text"),
-    (b"", "empty object"),
-    (b"  \n", "empty object"),
-    (b"<html>Access denied</html>", "not valid JSON"),
-    (b'"just a string"', "unexpected shape: top level is str"),
-    (b"[1, 2]", "unexpected shape: statistics is a list"),
-    (b'{"version": 0.0}', "unexpected shape: statistics has neither"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (fixture("data_quality_statistics_baseline.json")[:700], "not valid JSON (truncated?)"),
+        (gzip.compress(fixture("data_quality_violations_sdk_test.json")), "not UTF-8 text"),
+        (fixture("data_quality_violations_sdk_test.json").decode().encode("utf-16"), "not UTF-8 text"),
+        (b"", "empty object"),
+        (b"  \n", "empty object"),
+        (b"<html>Access denied</html>", "not valid JSON"),
+        (b'"just a string"', "unexpected shape: top level is str"),
+        (b"[1, 2]", "unexpected shape: statistics is a list"),
+        (b'{"version": 0.0}', "unexpected shape: statistics has neither"),
+    ],
+)
 def test_unreadable_statistics_are_rejected_with_a_reason(body: bytes, reason: str) -> None:
     with pytest.raises(UnreadableReport) as raised:
         read_report("statistics", body)
     assert raised.value.reason.startswith(reason)
 
 
-@pytest.mark.parametrize(("kind", "document"), [
-    ("violations", {"violation": []}), ("analysis", {"version": "1.0"}), ("constraints", {"version": 0.0}), ("analysis", [1]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kind", "document"),
+    [
+        ("violations", {"violation": []}),
+        ("analysis", {"version": "1.0"}),
+        ("constraints", {"version": 0.0}),
+        ("analysis", [1]),
+    ],
+)
 def test_unrecognised_shapes_are_rejected(kind: str, document: Any) -> None:
     with pytest.raises(UnreadableReport, match="unexpected shape"):
         read_report(kind, json.dumps(document).encode())
 
 
 def test_a_utf8_byte_order_mark_is_fine() -> None:
-    assert read_report("violations", b"\xef\xbb\xbf" + fixture("data_quality_violations_sdk_test.json")).rows["monitor_violations"]
+    assert read_report("violations", b"\xef\xbb\xbf" + fixture("data_quality_violations_sdk_test.json")).rows[
+        "monitor_violations"
+    ]
 
 
 def test_objects_over_the_size_limit_are_refused_without_a_download() -> None:
@@ -368,11 +544,24 @@ _maybe_float = st.one_of(st.none(), st.floats(allow_nan=False), st.integers(-(10
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.text(min_size=1, max_size=12), _maybe_float, _maybe_float, _maybe_float), max_size=8, unique_by=lambda t: t[0]))
+@given(
+    st.lists(
+        st.tuples(st.text(min_size=1, max_size=12), _maybe_float, _maybe_float, _maybe_float),
+        max_size=8,
+        unique_by=lambda t: t[0],
+    )
+)
 def test_feature_statistics_round_trip_through_parquet(features: list[tuple[str, Any, Any, Any]]) -> None:
-    stats = {"dataset": {"item_count": 10.0}, "features": [
-        {"name": name, "numerical_statistics": {"common": {"num_present": present, "num_missing": 0}, "mean": mean, "max": top}}
-        for name, present, mean, top in features]}  # fmt: skip
+    stats = {
+        "dataset": {"item_count": 10.0},
+        "features": [
+            {
+                "name": name,
+                "numerical_statistics": {"common": {"num_present": present, "num_missing": 0}, "mean": mean, "max": top},
+            }
+            for name, present, mean, top in features
+        ],
+    }
     tables, _ = monitor_tables([report({"statistics.json": stats})])
     table = tables[MONITOR_FEATURE_STATISTICS.name]
     back = pq.read_table(pa.BufferReader(parquet_bytes(table)), schema=MONITOR_FEATURE_STATISTICS.schema)
@@ -386,21 +575,39 @@ def test_every_report_table_is_a_contract_table() -> None:
 def test_tables_from_the_real_files_pass_their_suites() -> None:
     """The suites and the parsers agree on real data: no critical failure, no warning."""
     baseline = read_report("constraints", fixture("model_quality_regression_constraints.json")).thresholds
-    tables, _ = monitor_tables([
-        report({"statistics.json": fixture("data_quality_statistics_baseline.json"), "constraints.json": fixture("data_quality_constraints_baseline.json"),
-                "constraint_violations.json": fixture("data_quality_violations_sdk_test.json")}, schedule="dq", hour=HOUR.replace(hour=0)),
-        report({"statistics.json": fixture("model_quality_regression_statistics.json")}, schedule="mq"),
-        report({"analysis.json": fixture("bias_baseline_pre_post_analysis.json")}, schedule="bias", hour=HOUR.replace(hour=23)),
-        report({"analysis.json": fixture("explainability_analysis.json")}, endpoint=None, schedule="shap"),
-    ], {"ep-a": baseline})  # fmt: skip
+    tables, _ = monitor_tables(
+        [
+            report(
+                {
+                    "statistics.json": fixture("data_quality_statistics_baseline.json"),
+                    "constraints.json": fixture("data_quality_constraints_baseline.json"),
+                    "constraint_violations.json": fixture("data_quality_violations_sdk_test.json"),
+                },
+                schedule="dq",
+                hour=HOUR.replace(hour=0),
+            ),
+            report({"statistics.json": fixture("model_quality_regression_statistics.json")}, schedule="mq"),
+            report(
+                {"analysis.json": fixture("bias_baseline_pre_post_analysis.json")}, schedule="bias", hour=HOUR.replace(hour=23)
+            ),
+            report({"analysis.json": fixture("explainability_analysis.json")}, endpoint=None, schedule="shap"),
+        ],
+        {"ep-a": baseline},
+    )
     tables["source_rejections"] = pa.Table.from_pylist(
-        [rejection_row(("111111111111", "us-east-1"), f"s3://{BUCKET}/monitoring/x/statistics.json", "not valid JSON", 12),
-         rejection_row(None, f"s3://{BUCKET}/baselines/constraints.json", "baseline constraints: empty object", None)],
-        schema=TABLES["source_rejections"].schema)  # fmt: skip
+        [
+            rejection_row(("111111111111", "us-east-1"), f"s3://{BUCKET}/monitoring/x/statistics.json", "not valid JSON", 12),
+            rejection_row(None, f"s3://{BUCKET}/baselines/constraints.json", "baseline constraints: empty object", None),
+        ],
+        schema=TABLES["source_rejections"].schema,
+    )
     window = {"window_start": datetime(2025, 6, 2), "window_end": datetime(2025, 6, 3), "min_rows": None, "max_rows": None}
     for name, table in tables.items():
         assert table.num_rows, name
         result = validate_table(table, load_suite(name), window, dt="2025-06-02", run_id="r1")
         assert result.passed and not result.failed_warnings, result.summary()
     late = tables["monitor_executions"].set_column(5, "scheduled_hour", pa.array([datetime(2025, 6, 3)] * 4, pa.timestamp("us")))
-    assert "expect_column_values_to_be_between(scheduled_hour)" in validate_table(late, load_suite("monitor_executions"), window).failed_names()
+    assert (
+        "expect_column_values_to_be_between(scheduled_hour)"
+        in validate_table(late, load_suite("monitor_executions"), window).failed_names()
+    )

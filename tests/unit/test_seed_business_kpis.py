@@ -57,7 +57,10 @@ def test_weekends_are_quieter() -> None:
 def test_drops_parse_except_the_hand_made_sheet() -> None:
     drops = kpi_drops(FLEET)
     incident = story_day(LATENCY_INCIDENT)
-    assert [k for k, _ in drops if k.count(".") > 1] == [f"{story_day(ERROR_BURST)}.growth-manual.csv", f"{incident}.payments-restated.csv"]
+    assert [k for k, _ in drops if k.count(".") > 1] == [
+        f"{story_day(ERROR_BURST)}.growth-manual.csv",
+        f"{incident}.payments-restated.csv",
+    ]
     loaded = dt.datetime(2025, 6, 20)
     parsed = {}
     for key, text in drops:
@@ -72,7 +75,7 @@ def test_drops_parse_except_the_hand_made_sheet() -> None:
 
     def fraud(key: str) -> float:
         payments = next(p for p in parsed[key] if p.business_unit == "Payments")
-        return dict(zip(payments.table["kpi_name"].to_pylist(), payments.table["value"].to_pylist()))["fraud_losses"]
+        return dict(zip(payments.table["kpi_name"].to_pylist(), payments.table["value"].to_pylist(), strict=True))["fraud_losses"]
 
     assert fraud(f"{incident}.csv") == pytest.approx(EARLY_FRAUD_ESTIMATE * fraud(f"{incident}.payments-restated.csv"), abs=0.01)
 

@@ -9,8 +9,8 @@ import pytest
 
 from pipelines.demo.fleet import build_fleet
 from pipelines.demo.seed_model_monitor import AUC_THRESHOLD, monitor_objects, monitored_endpoints
-from pipelines.sources.model_monitor.reports import report_kind
 from pipelines.sources.model_monitor.documents import UnreadableReport, read_report
+from pipelines.sources.model_monitor.reports import report_kind
 
 FLEET = build_fleet(start=date(2025, 6, 2), days=6)
 BUCKET = "sagemaker-us-east-1-111111111111"
@@ -48,10 +48,14 @@ def test_every_report_parses_but_the_one_broken_on_purpose(objects: dict[str, by
 
 def test_drift_episode_on_the_incident_endpoint_during_the_incident(objects: dict[str, bytes]) -> None:
     [incident] = [s for s in FLEET.stories if s.kind == "latency_incident"]
-    drifting = {key for key, body in objects.items() if key.endswith("constraint_violations.json") and b"baseline_drift_check" in body}
+    drifting = {
+        key for key, body in objects.items() if key.endswith("constraint_violations.json") and b"baseline_drift_check" in body
+    }
     day = f"{incident.start:%Y/%m/%d}"
     hours = range(incident.start.hour, incident.end.hour + 4)
-    assert drifting == {f"monitoring/{incident.endpoint_name}/data-quality-hourly/{day}/{h:02d}/constraint_violations.json" for h in hours}
+    assert drifting == {
+        f"monitoring/{incident.endpoint_name}/data-quality-hourly/{day}/{h:02d}/constraint_violations.json" for h in hours
+    }
     first = json.loads(objects[min(drifting)])["violations"][0]
     assert first["description"].startswith("Baseline drift distance: ") and "exceeds threshold: 0.1" in first["description"]
 
@@ -66,8 +70,9 @@ def test_model_quality_decays_below_its_threshold(objects: dict[str, bytes]) -> 
 
 
 def test_baselines_and_decoys_are_where_the_config_points(objects: dict[str, bytes]) -> None:
-    assert json.loads(objects["baselines/fraud-detector-prod/model-quality/constraints.json"])["binary_classification_constraints"]["auc"] == {
-        "threshold": AUC_THRESHOLD, "comparison_operator": "LessThanThreshold"}
+    assert json.loads(objects["baselines/fraud-detector-prod/model-quality/constraints.json"])[
+        "binary_classification_constraints"
+    ]["auc"] == {"threshold": AUC_THRESHOLD, "comparison_operator": "LessThanThreshold"}
     assert any(k.startswith("monitoring/merge/") for k in objects)
     assert sum(k.endswith("analysis_config.json") for k in objects) == 2
 

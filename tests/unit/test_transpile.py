@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
@@ -20,7 +20,7 @@ from pipelines.query.transpile import (
     joda_to_strftime,
 )
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture(scope="module")

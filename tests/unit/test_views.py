@@ -18,8 +18,8 @@ from sqlglot import exp
 from pipelines.errors import FatalError
 from pipelines.lake.schemas import TABLES
 from pipelines.publish.views import SQL_DIR, ViewError, load_views
-from pipelines.query.view_sql import view_ddl
 from pipelines.query.local import connect, register_views
+from pipelines.query.view_sql import view_ddl
 
 ACCOUNT, REGION = "111111111111", "us-east-1"
 D1, D2 = "2024-05-01", "2024-05-02"
@@ -35,8 +35,13 @@ SERIES: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {
         "Invocations": {"Sum": [100, 200, 300]},
         "Invocation4XXErrors": {"Sum": [1, 0, 2]},
         "Invocation5XXErrors": {"Sum": [0, 5, 1]},
-        "ModelLatency": {"p50": [10_000, 20_000, 15_000], "p90": [40_000, 90_000, 60_000],
-                         "p99": [120_000, 450_000, 90_000], "Sum": [2e6, 8e6, 6e6], "SampleCount": [100, 200, 300]},
+        "ModelLatency": {
+            "p50": [10_000, 20_000, 15_000],
+            "p90": [40_000, 90_000, 60_000],
+            "p99": [120_000, 450_000, 90_000],
+            "Sum": [2e6, 8e6, 6e6],
+            "SampleCount": [100, 200, 300],
+        },
         "OverheadLatency": {"p99": [1_000, 3_000, 2_000], "p50": [500, 700, 600]},
         "CPUUtilization": {"Average": [20, 40, 60], "Maximum": [50, 90, 70]},
         "MemoryUtilization": {"Average": [30, 30, 33], "Maximum": [31, 35, 40]},
@@ -124,28 +129,49 @@ def _metric_rows() -> list[dict[str, Any]]:
         for metric, stats in metrics.items():
             for stat, values in stats.items():
                 for i, value in enumerate(values):
-                    rows.append({
-                        "namespace": NAMESPACE.get(metric, "AWS/SageMaker"), "metric_name": metric,
-                        "dimensions": [("EndpointName", endpoint), ("VariantName", VARIANT)],
-                        "endpoint_name": endpoint, "variant_name": VARIANT, "stat": stat, "period_seconds": 300,
-                        "ts": _day(dt, minutes=5 * i), "value": float(value), "dt": dt,
-                    })  # fmt: skip
+                    rows.append(
+                        {
+                            "namespace": NAMESPACE.get(metric, "AWS/SageMaker"),
+                            "metric_name": metric,
+                            "dimensions": [("EndpointName", endpoint), ("VariantName", VARIANT)],
+                            "endpoint_name": endpoint,
+                            "variant_name": VARIANT,
+                            "stat": stat,
+                            "period_seconds": 300,
+                            "ts": _day(dt, minutes=5 * i),
+                            "value": float(value),
+                            "dt": dt,
+                        }
+                    )
     noise = [  # must not count: another namespace, and an endpoint-level series without a variant
         {"namespace": "aws/sagemaker/Endpoints/data-metrics", "endpoint_name": FRAUD, "variant_name": VARIANT},
         {"namespace": "AWS/SageMaker", "endpoint_name": FRAUD, "variant_name": None},
     ]
     for extra in noise:
-        rows.append({**extra, "metric_name": "Invocations", "dimensions": [("EndpointName", FRAUD)], "stat": "Sum",
-                     "period_seconds": 300, "ts": _day(D1), "value": 9999.0, "dt": D1})  # fmt: skip
+        rows.append(
+            {
+                **extra,
+                "metric_name": "Invocations",
+                "dimensions": [("EndpointName", FRAUD)],
+                "stat": "Sum",
+                "period_seconds": 300,
+                "ts": _day(D1),
+                "value": 9999.0,
+                "dt": D1,
+            }
+        )
     return rows
 
 
 def _execution(endpoint: str, dt: str, monitoring_type: str, hour: int = 5) -> dict[str, Any]:
     return {
-        "endpoint_name": endpoint, "schedule_name": f"{endpoint}-{monitoring_type.lower()}",
-        "monitoring_type": monitoring_type, "scheduled_hour": _day(dt, hour), "dt": dt,
+        "endpoint_name": endpoint,
+        "schedule_name": f"{endpoint}-{monitoring_type.lower()}",
+        "monitoring_type": monitoring_type,
+        "scheduled_hour": _day(dt, hour),
+        "dt": dt,
         "source_uri": f"s3://reports/{endpoint}/{monitoring_type}/{dt}/{hour:02d}/",
-    }  # fmt: skip
+    }
 
 
 def _inputs() -> dict[str, list[dict[str, Any]]]:
@@ -153,33 +179,66 @@ def _inputs() -> dict[str, list[dict[str, Any]]]:
         "cloudwatch_metrics": _metric_rows(),
         "endpoints": [{"endpoint_name": e, "business_unit": u} for e, u in UNITS.items()],
         "endpoint_models": [
-            {"endpoint_name": e, "variant_name": VARIANT, "model_name": f"{e}-v{v}", "model_version": v,
-             "observed_at": _day(dt, 1), "dt": dt}
+            {
+                "endpoint_name": e,
+                "variant_name": VARIANT,
+                "model_name": f"{e}-v{v}",
+                "model_version": v,
+                "observed_at": _day(dt, 1),
+                "dt": dt,
+            }
             for (e, dt), v in MODELS.items()
-        ],  # fmt: skip
+        ],
         "model_quality_metrics": [
-            {**_execution(e, dt, "ModelQuality", hour), "problem_type": "BinaryClassification", "metric_name": m,
-             "value": value, "threshold": threshold, "comparison_operator": op}
+            {
+                **_execution(e, dt, "ModelQuality", hour),
+                "problem_type": "BinaryClassification",
+                "metric_name": m,
+                "value": value,
+                "threshold": threshold,
+                "comparison_operator": op,
+            }
             for e, dt, hour, m, value, threshold, op in QUALITY
-        ],  # fmt: skip
+        ],
         "monitor_executions": [
             {**_execution(e, dt, kind), "violation_count": n, "report_files": []} for e, dt, kind, n in EXECUTIONS
         ],
         "monitor_violations": [
-            {**_execution(e, dt, kind), "constraint_check_type": check, "feature_name": feature, "metric_name": metric,
-             "facet": facet, "facet_value": facet_value}
+            {
+                **_execution(e, dt, kind),
+                "constraint_check_type": check,
+                "feature_name": feature,
+                "metric_name": metric,
+                "facet": facet,
+                "facet_value": facet_value,
+            }
             for e, dt, kind, check, feature, metric, facet, facet_value in VIOLATIONS
-        ],  # fmt: skip
+        ],
         "bias_metrics": [
-            {**_execution(e, dt, "ModelBias"), "stage": "post_training", "label": "is_fraud", "facet": "customer_age",
-             "facet_value": "40", "metric_name": m, "value": value, "error": error}
+            {
+                **_execution(e, dt, "ModelBias"),
+                "stage": "post_training",
+                "label": "is_fraud",
+                "facet": "customer_age",
+                "facet_value": "40",
+                "metric_name": m,
+                "value": value,
+                "error": error,
+            }
             for e, dt, m, value, error in BIAS
-        ],  # fmt: skip
+        ],
         "business_kpis": [
-            {"business_unit": u, "kpi_name": k, "value": v, "source_uri": f"s3://kpis/{dt}.csv", "loaded_at": _day(dt, 6),
-             "dt": dt}
-            for (u, dt), values in KPIS.items() for k, v in values.items()
-        ],  # fmt: skip
+            {
+                "business_unit": u,
+                "kpi_name": k,
+                "value": v,
+                "source_uri": f"s3://kpis/{dt}.csv",
+                "loaded_at": _day(dt, 6),
+                "dt": dt,
+            }
+            for (u, dt), values in KPIS.items()
+            for k, v in values.items()
+        ],
     }
 
 
@@ -195,7 +254,7 @@ def _table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
 def con() -> Iterator[duckdb.DuckDBPyConnection]:
     c = connect()
     inputs = _inputs()
-    for name, spec in TABLES.items():
+    for name, _spec in TABLES.items():
         c.register(name, _table(name, inputs.get(name, [])))
     register_views(c, load_views())
     yield c
@@ -207,6 +266,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
 
 
 # ---- files, parsing, order -------------------------------------------------------------------------------
+
 
 def test_every_view_file_is_one_athena_select() -> None:
     files = sorted(SQL_DIR.glob("*.sql"))
@@ -265,6 +325,7 @@ def test_bad_sql_is_an_error_naming_the_view(tmp_path: Path) -> None:
 
 # ---- endpoint_daily ------------------------------------------------------------------------------------------
 
+
 def _expected_endpoint_daily() -> dict[tuple[str, str], dict[str, Any]]:
     """From the inputs, in Python: sums of period Sums, max/median of period percentiles, etc."""
     per: dict[tuple[str, str], dict[tuple[str, str], list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -287,10 +348,12 @@ def _expected_endpoint_daily() -> dict[tuple[str, str], dict[str, Any]]:
             "model_latency_p99_ms_worst_period": max(p99) / MS if p99 else None,
             "model_latency_p99_ms_median_period": statistics.median(p99) / MS if p99 else None,
             "model_latency_avg_ms": sum(latency_sum) / sum(latency_n) / MS if latency_sum else None,
-            "cpu_utilization_avg": statistics.mean(s[("CPUUtilization", "Average")]) if ("CPUUtilization", "Average") in s else None,
+            "cpu_utilization_avg": statistics.mean(s[("CPUUtilization", "Average")])
+            if ("CPUUtilization", "Average") in s
+            else None,
             "cpu_utilization_max": max(s[("CPUUtilization", "Maximum")]) if ("CPUUtilization", "Maximum") in s else None,
             "model_version": MODELS.get(key),
-        }  # fmt: skip
+        }
     return expected
 
 
@@ -334,6 +397,7 @@ def test_endpoint_daily_follows_a_model_version_change(con: duckdb.DuckDBPyConne
 
 # ---- model_quality_daily, drift_daily, bias_daily ------------------------------------------------------------
 
+
 def test_model_quality_daily_breaches(con: duckdb.DuckDBPyConnection) -> None:
     rows = _rows(con, "SELECT * FROM model_quality_daily")
     got = {(r["endpoint_name"], r["dt"], r["metric_name"]): r for r in rows}
@@ -341,8 +405,11 @@ def test_model_quality_daily_breaches(con: duckdb.DuckDBPyConnection) -> None:
     for key, (value, breached, executions, breached_executions) in EXPECTED_BREACHED.items():
         row = got[key]
         assert (row["value"], row["breached"], row["executions"], row["breached_executions"]) == (
-            pytest.approx(value), breached, executions, breached_executions,
-        ), key  # fmt: skip
+            pytest.approx(value),
+            breached,
+            executions,
+            breached_executions,
+        ), key
     assert got[(FRAUD, D1, "auc")]["threshold"] == pytest.approx(0.85)
 
 
@@ -351,14 +418,26 @@ def test_drift_daily_counts(con: duckdb.DuckDBPyConnection) -> None:
     want: dict[tuple, int] = defaultdict(int)
     for e, dt, kind, check, feature, metric, facet, _ in VIOLATIONS:
         want[(e, dt, kind, check, feature, metric, facet)] += 1
-    got = {(r["endpoint_name"], r["dt"], r["monitoring_type"], r["constraint_check_type"], r["feature_name"],
-            r["metric_name"], r["facet"]): r["violations"] for r in rows if r["violations"]}  # fmt: skip
+    got = {
+        (
+            r["endpoint_name"],
+            r["dt"],
+            r["monitoring_type"],
+            r["constraint_check_type"],
+            r["feature_name"],
+            r["metric_name"],
+            r["facet"],
+        ): r["violations"]
+        for r in rows
+        if r["violations"]
+    }
     assert got == dict(want)
     # executions without violations still show, with violations 0
     quiet = [r for r in rows if r["violations"] == 0]
     assert {(r["endpoint_name"], r["dt"], r["monitoring_type"]) for r in quiet} == {
-        (FRAUD, D1, "ModelQuality"), (FRAUD, D2, "DataQuality"),
-    }  # fmt: skip
+        (FRAUD, D1, "ModelQuality"),
+        (FRAUD, D2, "DataQuality"),
+    }
     # per-group totals agree with the executions table (taken once per group)
     groups = {(r["endpoint_name"], r["dt"], r["monitoring_type"]): r for r in rows}
     for e, dt, kind, n in EXECUTIONS:
@@ -372,13 +451,17 @@ def test_bias_daily_breach_from_bias_drift_violation(con: duckdb.DuckDBPyConnect
     got = {(r["dt"], r["metric_name"]): r for r in rows}
     assert len(rows) == len(BIAS)
     assert {k: r["breached"] for k, r in got.items()} == {
-        (D1, "DPPL"): False, (D2, "DPPL"): True, (D2, "DI"): False, (D2, "TE"): False,
-    }  # fmt: skip
+        (D1, "DPPL"): False,
+        (D2, "DPPL"): True,
+        (D2, "DI"): False,
+        (D2, "TE"): False,
+    }
     assert got[(D2, "DPPL")]["value"] == pytest.approx(0.10)
     assert got[(D2, "TE")]["value"] is None and "undefined" in got[(D2, "TE")]["error"]
 
 
 # ---- ml_business_daily ---------------------------------------------------------------------------------------
+
 
 def test_ml_business_daily_joins_health_and_kpis(con: duckdb.DuckDBPyConnection) -> None:
     rows = _rows(con, "SELECT * FROM ml_business_daily")
@@ -428,5 +511,7 @@ def test_the_package_ships_the_sql_it_applies() -> None:
     import pipelines
 
     shipped = Path(pipelines.__file__).resolve().parent / "sql"
-    assert sorted(p.name for p in shipped.glob("*.sql")) == sorted(p.name for p in (Path(__file__).resolve().parents[2] / "sql").glob("*.sql"))
+    assert sorted(p.name for p in shipped.glob("*.sql")) == sorted(
+        p.name for p in (Path(__file__).resolve().parents[2] / "sql").glob("*.sql")
+    )
     assert list(load_views()) and SQL_DIR == shipped

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pipelines.aws import pagination
 from pipelines.errors import FatalError, RetriableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -32,7 +36,9 @@ class Problem:
     column: str | None = None
 
     def describe(self) -> str:
-        where = " ".join(part for part in (f"row {self.row}" if self.row else "", f"column {self.column}" if self.column else "") if part)
+        where = " ".join(
+            part for part in (f"row {self.row}" if self.row else "", f"column {self.column}" if self.column else "") if part
+        )
         return f"{where}: {self.message}" if where else self.message
 
 
@@ -81,7 +87,7 @@ class Inbox:
 
     def owns(self, full_key: str) -> bool:
         """Whether an object under the prefix is a drop (not a folder marker or, at the root, a sidecar)."""
-        relative = full_key[len(self.prefix):]
+        relative = full_key[len(self.prefix) :]
         return bool(relative) and not full_key.endswith("/") and not relative.startswith((f"{REJECTED}/", f"{PROCESSED}/"))
 
 
@@ -98,7 +104,7 @@ class InboxFile:
     @property
     def stamp(self) -> tuple[str, str]:
         """Order of arrival: S3 LastModified, then the URI. Of two drops for one day and unit, the later wins."""
-        return (self.last_modified.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), self.uri)
+        return (self.last_modified.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), self.uri)
 
     @property
     def format(self) -> str | None:
@@ -111,27 +117,34 @@ class InboxFile:
         return 2 if self.format == "csv" else 1
 
 
-def iter_inbox_files(s3: Any, inbox: Inbox, page_size: int | None = None) -> Iterator[InboxFile]:
+def iter_inbox_files(s3: S3Client, inbox: Inbox, page_size: int | None = None) -> Iterator[InboxFile]:
     """Every drop in the inbox, page by page (ListObjectsV2, in key order; `page_size` for tests)."""
     paginator = s3.get_paginator("list_objects_v2")
-    pagination = {"PaginationConfig": {"PageSize": page_size}} if page_size else {}
+    config = pagination(page_size)
     try:
-        for page in paginator.paginate(Bucket=inbox.bucket, Prefix=inbox.prefix, **pagination):
+        for page in paginator.paginate(Bucket=inbox.bucket, Prefix=inbox.prefix, PaginationConfig=config):
             for item in page.get("Contents", []):
                 if inbox.owns(item["Key"]):
-                    yield InboxFile(f"s3://{inbox.bucket}/{item['Key']}", item["Key"][len(inbox.prefix):], int(item["Size"]),
-                                    item["LastModified"], str(item.get("ETag", "")))  # fmt: skip
+                    yield InboxFile(
+                        f"s3://{inbox.bucket}/{item['Key']}",
+                        item["Key"][len(inbox.prefix) :],
+                        int(item["Size"]),
+                        item["LastModified"],
+                        str(item.get("ETag", "")),
+                    )
     except (ClientError, BotoCoreError) as error:
         raise RetriableError(f"cannot list the KPI inbox {inbox.uri}: {error}") from error
 
 
-def read_inbox_file(s3: Any, inbox: Inbox, file: InboxFile) -> pa.Table:
+def read_inbox_file(s3: S3Client, inbox: Inbox, file: InboxFile) -> pa.Table:
     """The drop's rows as they are: CSV with every column a string, Parquet with its own types.
 
     Raises RejectedDrop when the file is not CSV or Parquet or cannot be parsed as one.
     """
     if file.format is None:
-        raise RejectedDrop(file.uri, [Problem(f"not a CSV or Parquet file (expected {', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)})")])
+        raise RejectedDrop(
+            file.uri, [Problem(f"not a CSV or Parquet file (expected {', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)})")]
+        )
     try:
         body = s3.get_object(Bucket=inbox.bucket, Key=inbox.prefix + file.key)["Body"].read()
     except (ClientError, BotoCoreError) as error:
@@ -154,8 +167,12 @@ def read_csv(uri: str, body: bytes) -> pa.Table:
         skip = pacsv.ParseOptions(invalid_row_handler=lambda row: "skip")  # only the header matters here
         names = pacsv.open_csv(pa.BufferReader(body), read_options=options, parse_options=skip).schema.names
         strings = pacsv.ConvertOptions(column_types={name: pa.string() for name in names}, strings_can_be_null=False)
-        table = pacsv.read_csv(pa.BufferReader(body), read_options=options, convert_options=strings,
-                               parse_options=pacsv.ParseOptions(invalid_row_handler=invalid_row))  # fmt: skip
+        table = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=options,
+            convert_options=strings,
+            parse_options=pacsv.ParseOptions(invalid_row_handler=invalid_row),
+        )
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         raise RejectedDrop(uri, [Problem(f"not a readable CSV file: {error}")]) from None
     if ragged:
@@ -170,30 +187,36 @@ def read_parquet(uri: str, body: bytes) -> pa.Table:
         raise RejectedDrop(uri, [Problem(f"not a readable Parquet file: {error}")]) from None
 
 
-def set_aside(s3: Any, inbox: Inbox, file: InboxFile, reason: str) -> str:
+def set_aside(s3: S3Client, inbox: Inbox, file: InboxFile, reason: str) -> str:
     """Move a rejected drop to `<inbox>_rejected/<key>` with `<key>.reason.txt`; returns its new URI."""
     target = inbox.rejected_uri(file.key)
     bucket, key = target[5:].split("/", 1)
     try:
-        s3.put_object(Bucket=bucket, Key=key + REASON_SUFFIX, Body=(reason + "\n").encode("utf-8"), ContentType="text/plain; charset=utf-8")
+        s3.put_object(
+            Bucket=bucket, Key=key + REASON_SUFFIX, Body=(reason + "\n").encode("utf-8"), ContentType="text/plain; charset=utf-8"
+        )
     except (ClientError, BotoCoreError) as error:
         raise RetriableError(f"cannot write the rejection reason of {file.uri}: {error}") from error
     return _move(s3, inbox, file, target)
 
 
-def archive(s3: Any, inbox: Inbox, file: InboxFile, night: date) -> str:
+def archive(s3: S3Client, inbox: Inbox, file: InboxFile, night: date) -> str:
     """Move a handled drop to `<inbox>_processed/<night>/<key>`; returns its new URI."""
     return _move(s3, inbox, file, inbox.processed_uri(night, file.key))
 
 
-def _move(s3: Any, inbox: Inbox, file: InboxFile, target: str) -> str:
+def _move(s3: S3Client, inbox: Inbox, file: InboxFile, target: str) -> str:
     """Copy, then delete. The copy is conditional on the listed ETag: a drop replaced since stays put."""
     bucket, key = target[5:].split("/", 1)
-    source = {"Bucket": inbox.bucket, "Key": inbox.prefix + file.key}
-    condition = {"CopySourceIfMatch": file.etag} if file.etag else {}
+    source_key = inbox.prefix + file.key
     try:
-        s3.copy_object(Bucket=bucket, Key=key, CopySource=source, **condition)
-        s3.delete_object(**source)
+        if file.etag:
+            s3.copy_object(
+                Bucket=bucket, Key=key, CopySource={"Bucket": inbox.bucket, "Key": source_key}, CopySourceIfMatch=file.etag
+            )
+        else:
+            s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": inbox.bucket, "Key": source_key})
+        s3.delete_object(Bucket=inbox.bucket, Key=source_key)
     except (ClientError, BotoCoreError) as error:
         raise RetriableError(f"cannot move KPI drop {file.uri} to {target}: {error}") from error
     return target

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 
 import awswrangler as wr
 import pyarrow as pa
@@ -33,14 +33,25 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipelines.aws import Session
 from pipelines.config import Config, LakeConfig
 from pipelines.errors import RetriableError
-from pipelines.sources.business_kpis.inbox import Inbox, InboxFile, RejectedDrop, archive, iter_inbox_files, read_inbox_file, set_aside
 from pipelines.lake import catalog
+from pipelines.lake.paths import run_prefix
+from pipelines.lake.schemas import BUSINESS_KPIS
+from pipelines.lake.staging import StagedPartition, Stager
+from pipelines.logs import get_logger
+from pipelines.sources.business_kpis.inbox import (
+    Inbox,
+    InboxFile,
+    RejectedDrop,
+    archive,
+    iter_inbox_files,
+    read_inbox_file,
+    set_aside,
+)
 from pipelines.sources.business_kpis.table import KpiPart, business_kpis_parts
 from pipelines.sources.landing import Landing, SourceLander
-from pipelines.lake.paths import run_prefix
-from pipelines.lake.staging import StagedPartition, Stager
-from pipelines.lake.schemas import BUSINESS_KPIS
-from pipelines.logs import get_logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 log = get_logger(__name__)
 
@@ -92,12 +103,20 @@ def land_business_kpis(session: Session, config: Config, night: date, run_id: st
             errors.append(f"{SOURCE} dt={dt}: not staged: {error}")
     archived = _archive_covered(s3, inbox, drops, published, night, errors)
     # Key names differ from what the night logs beside them (partitions, rejected, errors).
-    counts = {"files": len(files), "files_rejected": len(rejections), "days_staged": len(staged), "unit_files": unit_files,
-              "rows": sum(s.rows for s in staged), "files_archived": len(archived)}  # fmt: skip
+    counts = {
+        "files": len(files),
+        "files_rejected": len(rejections),
+        "days_staged": len(staged),
+        "unit_files": unit_files,
+        "rows": sum(s.rows for s in staged),
+        "files_archived": len(archived),
+    }
     return Landing(SOURCE, staged, rejections, errors, counts)
 
 
-def _stage_day(session: Session, lake: LakeConfig, run_id: str, dt: str, fresh: dict[str, Winner], others: list[str]) -> StagedPartition:
+def _stage_day(
+    session: Session, lake: LakeConfig, run_id: str, dt: str, fresh: dict[str, Winner], others: list[str]
+) -> StagedPartition:
     """Partition `dt` as a new run prefix: the fresh unit files plus the other units' published files."""
     stager = Stager(session, lake, BUSINESS_KPIS, run_id)
     try:
@@ -129,7 +148,9 @@ def finish_business_kpis(session: Session, config: Config, night: date) -> list[
     drops, _, errors = _read_drops(s3, inbox, files, _now(), reject=False)
     published = _published(session, config.lake, {p.dt for d in drops for p in d.parts}, errors)
     archived = _archive_covered(s3, inbox, drops, published, night, errors)
-    log.info("business_kpis_finished", night=night.isoformat(), archived=len(archived), left=len(drops) - len(archived), errors=errors)
+    log.info(
+        "business_kpis_finished", night=night.isoformat(), archived=len(archived), left=len(drops) - len(archived), errors=errors
+    )
     return archived
 
 
@@ -157,7 +178,7 @@ def published_stamps(session: Session, lake: LakeConfig, dt: str) -> dict[str, S
 
 
 def _published(session: Session, lake: LakeConfig, dts: set[str], errors: list[str]) -> dict[str, dict[str, Stamp | None]]:
-    """Published stamps of each day; a day whose partition cannot be read is left out (nothing staged or archived for it)."""
+    """Switched stamps of each day; a day whose partition cannot be read is left out (nothing staged or archived for it)."""
     found = {}
     for dt in sorted(dts):
         try:
@@ -181,7 +202,7 @@ def _newer(stamp: Stamp, published: Stamp | None) -> bool:
 
 
 def _read_drops(
-    s3: Any, inbox: Inbox, files: list[InboxFile], loaded_at: datetime, *, reject: bool
+    s3: S3Client, inbox: Inbox, files: list[InboxFile], loaded_at: datetime, *, reject: bool
 ) -> tuple[list[Drop], list[dict[str, Any]], list[str]]:
     """Read and check each file; bad ones are moved aside (when `reject`) and become rejection rows."""
     drops: list[Drop] = []
@@ -198,7 +219,9 @@ def _read_drops(
     return drops, rejections, errors
 
 
-def _reject(s3: Any, inbox: Inbox, file: InboxFile, rejected: RejectedDrop, detected_at: datetime, errors: list[str]) -> dict[str, Any]:
+def _reject(
+    s3: S3Client, inbox: Inbox, file: InboxFile, rejected: RejectedDrop, detected_at: datetime, errors: list[str]
+) -> dict[str, Any]:
     reason = str(rejected)
     try:
         moved: str | None = set_aside(s3, inbox, file, reason)
@@ -206,12 +229,20 @@ def _reject(s3: Any, inbox: Inbox, file: InboxFile, rejected: RejectedDrop, dete
         moved = None
         errors.append(str(error))
     log.warning("business_kpis_rejected", source_uri=file.uri, moved_to=moved, reason=reason)
-    return {"source": SOURCE, "account_id": None, "region": None, "source_uri": file.uri, "reason": reason,
-            "size_bytes": file.size, "detected_at": detected_at}  # fmt: skip
+    return {
+        "source": SOURCE,
+        "account_id": None,
+        "region": None,
+        "source_uri": file.uri,
+        "reason": reason,
+        "size_bytes": file.size,
+        "detected_at": detected_at,
+    }
 
 
-def _archive_covered(s3: Any, inbox: Inbox, drops: list[Drop], published: dict[str, dict[str, Stamp | None]],
-                     night: date, errors: list[str]) -> list[str]:  # fmt: skip
+def _archive_covered(
+    s3: S3Client, inbox: Inbox, drops: list[Drop], published: dict[str, dict[str, Stamp | None]], night: date, errors: list[str]
+) -> list[str]:
     """Archive the drops whose every part is published from them or from a later drop."""
     archived = []
     for drop in drops:
@@ -224,7 +255,7 @@ def _archive_covered(s3: Any, inbox: Inbox, drops: list[Drop], published: dict[s
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 LANDER = SourceLander(SOURCE, land_business_kpis, finish_business_kpis)

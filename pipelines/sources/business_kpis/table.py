@@ -13,8 +13,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.sources.business_kpis.inbox import Problem, RejectedDrop
 from pipelines.lake.schemas import BUSINESS_KPIS
+from pipelines.sources.business_kpis.inbox import Problem, RejectedDrop
 
 COLUMNS = ("date", "business_unit", "kpi", "value", "unit")
 REQUIRED = COLUMNS[:4]
@@ -180,7 +180,9 @@ def _text(value: Any) -> str:
     return text
 
 
-def _part(day: date, unit_name: str, kpis: dict[str, tuple[float, str | None, int]], source_uri: str, loaded_at: datetime) -> KpiPart:
+def _part(
+    day: date, unit_name: str, kpis: dict[str, tuple[float, str | None, int]], source_uri: str, loaded_at: datetime
+) -> KpiPart:
     names = sorted(kpis)
     table = pa.table(
         {

@@ -9,13 +9,16 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cbor2
 import numpy as np
 import pydantic_core
 
 from pipelines.errors import RetriableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +92,14 @@ def decoded_page(response: Mapping[str, Any]) -> DecodedPage:
     return page if isinstance(page, DecodedPage) else page_from_parsed(response)
 
 
-def install_fast_decoder(client: Any) -> None:
+def install_fast_decoder(client: CloudWatchClient) -> None:
     """Decode this CloudWatch client's GetMetricData bodies with the fast path (idempotent)."""
     client.meta.events.register(EVENT, _before_parse, unique_id=_UNIQUE_ID)
 
 
-def _before_parse(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], operation_model: Any, **_: Any) -> None:
+def _before_parse(
+    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], operation_model: Any, **_: Any
+) -> None:
     """Decode a 200 body ourselves and hand botocore an equivalent body without the points."""
     body = response_dict.get("body")
     if response_dict.get("status_code") != 200 or not isinstance(body, bytes | bytearray):
@@ -154,7 +159,9 @@ def _slim_body(page: DecodedPage, wire: str) -> bytes:
     return cbor2.dumps(doc) if wire == CBOR else json.dumps(doc).encode()
 
 
-def _page(doc: Mapping[str, Any], results: Sequence[Mapping[str, Any]], stamps: Sequence[Any], values: Sequence[Any]) -> DecodedPage:
+def _page(
+    doc: Mapping[str, Any], results: Sequence[Mapping[str, Any]], stamps: Sequence[Any], values: Sequence[Any]
+) -> DecodedPage:
     """Assemble a page from per-result metadata dicts and per-result point sequences."""
     counts = [len(t) for t in stamps]
     for result, n, v in zip(results, counts, values, strict=True):
@@ -222,7 +229,7 @@ def _epoch_seconds(array: np.ndarray) -> np.ndarray:
 
 def _datetime_seconds(value: dt.datetime) -> int:
     if value.tzinfo is None:  # botocore always sets a zone; a naive one is taken as UTC
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return int(np.floor(value.timestamp()))
 
 

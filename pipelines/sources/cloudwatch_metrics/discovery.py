@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pipelines.sources.cloudwatch_metrics.metric_query import MetricSeries
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
 
-def iter_metric_series(cloudwatch: Any, account_id: str, region: str, namespaces: Iterable[str]) -> Iterator[MetricSeries]:
+
+def iter_metric_series(
+    cloudwatch: CloudWatchClient, account_id: str, region: str, namespaces: Iterable[str]
+) -> Iterator[MetricSeries]:
     """Yield every series ListMetrics knows in `namespaces`, each once.
 
     CloudWatch lists only series with data in the last two weeks; that is the horizon

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines.errors import RetriableError
 from pipelines.sources.cloudwatch_metrics.decode import DecodedPage, decoded_page
+from pipelines.sources.cloudwatch_metrics.metric_query import MetricQuery
 from pipelines.sources.cloudwatch_metrics.plan import batches
 from pipelines.windows import Window
-from pipelines.sources.cloudwatch_metrics.metric_query import MetricQuery
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
 
 
 class IncompleteMetricData(RetriableError):
     """CloudWatch answered a query with PartialData or InternalError and no way to continue."""
 
 
-def iter_metric_data(cloudwatch: Any, queries: Sequence[MetricQuery], window: Window) -> Iterator[DecodedPage]:
+def iter_metric_data(cloudwatch: CloudWatchClient, queries: Sequence[MetricQuery], window: Window) -> Iterator[DecodedPage]:
     """Yield every response page for `queries` over `window`, following NextToken.
 
     A result that ends in any status but Complete is an error, never silently dropped:
@@ -26,21 +29,23 @@ def iter_metric_data(cloudwatch: Any, queries: Sequence[MetricQuery], window: Wi
     continuation page completes it; one still partial after the last page is lost data.
     """
     for batch in batches(queries):
-        request = {
-            "MetricDataQueries": [query.to_api() for query in batch],
-            "StartTime": window.start,
-            "EndTime": window.end,
-            "ScanBy": "TimestampAscending",
-        }
+        api_queries: list[Any] = [query.to_api() for query in batch]
         final_status: dict[str, str] = {}
         token: str | None = None
         while True:
+            continuation: dict[str, Any] = {"NextToken": token} if token else {}
             try:
-                response = cloudwatch.get_metric_data(**request, **({"NextToken": token} if token else {}))
+                response = cloudwatch.get_metric_data(
+                    MetricDataQueries=api_queries,
+                    StartTime=window.start,
+                    EndTime=window.end,
+                    ScanBy="TimestampAscending",
+                    **continuation,
+                )
             except (ClientError, BotoCoreError) as error:
                 raise RetriableError(f"GetMetricData failed ({len(batch)} queries): {error}") from error
             page = decoded_page(response)
-            final_status.update(zip(page.ids, page.status_codes))
+            final_status.update(zip(page.ids, page.status_codes, strict=True))
             yield page
             token = page.next_token
             if not token:
@@ -60,6 +65,4 @@ def _check_complete(batch: Sequence[MetricQuery], final_status: dict[str, str]) 
         for qid, status in list(bad.items())[:3]
         if qid in by_id
     ]
-    raise IncompleteMetricData(
-        f"{len(bad)} of {len(batch)} queries incomplete, {len(missing)} without a result; e.g. {examples}"
-    )
+    raise IncompleteMetricData(f"{len(bad)} of {len(batch)} queries incomplete, {len(missing)} without a result; e.g. {examples}")

@@ -35,7 +35,9 @@ def land_cloudwatch_metrics(session: Session, config: Config, night: date, run_i
         table = cloudwatch_metrics_table(iter_metric_data(cloudwatch, queries, window), {q.id: q for q in queries})
         return AccountRows(table, {"series": len(series), "queries": len(queries), "datapoints": table.num_rows})
 
-    return land_per_account(session, config, CLOUDWATCH_METRICS, night, run_id, extract, days=window.days, encode=write_parquet_bytes)
+    return land_per_account(
+        session, config, CLOUDWATCH_METRICS, night, run_id, extract, days=window.days, encode=write_parquet_bytes
+    )
 
 
 LANDER = SourceLander(SOURCE, land_cloudwatch_metrics)

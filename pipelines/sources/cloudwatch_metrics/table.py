@@ -11,13 +11,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.errors import FatalError
+from pipelines.lake.schemas import CLOUDWATCH_METRICS
 from pipelines.sources.cloudwatch_metrics.decode import DecodedPage
 from pipelines.sources.cloudwatch_metrics.metric_query import MetricQuery
-from pipelines.lake.schemas import CLOUDWATCH_METRICS
 
 SCHEMA = CLOUDWATCH_METRICS.schema
 # Per-query columns, repeated over that query's points; the rest come from the page itself.
-QUERY_COLUMNS = ("account_id", "region", "namespace", "metric_name", "dimensions", "endpoint_name", "variant_name", "stat", "period_seconds", "unit")
+QUERY_COLUMNS = (
+    "account_id",
+    "region",
+    "namespace",
+    "metric_name",
+    "dimensions",
+    "endpoint_name",
+    "variant_name",
+    "stat",
+    "period_seconds",
+    "unit",
+)
 # About 1 M rows per row group: ~5-10 MB of zstd Parquet, large enough for Athena's readers,
 # small enough that one buffered group stays far below the memory budget.
 ROW_GROUP_ROWS = 1 << 20
@@ -50,7 +61,9 @@ class QueryCatalog:
         try:
             return np.fromiter((self._position[i] for i in ids), dtype=np.int64, count=len(ids))
         except KeyError as error:
-            raise UnknownQueryId(f"GetMetricData returned result id {error.args[0]!r}, which is not among the {len(self._position)} queries sent") from None
+            raise UnknownQueryId(
+                f"GetMetricData returned result id {error.args[0]!r}, which is not among the {len(self._position)} queries sent"
+            ) from None
 
 
 def cloudwatch_metrics_table(pages: Iterable[DecodedPage], queries: Mapping[str, MetricQuery]) -> pa.Table:
@@ -61,7 +74,9 @@ def cloudwatch_metrics_table(pages: Iterable[DecodedPage], queries: Mapping[str,
     return pa.concat_tables(tables)
 
 
-def iter_cloudwatch_metrics_tables(pages: Iterable[DecodedPage], queries: Mapping[str, MetricQuery] | QueryCatalog) -> Iterator[pa.Table]:
+def iter_cloudwatch_metrics_tables(
+    pages: Iterable[DecodedPage], queries: Mapping[str, MetricQuery] | QueryCatalog
+) -> Iterator[pa.Table]:
     """One cloudwatch_metrics table per page, so a night can stream into Parquet page by page."""
     catalog = queries if isinstance(queries, QueryCatalog) else QueryCatalog(queries)
     for page in pages:

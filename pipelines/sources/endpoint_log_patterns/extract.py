@@ -7,14 +7,18 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pipelines.aws import pagination
 from pipelines.errors import FatalError, PipelineError, RetriableError
-from pipelines.windows import Window
 from pipelines.logs import get_logger
+from pipelines.windows import Window
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
 
 log = get_logger(__name__)
 
@@ -25,7 +29,13 @@ SAMPLE_CHARS = 1_000  # a sample message is evidence, not an archive
 HOUR_FIELD, LOG_FIELD, COUNT_FIELD, SAMPLE_FIELD = "bin(1h)", "@log", "n", "sample"
 _DONE = {"Complete"}
 _BROKEN = {"Failed", "Cancelled", "Timeout", "Unknown"}
-_REFUSALS = {"AccessDeniedException", "AccessDenied", "InvalidParameterException", "MalformedQueryException", "ResourceNotFoundException"}
+_REFUSALS = {
+    "AccessDeniedException",
+    "AccessDenied",
+    "InvalidParameterException",
+    "MalformedQueryException",
+    "ResourceNotFoundException",
+}
 # RE2 (Insights' regex engine) has no lookaround and no backreferences.
 _NOT_RE2 = re.compile(r"\(\?<?[=!]|\(\?P=|\\[1-9]")
 _LEADING_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
@@ -73,17 +83,19 @@ def log_pattern_query(pattern: str) -> str:
     )
 
 
-def iter_endpoint_log_groups(logs: Any, prefix: str = ENDPOINT_LOG_PREFIX, page_size: int | None = None) -> Iterator[str]:
+def iter_endpoint_log_groups(
+    logs: CloudWatchLogsClient, prefix: str = ENDPOINT_LOG_PREFIX, page_size: int | None = None
+) -> Iterator[str]:
     """Every log group named `prefix...` (DescribeLogGroups, followed page by page)."""
     paginator = logs.get_paginator("describe_log_groups")
-    config = {"PageSize": page_size} if page_size else {}
+    config = pagination(page_size)
     for page in paginator.paginate(logGroupNamePrefix=prefix, PaginationConfig=config):
         for group in page.get("logGroups", ()):
             yield group["logGroupName"]
 
 
 def iter_log_pattern_counts(
-    logs_client: Any,
+    logs_client: CloudWatchLogsClient,
     log_groups: Sequence[str],
     window: Window,
     patterns: Mapping[str, str],
@@ -124,10 +136,15 @@ def iter_log_pattern_counts(
             yield from _counts(begun.error_class, rows, window)
 
 
-def _start(logs: Any, batch: list[str], window: Window, error_class: str, query: str) -> _Started:
+def _start(logs: CloudWatchLogsClient, batch: list[str], window: Window, error_class: str, query: str) -> _Started:
     try:
-        response = logs.start_query(logGroupNames=batch, startTime=int(window.start.timestamp()),
-                                    endTime=int(window.end.timestamp()), queryString=query, limit=RESULT_LIMIT)  # fmt: skip
+        response = logs.start_query(
+            logGroupNames=batch,
+            startTime=int(window.start.timestamp()),
+            endTime=int(window.end.timestamp()),
+            queryString=query,
+            limit=RESULT_LIMIT,
+        )
     except (ClientError, BotoCoreError) as error:
         refused = isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in _REFUSALS
         kind = LogQueryRefused if refused else LogQueryFailed
@@ -145,7 +162,9 @@ class _Polling:
     sleep: Callable[[float], None]
 
 
-def _await(logs: Any, started: list[_Started], batch: list[str], polling: _Polling) -> list[tuple[_Started, list[Any]]]:
+def _await(
+    logs: CloudWatchLogsClient, started: list[_Started], batch: list[str], polling: _Polling
+) -> list[tuple[_Started, list[Any]]]:
     """Poll GetQueryResults until every query is Complete; any broken status or the deadline is an error."""
     timeout, poll_seconds = polling.timeout, polling.poll_seconds
     deadline = polling.clock() + timeout
@@ -160,28 +179,32 @@ def _await(logs: Any, started: list[_Started], batch: list[str], polling: _Polli
                 done[query_id] = response.get("results", [])
                 del pending[query_id]
             elif status in _BROKEN:
-                raise LogQueryFailed(f"Logs Insights query for {begun.error_class!r} over {batch[0]} (+{len(batch) - 1} log groups) "
-                                     f"ended {status}: {begun.query}")  # fmt: skip
+                raise LogQueryFailed(
+                    f"Logs Insights query for {begun.error_class!r} over {batch[0]} (+{len(batch) - 1} log groups) "
+                    f"ended {status}: {begun.query}"
+                )
         if not pending:
             break
         remaining = deadline - polling.clock()
         if remaining <= 0:
             names = sorted(s.error_class for s in pending.values())
-            raise LogQueryTimeout(f"Logs Insights queries for {names} over {len(batch)} log groups ({batch[0]}, ...) "
-                                  f"did not complete within {timeout:g} s; stopped them")  # fmt: skip
+            raise LogQueryTimeout(
+                f"Logs Insights queries for {names} over {len(batch)} log groups ({batch[0]}, ...) "
+                f"did not complete within {timeout:g} s; stopped them"
+            )
         polling.sleep(min(pause, remaining))
         pause = min(pause * 2, poll_seconds)
     return [(s, done[s.query_id]) for s in started]
 
 
-def _results(logs: Any, begun: _Started) -> dict[str, Any]:
+def _results(logs: CloudWatchLogsClient, begun: _Started) -> dict[str, Any]:
     try:
         return dict(logs.get_query_results(queryId=begun.query_id))
     except (ClientError, BotoCoreError) as error:
         raise LogQueryFailed(f"GetQueryResults {begun.query_id} ({begun.error_class!r}): {error}") from error
 
 
-def _stop(logs: Any, started: list[_Started]) -> None:
+def _stop(logs: CloudWatchLogsClient, started: list[_Started]) -> None:
     """Best effort: a query left running keeps scanning (and billing) up to its own 60-minute limit.
     Finished queries answer success=false, which is fine."""
     for begun in started:
@@ -219,4 +242,4 @@ def parse_insights_time(value: str) -> datetime:
 
 
 def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

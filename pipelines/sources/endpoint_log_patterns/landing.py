@@ -10,13 +10,12 @@ import pyarrow as pa
 
 from pipelines.aws import Session
 from pipelines.config import Config
-from pipelines.windows import night_window
-from pipelines.sources.endpoint_log_patterns.extract import iter_endpoint_log_groups, iter_log_pattern_counts
-from pipelines.sources.landing import Landing
-from pipelines.sources.landing import SourceLander
-from pipelines.sources.per_account import land_per_account
 from pipelines.lake.schemas import ENDPOINT_LOG_PATTERNS
 from pipelines.logs import get_logger
+from pipelines.sources.endpoint_log_patterns.extract import iter_endpoint_log_groups, iter_log_pattern_counts
+from pipelines.sources.landing import Landing, SourceLander
+from pipelines.sources.per_account import land_per_account
+from pipelines.windows import night_window
 
 log = get_logger(__name__)
 
@@ -34,7 +33,7 @@ def land_endpoint_log_patterns(session: Session, config: Config, night: date, ru
     settings = config.log_patterns
     if not settings.enabled:
         log.info("source_disabled", source=SOURCE)
-        return Landing(SOURCE, counts={"sources": 0, "sources_failed": 0, "rows": 0})
+        return Landing(SOURCE, counts={"accounts": 0, "accounts_failed": 0, "rows": 0})
     window = night_window(night, 0)
 
     def extract(source: Session, account_id: str, region: str) -> pa.Table:

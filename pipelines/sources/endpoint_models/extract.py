@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipelines.errors import SourceError
+from pipelines.aws import pagination
+from pipelines.errors import AccountError
 from pipelines.logs import get_logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
 
 log = get_logger(__name__)
 
@@ -20,7 +24,7 @@ NOT_FOUND_CODES = frozenset({"ValidationException", "ResourceNotFound", "Resourc
 class _Describer:
     """Describe calls of one account x region: not-found is None, anything else fails the source; models and packages cached."""
 
-    def __init__(self, sagemaker: Any, account_id: str, region: str) -> None:
+    def __init__(self, sagemaker: SageMakerClient, account_id: str, region: str) -> None:
         self.sagemaker, self.account_id, self.region = sagemaker, account_id, region
         self._models: dict[str, dict[str, Any] | None] = {}
         self._packages: dict[str, dict[str, Any] | None] = {}
@@ -31,9 +35,9 @@ class _Describer:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in NOT_FOUND_CODES:
                 return None
-            raise SourceError(self.account_id, self.region, f"{what}: {error}") from error
+            raise AccountError(self.account_id, self.region, f"{what}: {error}") from error
         except BotoCoreError as error:
-            raise SourceError(self.account_id, self.region, f"{what}: {error}") from error
+            raise AccountError(self.account_id, self.region, f"{what}: {error}") from error
 
     def model(self, name: str) -> dict[str, Any] | None:
         if name not in self._models:
@@ -42,24 +46,25 @@ class _Describer:
 
     def package(self, name_or_arn: str) -> dict[str, Any] | None:
         if name_or_arn not in self._packages:
-            self._packages[name_or_arn] = self.call(self.sagemaker.describe_model_package, f"DescribeModelPackage {name_or_arn}",
-                                                    ModelPackageName=name_or_arn)  # fmt: skip
+            self._packages[name_or_arn] = self.call(
+                self.sagemaker.describe_model_package, f"DescribeModelPackage {name_or_arn}", ModelPackageName=name_or_arn
+            )
         return self._packages[name_or_arn]
 
 
-def iter_endpoint_names(sagemaker: Any, account_id: str, region: str, page_size: int | None = None) -> Iterator[str]:
+def iter_endpoint_names(sagemaker: SageMakerClient, account_id: str, region: str, page_size: int | None = None) -> Iterator[str]:
     """Every endpoint ListEndpoints knows (followed page by page); a failure fails the account x region."""
-    config = {"PageSize": page_size} if page_size else {}
+    config = pagination(page_size)
     try:
         for page in sagemaker.get_paginator("list_endpoints").paginate(PaginationConfig=config):
             for endpoint in page.get("Endpoints", ()):
                 yield endpoint["EndpointName"]
     except (ClientError, BotoCoreError) as error:
-        raise SourceError(account_id, region, f"ListEndpoints: {error}") from error
+        raise AccountError(account_id, region, f"ListEndpoints: {error}") from error
 
 
 def iter_endpoint_models(
-    sagemaker: Any,
+    sagemaker: SageMakerClient,
     account_id: str,
     region: str,
     *,
@@ -72,9 +77,9 @@ def iter_endpoint_models(
     Endpoints are the listed ones plus `extra_endpoints` (e.g. those named in config; absent
     ones are skipped quietly). An endpoint deleted between listing and describing is skipped
     with a log line; a config, model or package that cannot be found leaves its columns null.
-    Any other failure (AccessDenied, throttling after retries) raises SourceError.
+    Any other failure (AccessDenied, throttling after retries) raises AccountError.
     """
-    observed = _naive_utc(observed_at or datetime.now(timezone.utc))
+    observed = _naive_utc(observed_at or datetime.now(UTC))
     listed = list(iter_endpoint_names(sagemaker, account_id, region, page_size))
     describer = _Describer(sagemaker, account_id, region)
     for name in sorted(set(listed) | set(extra_endpoints)):
@@ -92,8 +97,9 @@ def _variant_rows(describer: _Describer, endpoint: dict[str, Any]) -> Iterator[d
     config_name = endpoint.get("EndpointConfigName")
     config = None
     if config_name:
-        config = describer.call(describer.sagemaker.describe_endpoint_config, f"DescribeEndpointConfig {config_name}",
-                                EndpointConfigName=config_name)  # fmt: skip
+        config = describer.call(
+            describer.sagemaker.describe_endpoint_config, f"DescribeEndpointConfig {config_name}", EndpointConfigName=config_name
+        )
     live = {v["VariantName"]: v for v in endpoint.get("ProductionVariants") or ()}
     variants = (config or {}).get("ProductionVariants") or list(live.values())
     for variant in variants:
@@ -146,4 +152,4 @@ def _model_data_url(container: dict[str, Any]) -> str | None:
 
 
 def _naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
 
 from pipelines.aws import Session
 from pipelines.config import Config
-from pipelines.sources.endpoint_models.extract import iter_endpoint_models
-from pipelines.sources.landing import Landing
-from pipelines.sources.landing import SourceLander
-from pipelines.sources.per_account import land_per_account
 from pipelines.lake.schemas import ENDPOINT_MODELS
+from pipelines.sources.endpoint_models.extract import iter_endpoint_models
+from pipelines.sources.landing import Landing, SourceLander
+from pipelines.sources.per_account import land_per_account
 
 SOURCE = ENDPOINT_MODELS.name
 
@@ -31,7 +30,7 @@ def land_endpoint_models(session: Session, config: Config, night: date, run_id: 
     Lineage is a snapshot taken when the night runs: a rerun (or backfill) of an old night
     records what serves today, so history comes from nightly runs, not from reruns.
     """
-    observed_at = datetime.now(timezone.utc)
+    observed_at = datetime.now(UTC)
 
     def extract(source: Session, account_id: str, region: str) -> pa.Table:
         sagemaker = source.client("sagemaker", region_name=region)

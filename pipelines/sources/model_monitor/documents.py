@@ -13,8 +13,16 @@ from pipelines.sources.model_monitor.reports import ANALYSIS, CONSTRAINTS, STATI
 
 DATA_QUALITY, MODEL_QUALITY, MODEL_BIAS, MODEL_EXPLAINABILITY = "DataQuality", "ModelQuality", "ModelBias", "ModelExplainability"
 MONITORING_TYPES = (DATA_QUALITY, MODEL_QUALITY, MODEL_BIAS, MODEL_EXPLAINABILITY)
-DATA_QUALITY_CHECKS = frozenset({"data_type_check", "completeness_check", "baseline_drift_check", "missing_column_check",
-                                 "extra_column_check", "categorical_values_check"})  # fmt: skip
+DATA_QUALITY_CHECKS = frozenset(
+    {
+        "data_type_check",
+        "completeness_check",
+        "baseline_drift_check",
+        "missing_column_check",
+        "extra_column_check",
+        "categorical_values_check",
+    }
+)
 BIAS_CHECK, ATTRIBUTION_CHECK = "bias_drift_check", "feature_attribution_drift_check"
 UNKNOWN_CHECK = "unknown"  # a violation without constraint_check_type (bring-your-own containers)
 # Row lists a file contributes to, by table.
@@ -140,14 +148,21 @@ def _feature_rows(features: Any, item_count: int | None) -> tuple[list[dict[str,
         numeric = _mapping(feature.get("numerical_statistics"))
         strings = _mapping(feature.get("string_statistics"))
         common = _mapping((numeric or strings).get("common"))
-        rows.append({
-            "feature_name": str(feature["name"]), "inferred_type": as_text(feature.get("inferred_type")),
-            "item_count": item_count, "num_present": as_count(common.get("num_present")),
-            "num_missing": as_count(common.get("num_missing")), "mean": as_float(numeric.get("mean")),
-            "sum": as_float(numeric.get("sum")), "std_dev": as_float(numeric.get("std_dev")),
-            "min": as_float(numeric.get("min")), "max": as_float(numeric.get("max")),
-            "distinct_count": as_float(strings.get("distinct_count")),
-        })  # fmt: skip
+        rows.append(
+            {
+                "feature_name": str(feature["name"]),
+                "inferred_type": as_text(feature.get("inferred_type")),
+                "item_count": item_count,
+                "num_present": as_count(common.get("num_present")),
+                "num_missing": as_count(common.get("num_missing")),
+                "mean": as_float(numeric.get("mean")),
+                "sum": as_float(numeric.get("sum")),
+                "std_dev": as_float(numeric.get("std_dev")),
+                "min": as_float(numeric.get("min")),
+                "max": as_float(numeric.get("max")),
+                "distinct_count": as_float(strings.get("distinct_count")),
+            }
+        )
     return rows, skipped
 
 
@@ -165,8 +180,14 @@ def _metric_rows(sections: dict[str, dict[str, Any]]) -> tuple[list[dict[str, An
             if isinstance(value, (list, dict)):
                 skipped += 1
                 continue
-            rows.append({"problem_type": problem, "metric_name": snake_case(str(metric)), "value": as_float(value),
-                         "standard_deviation": as_float(deviation)})  # fmt: skip
+            rows.append(
+                {
+                    "problem_type": problem,
+                    "metric_name": snake_case(str(metric)),
+                    "value": as_float(value),
+                    "standard_deviation": as_float(deviation),
+                }
+            )
     return rows, skipped
 
 
@@ -187,7 +208,10 @@ def constraint_thresholds(sections: dict[str, dict[str, Any]]) -> Thresholds:
     for problem, metrics in sections.items():
         for metric, entry in metrics.items():
             if isinstance(entry, dict):
-                thresholds[(problem, snake_case(str(metric)))] = (as_float(entry.get("threshold")), as_text(entry.get("comparison_operator")))
+                thresholds[(problem, snake_case(str(metric)))] = (
+                    as_float(entry.get("threshold")),
+                    as_text(entry.get("comparison_operator")),
+                )
     return thresholds
 
 
@@ -208,13 +232,20 @@ def _violations(doc: Any) -> ParsedReport:
         description = as_text(entry.get("description"))
         observed, threshold = parse_description(description)
         check = as_text(entry.get("constraint_check_type")) or UNKNOWN_CHECK
-        rows.append({
-            "feature_name": as_text(entry.get("feature_name")), "metric_name": as_text(entry.get("metric_name")),
-            # Attribution violations are one per label: the label tells two of them apart.
-            "label": as_text(entry.get("label")),
-            "facet": as_text(entry.get("facet")), "facet_value": as_text(entry.get("facet_value")), "constraint_check_type": check,
-            "description": description, "observed_value": observed, "threshold_value": threshold,
-        })  # fmt: skip
+        rows.append(
+            {
+                "feature_name": as_text(entry.get("feature_name")),
+                "metric_name": as_text(entry.get("metric_name")),
+                # Attribution violations are one per label: the label tells two of them apart.
+                "label": as_text(entry.get("label")),
+                "facet": as_text(entry.get("facet")),
+                "facet_value": as_text(entry.get("facet_value")),
+                "constraint_check_type": check,
+                "description": description,
+                "observed_value": observed,
+                "threshold_value": threshold,
+            }
+        )
     return ParsedReport(VIOLATIONS, _violation_evidence(rows), {VIOLATION_ROWS: rows}, skipped=skipped)
 
 
@@ -237,17 +268,23 @@ _NUMBER = r"[-+]?(?:Infinity|NaN|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 # drift 0.76 exceeds threshold 0.9", "Metric auc with 0.61 +/- 8.08E-4 was LessThanThreshold '0.7'",
 # "Value: 0.0 does not meet the constraint requirement! ", "Value Infinity does not meet ...",
 # "... Expected match: 100.0%. Observed: Only 99.64% of data is Integral."
-_OBSERVED = tuple(re.compile(p, re.IGNORECASE) for p in (
-    rf"distance:?\s*(?P<n>{_NUMBER})(?P<pct>%?)",
-    rf"drift:?\s+(?P<n>{_NUMBER})(?P<pct>%?)\s+exceeds",
-    rf"\bwith\s+(?P<n>{_NUMBER})(?P<pct>%?)",
-    rf"Observed:\s*(?:Only\s+)?(?P<n>{_NUMBER})\s*(?P<pct>%?)",
-    rf"\bValue:?\s*(?P<n>{_NUMBER})(?P<pct>%?)",
-))  # fmt: skip
-_THRESHOLD = tuple(re.compile(p, re.IGNORECASE) for p in (
-    rf"threshold:?\s*'?(?P<n>{_NUMBER})(?P<pct>%?)'?",
-    rf"Expected match:\s*(?P<n>{_NUMBER})\s*(?P<pct>%?)",
-))  # fmt: skip
+_OBSERVED = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        rf"distance:?\s*(?P<n>{_NUMBER})(?P<pct>%?)",
+        rf"drift:?\s+(?P<n>{_NUMBER})(?P<pct>%?)\s+exceeds",
+        rf"\bwith\s+(?P<n>{_NUMBER})(?P<pct>%?)",
+        rf"Observed:\s*(?:Only\s+)?(?P<n>{_NUMBER})\s*(?P<pct>%?)",
+        rf"\bValue:?\s*(?P<n>{_NUMBER})(?P<pct>%?)",
+    )
+)
+_THRESHOLD = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        rf"threshold:?\s*'?(?P<n>{_NUMBER})(?P<pct>%?)'?",
+        rf"Expected match:\s*(?P<n>{_NUMBER})\s*(?P<pct>%?)",
+    )
+)
 
 
 def parse_description(description: str | None) -> tuple[float | None, float | None]:
@@ -296,9 +333,17 @@ def _bias_rows(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
                     if not isinstance(metric, dict) or not metric.get("name"):
                         skipped += 1
                         continue
-                    rows.append({"stage": stage, "label": label, "facet": str(facet),
-                                 "facet_value": as_text(group.get("value_or_threshold")), "metric_name": str(metric["name"]),
-                                 "value": as_float(metric.get("value")), "error": as_text(metric.get("error"))})  # fmt: skip
+                    rows.append(
+                        {
+                            "stage": stage,
+                            "label": label,
+                            "facet": str(facet),
+                            "facet_value": as_text(group.get("value_or_threshold")),
+                            "metric_name": str(metric["name"]),
+                            "value": as_float(metric.get("value")),
+                            "error": as_text(metric.get("error")),
+                        }
+                    )
     return rows, skipped
 
 
@@ -310,7 +355,9 @@ def _attribution_rows(explanations: Any) -> list[dict[str, Any]]:
             entry = _mapping(entry)
             expected = as_float(entry.get("expected_value"))
             for feature, value in _mapping(entry.get("global_shap_values")).items():
-                rows.append({"label": str(label), "feature_name": str(feature), "shap_value": as_float(value), "expected_value": expected})
+                rows.append(
+                    {"label": str(label), "feature_name": str(feature), "shap_value": as_float(value), "expected_value": expected}
+                )
     return rows
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -12,15 +12,23 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipelines.aws import Session
 from pipelines.config import Config
 from pipelines.errors import PipelineError
-from pipelines.sources.model_monitor.reports import (
-    CONSTRAINTS, Execution, Progress, ReportOwner, iter_executions, iter_report_bodies, fetch_one, report_owner, split_s3_uri,
-)  # fmt: skip
 from pipelines.lake.paths import account_region_file
-from pipelines.sources.landing import Landing, SourceLander
 from pipelines.lake.staging import StagedPartition, Stager
-from pipelines.sources.model_monitor.documents import ParsedReport, Thresholds, UnreadableReport, read_report
-from pipelines.sources.model_monitor.tables import REPORT_TABLES, ExecutionReport, monitor_tables
 from pipelines.logs import get_logger
+from pipelines.sources.landing import Landing, SourceLander
+from pipelines.sources.model_monitor.documents import ParsedReport, Thresholds, UnreadableReport, read_report
+from pipelines.sources.model_monitor.reports import (
+    CONSTRAINTS,
+    Execution,
+    Progress,
+    ReportOwner,
+    fetch_one,
+    iter_executions,
+    iter_report_bodies,
+    report_owner,
+    split_s3_uri,
+)
+from pipelines.sources.model_monitor.tables import REPORT_TABLES, ExecutionReport, monitor_tables
 
 SOURCE = "model_monitor"
 log = get_logger(__name__)
@@ -61,7 +69,9 @@ class _Night:
     """What the night has found so far: executions by group, rejections, errors, counters."""
 
     night: date
-    found: dict[Group, list[tuple[Any, list[Execution]]]] = field(default_factory=dict)  # group -> (client, executions) per prefix
+    found: dict[Group, list[tuple[Any, list[Execution]]]] = field(
+        default_factory=dict
+    )  # group -> (client, executions) per prefix
     failed: set[Group] = field(default_factory=set)
     rejections: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -81,11 +91,20 @@ class _Night:
 def rejection_row(group: Group | None, uri: str, reason: str, size: int | None) -> dict[str, Any]:
     """A source_rejections row for an object that could not be read at all."""
     account, region = group or (None, None)
-    return {"source": SOURCE, "account_id": account, "region": region, "source_uri": uri, "reason": reason,
-            "size_bytes": size, "detected_at": datetime.now(timezone.utc).replace(tzinfo=None)}  # fmt: skip
+    return {
+        "source": SOURCE,
+        "account_id": account,
+        "region": region,
+        "source_uri": uri,
+        "reason": reason,
+        "size_bytes": size,
+        "detected_at": datetime.now(UTC).replace(tzinfo=None),
+    }
 
 
-def land_model_monitor(session: Session, config: Config, night: date, run_id: str, *, progress: Progress | None = None) -> Landing:
+def land_model_monitor(
+    session: Session, config: Config, night: date, run_id: str, *, progress: Progress | None = None
+) -> Landing:
     """Stage partition dt=`night` of the six report tables: one file per account and region.
 
     A prefix that cannot be listed goes to `errors` (its account/region's previously published
@@ -103,8 +122,15 @@ def land_model_monitor(session: Session, config: Config, night: date, run_id: st
     baselines = _baselines(readers, state)
     _read_reports(state, config.model_monitor.max_workers, config.model_monitor.max_report_bytes, progress)
     staged = _stage(session, config, run_id, state, baselines)
-    log.info("model_monitor", night=night.isoformat(), run_id=run_id, errors=len(state.errors), rejections=len(state.rejections),
-             seconds=round(time.perf_counter() - started, 3), **state.counts)  # fmt: skip
+    log.info(
+        "model_monitor",
+        night=night.isoformat(),
+        run_id=run_id,
+        errors=len(state.errors),
+        rejections=len(state.rejections),
+        seconds=round(time.perf_counter() - started, 3),
+        **state.counts,
+    )
     return Landing(SOURCE, staged, state.rejections, state.errors, state.counts)
 
 
@@ -166,8 +192,9 @@ def _read_reports(state: _Night, max_workers: int, max_bytes: int, progress: Pro
     for group, prefixes in state.found.items():
         for s3, executions in prefixes:
             objects = [obj for e in executions for obj in e.reports]
-            for fetched in iter_report_bodies(s3, objects, max_workers=max_workers, max_bytes=max_bytes,
-                                              progress=progress, done_before=done, total=total):  # fmt: skip
+            for fetched in iter_report_bodies(
+                s3, objects, max_workers=max_workers, max_bytes=max_bytes, progress=progress, done_before=done, total=total
+            ):
                 obj = fetched.obj
                 state.count("objects")
                 try:
@@ -183,7 +210,9 @@ def _read_reports(state: _Night, max_workers: int, max_bytes: int, progress: Pro
             done += len(objects)
 
 
-def _stage(session: Session, config: Config, run_id: str, state: _Night, baselines: dict[str, Thresholds]) -> list[StagedPartition]:
+def _stage(
+    session: Session, config: Config, run_id: str, state: _Night, baselines: dict[str, Thresholds]
+) -> list[StagedPartition]:
     """Six tables per group into partition dt=night (empty ones too); failed groups keep their published file."""
     dt = state.night.isoformat()
     stagers = [Stager(session, config.lake, spec, run_id) for spec in REPORT_TABLES]
@@ -199,5 +228,3 @@ def _stage(session: Session, config: Config, run_id: str, state: _Night, baselin
         for stager in stagers:
             stager.carry_over(dt, [account_region_file(*group)])
     return [partition for stager in stagers for partition in stager.staged()]
-
-

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipelines.config import Config, SourceConfig
+from pipelines.config import AccountConfig, Config
 from pipelines.errors import FatalError
+from pipelines.lake import paths as lake_paths
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # SageMaker's default bucket: sagemaker-<region>-<account id> (Session.default_bucket()).
 _DEFAULT_BUCKET = re.compile(r"^sagemaker-(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)-(?P<account>\d{12})$")
@@ -34,8 +38,12 @@ _KINDS = (
     (ANALYSIS, re.compile(r"^analysis\.json$", re.IGNORECASE)),
 )
 
-CANONICAL_NAMES = {STATISTICS: "statistics.json", CONSTRAINTS: "constraints.json", VIOLATIONS: "constraint_violations.json",
-                   ANALYSIS: "analysis.json"}  # fmt: skip
+CANONICAL_NAMES = {
+    STATISTICS: "statistics.json",
+    CONSTRAINTS: "constraints.json",
+    VIOLATIONS: "constraint_violations.json",
+    ANALYSIS: "analysis.json",
+}
 
 Progress = Callable[[int, int], None]
 
@@ -51,11 +59,11 @@ def report_kind(name: str) -> str | None:
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
-    """(bucket, key) of an s3:// URI."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not uri.startswith("s3://") or not bucket:
-        raise BadReportPrefix(f"{uri!r} is not an s3://bucket/... URI")
-    return bucket, key
+    """(bucket, key) of a report prefix; a malformed one is BadReportPrefix (that prefix fails, the others land)."""
+    try:
+        return lake_paths.split_s3_uri(uri)
+    except FatalError:
+        raise BadReportPrefix(f"{uri!r} is not an s3://bucket/... URI") from None
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,7 @@ class ReportOwner:
 
     account_id: str | None  # None: the lake's account, looked up once when needed
     region: str
-    source: SourceConfig | None  # None: read with the lake's session
+    source: AccountConfig | None  # None: read with the lake's session
 
 
 def default_bucket_owner(bucket: str) -> tuple[str, str] | None:
@@ -142,7 +150,7 @@ class Schedule:
     key: str  # ends with "/"
 
 
-def iter_schedules(s3: Any, bucket: str, prefix: str) -> Iterator[Schedule]:
+def iter_schedules(s3: S3Client, bucket: str, prefix: str) -> Iterator[Schedule]:
     """Every schedule folder under `prefix`, endpoint and batch layouts alike.
 
     Two delimited listings deep, never more: `{prefix}` gives endpoints (or batch schedules),
@@ -160,23 +168,27 @@ def iter_schedules(s3: Any, bucket: str, prefix: str) -> Iterator[Schedule]:
                 yield Schedule(first, child, f"{prefix}{first}/{child}/")
 
 
-def iter_executions(s3: Any, bucket: str, prefix: str, night: date, account_id: str, region: str) -> Iterator[Execution]:
+def iter_executions(s3: S3Client, bucket: str, prefix: str, night: date, account_id: str, region: str) -> Iterator[Execution]:
     """Executions scheduled on `night` (UTC) under `s3://bucket/prefix`, listing only `.../yyyy/mm/dd/` per schedule."""
     prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
     for schedule in iter_schedules(s3, bucket, prefix):
         day_key = f"{schedule.key}{night:%Y/%m/%d}/"
         hours: dict[str, list[ReportObject]] = defaultdict(list)
         for item in _objects(s3, bucket, day_key):
-            hour, _, name = item["Key"][len(day_key):].partition("/")
+            hour, _, name = item["Key"][len(day_key) :].partition("/")
             if not _HOUR.match(hour) or not name or name.endswith("/") or _skipped(name):
                 continue
             hours[hour].append(ReportObject(bucket, item["Key"], int(item.get("Size", 0)), name))
         for hour, objects in sorted(hours.items()):
             yield Execution(
-                account_id, region, schedule.endpoint_name, schedule.schedule_name,
-                datetime(night.year, night.month, night.day, int(hour)), f"s3://{bucket}/{day_key}{hour}/",
+                account_id,
+                region,
+                schedule.endpoint_name,
+                schedule.schedule_name,
+                datetime(night.year, night.month, night.day, int(hour)),
+                f"s3://{bucket}/{day_key}{hour}/",
                 tuple(sorted(objects, key=lambda o: o.name)),
-            )  # fmt: skip
+            )
 
 
 def _skipped(name: str) -> bool:
@@ -184,15 +196,15 @@ def _skipped(name: str) -> bool:
     return parts[-1] in SKIPPED_FILES or parts[-1].endswith(".jsonl") or any(p in SKIPPED_FOLDERS for p in parts[:-1])
 
 
-def _folders(s3: Any, bucket: str, prefix: str) -> Iterator[str]:
+def _folders(s3: S3Client, bucket: str, prefix: str) -> Iterator[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
         for common in page.get("CommonPrefixes", ()):
-            yield common["Prefix"][len(prefix):].rstrip("/")
+            yield common["Prefix"][len(prefix) :].rstrip("/")
 
 
-def _objects(s3: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+def _objects(s3: S3Client, bucket: str, prefix: str) -> Iterator[Mapping[str, Any]]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        yield from page.get("Contents", ())
+        yield from page.get("Contents", [])
 
 
 @dataclass(frozen=True)
@@ -205,7 +217,7 @@ class Fetched:
 
 
 def iter_report_bodies(
-    s3: Any,
+    s3: S3Client,
     objects: Sequence[ReportObject],
     *,
     max_workers: int,
@@ -240,7 +252,7 @@ def iter_report_bodies(
                 yield future.result()
 
 
-def _fetch(s3: Any, obj: ReportObject, max_bytes: int) -> Fetched:
+def _fetch(s3: S3Client, obj: ReportObject, max_bytes: int) -> Fetched:
     if obj.size > max_bytes:
         return Fetched(obj, None, f"{obj.size} bytes is over max_report_bytes ({max_bytes}); not downloaded")
     try:
@@ -256,7 +268,7 @@ def _fetch(s3: Any, obj: ReportObject, max_bytes: int) -> Fetched:
     return Fetched(obj, bytes(data))
 
 
-def fetch_one(s3: Any, uri: str, max_bytes: int) -> Fetched:
+def fetch_one(s3: S3Client, uri: str, max_bytes: int) -> Fetched:
     """One object by URI (a baseline constraints file), with the same size limit and error handling."""
     bucket, key = split_s3_uri(uri)
     return _fetch(s3, ReportObject(bucket, key, 0, key.rsplit("/", 1)[-1]), max_bytes)

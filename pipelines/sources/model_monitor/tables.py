@@ -9,16 +9,33 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.sources.model_monitor.reports import ANALYSIS, CONSTRAINTS, STATISTICS, VIOLATIONS, Execution
-from pipelines.sources.model_monitor.documents import MODEL_QUALITY, QUALITY_METRICS, VIOLATION_ROWS, ParsedReport, Thresholds, snake_case
 from pipelines.lake.schemas import (
-    BIAS_METRICS, FEATURE_ATTRIBUTIONS, MODEL_QUALITY_METRICS, MONITOR_EXECUTIONS, MONITOR_FEATURE_STATISTICS,
-    MONITOR_VIOLATIONS, TableSpec,
-)  # fmt: skip
+    BIAS_METRICS,
+    FEATURE_ATTRIBUTIONS,
+    MODEL_QUALITY_METRICS,
+    MONITOR_EXECUTIONS,
+    MONITOR_FEATURE_STATISTICS,
+    MONITOR_VIOLATIONS,
+    TableSpec,
+)
+from pipelines.sources.model_monitor.documents import (
+    MODEL_QUALITY,
+    QUALITY_METRICS,
+    VIOLATION_ROWS,
+    ParsedReport,
+    Thresholds,
+    snake_case,
+)
+from pipelines.sources.model_monitor.reports import ANALYSIS, CONSTRAINTS, STATISTICS, VIOLATIONS, Execution
 
 REPORT_TABLES: tuple[TableSpec, ...] = (
-    MONITOR_EXECUTIONS, MONITOR_VIOLATIONS, MONITOR_FEATURE_STATISTICS, MODEL_QUALITY_METRICS, BIAS_METRICS, FEATURE_ATTRIBUTIONS,
-)  # fmt: skip
+    MONITOR_EXECUTIONS,
+    MONITOR_VIOLATIONS,
+    MONITOR_FEATURE_STATISTICS,
+    MODEL_QUALITY_METRICS,
+    BIAS_METRICS,
+    FEATURE_ATTRIBUTIONS,
+)
 # Which file's shape decides the monitoring type when files disagree: the richest first.
 _EVIDENCE_ORDER = (ANALYSIS, STATISTICS, CONSTRAINTS, VIOLATIONS)
 
@@ -72,16 +89,23 @@ def _schedule_key(execution: Execution) -> tuple[Any, ...]:
     return (execution.account_id, execution.region, execution.endpoint_name, execution.schedule_name)
 
 
-def execution_rows(report: ExecutionReport, monitoring_type: str, baseline: Thresholds | None = None) -> dict[str, list[dict[str, Any]]]:
+def execution_rows(
+    report: ExecutionReport, monitoring_type: str, baseline: Thresholds | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """Every table's rows for one execution; each row carries the execution's keys and its file's URI.
 
     Model-quality metrics take their threshold and operator from `baseline` (the endpoint's
     configured constraints), else from a constraints.json in the execution folder.
     """
     execution = report.execution
-    keys = {"account_id": execution.account_id, "region": execution.region, "endpoint_name": execution.endpoint_name,
-            "schedule_name": execution.schedule_name, "monitoring_type": monitoring_type,
-            "scheduled_hour": execution.scheduled_hour}  # fmt: skip
+    keys = {
+        "account_id": execution.account_id,
+        "region": execution.region,
+        "endpoint_name": execution.endpoint_name,
+        "schedule_name": execution.schedule_name,
+        "monitoring_type": monitoring_type,
+        "scheduled_hour": execution.scheduled_hour,
+    }
     thresholds = baseline if baseline is not None else _folder_thresholds(report)
     tables: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in REPORT_TABLES}
     for uri, parsed in sorted(report.parsed.items()):
@@ -89,14 +113,21 @@ def execution_rows(report: ExecutionReport, monitoring_type: str, baseline: Thre
             for row in rows:
                 row = {**keys, **row, "source_uri": uri}
                 if table == QUALITY_METRICS:
-                    row["threshold"], row["comparison_operator"] = thresholds.get((row["problem_type"], row["metric_name"]), (None, None))
+                    row["threshold"], row["comparison_operator"] = thresholds.get(
+                        (row["problem_type"], row["metric_name"]), (None, None)
+                    )
                 elif table == VIOLATION_ROWS and monitoring_type == MODEL_QUALITY and row["metric_name"]:
                     row["metric_name"] = snake_case(row["metric_name"])  # truePositiveRate, as in statistics
                 tables[table].append(row)
-    tables[MONITOR_EXECUTIONS.name].append({
-        **keys, "violation_count": len(tables[VIOLATION_ROWS]), "item_count": _item_count(report),
-        "report_files": execution.report_files, "source_uri": execution.uri,
-    })  # fmt: skip
+    tables[MONITOR_EXECUTIONS.name].append(
+        {
+            **keys,
+            "violation_count": len(tables[VIOLATION_ROWS]),
+            "item_count": _item_count(report),
+            "report_files": execution.report_files,
+            "source_uri": execution.uri,
+        }
+    )
     return tables
 
 
@@ -136,4 +167,3 @@ def monitor_tables(
 def table_of(spec: TableSpec, rows: list[dict[str, Any]]) -> pa.Table:
     """Rows -> a table of exactly `spec`'s schema (column order and types)."""
     return pa.Table.from_pylist(rows, schema=spec.schema)
-
