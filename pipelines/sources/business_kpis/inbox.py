@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines.aws import pagination
 from pipelines.errors import FatalError, RetriableError
+from pipelines.lake.paths import split_s3_uri
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -64,9 +65,10 @@ class Inbox:
 
     @classmethod
     def from_uri(cls, uri: str) -> Inbox:
-        if not uri.startswith("s3://") or not uri[5:].split("/", 1)[0]:
-            raise FatalError(f"KPI inbox {uri!r} is not an s3://bucket/prefix/ URI")
-        bucket, _, prefix = uri[5:].partition("/")
+        try:
+            bucket, prefix = split_s3_uri(uri)
+        except FatalError:
+            raise FatalError(f"KPI inbox {uri!r} is not an s3://bucket/prefix/ URI") from None
         prefix = prefix.strip("/")
         return cls(bucket, f"{prefix}/" if prefix else "")
 
@@ -190,7 +192,7 @@ def read_parquet(uri: str, body: bytes) -> pa.Table:
 def set_aside(s3: S3Client, inbox: Inbox, file: InboxFile, reason: str) -> str:
     """Move a rejected drop to `<inbox>_rejected/<key>` with `<key>.reason.txt`; returns its new URI."""
     target = inbox.rejected_uri(file.key)
-    bucket, key = target[5:].split("/", 1)
+    bucket, key = split_s3_uri(target)
     try:
         s3.put_object(
             Bucket=bucket, Key=key + REASON_SUFFIX, Body=(reason + "\n").encode("utf-8"), ContentType="text/plain; charset=utf-8"
@@ -207,7 +209,7 @@ def archive(s3: S3Client, inbox: Inbox, file: InboxFile, night: date) -> str:
 
 def _move(s3: S3Client, inbox: Inbox, file: InboxFile, target: str) -> str:
     """Copy, then delete. The copy is conditional on the listed ETag: a drop replaced since stays put."""
-    bucket, key = target[5:].split("/", 1)
+    bucket, key = split_s3_uri(target)
     source_key = inbox.prefix + file.key
     try:
         if file.etag:

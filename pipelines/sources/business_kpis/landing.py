@@ -34,7 +34,7 @@ from pipelines.aws import Session
 from pipelines.config import Config, LakeConfig
 from pipelines.errors import RetriableError
 from pipelines.lake import catalog
-from pipelines.lake.paths import run_prefix
+from pipelines.lake.paths import run_prefix, split_s3_uri
 from pipelines.lake.schemas import BUSINESS_KPIS
 from pipelines.lake.staging import StagedPartition, Stager
 from pipelines.logs import get_logger
@@ -189,7 +189,7 @@ def _published(session: Session, lake: LakeConfig, dts: set[str], errors: list[s
 
 
 def _stamp_of(session: Session, uri: str) -> Stamp | None:
-    bucket, key = uri[5:].split("/", 1)
+    bucket, key = split_s3_uri(uri)
     body = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     metadata = pq.read_metadata(pa.BufferReader(body)).metadata or {}
     if STAMP_MODIFIED not in metadata or STAMP_URI not in metadata:
