@@ -23,7 +23,7 @@ from pipelines.demo.incidents import duplicate_export
 from pipelines.demo.seed_business_kpis import seed_kpi_drops
 from pipelines.demo.seed_cloudwatch_metrics import seed_metrics
 from pipelines.demo.seed_endpoint_logs import seed_endpoint_logs
-from pipelines.demo.seed_endpoint_models import apply_model_change, planned_model_change, seed_lineage
+from pipelines.demo.seed_endpoint_models import apply_model_change, planned_model_change, seed_endpoint_models
 from pipelines.demo.seed_model_monitor import seed_model_monitor
 from pipelines.lake.catalog_views import stored_views
 from pipelines.localstack.server import LocalStack
@@ -138,7 +138,7 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
             stack.endpoint_url, fleet, seed_model_monitor(source("111111111111", DEMO_REGION), MONITOR_BUCKET, fleet)
         )
         change = planned_model_change(fleet)
-        seed_lineage(source, fleet)
+        seed_endpoint_models(source, fleet)
         bad_export = fleet.story(DUPLICATED_EXPORT)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:

@@ -89,7 +89,7 @@ def endpoint_log_lines(
 
 
 def _streams(endpoint: DemoEndpoint) -> list[str]:
-    """SageMaker names streams <variant>/<instance id>; instance counts as in seed_lineage."""
+    """SageMaker names streams <variant>/<instance id>; instance counts as in seed_endpoint_models."""
     count = 2 if endpoint.gpus == 0 and endpoint.vcpus >= 8 else 1
     return [f"{endpoint.variant_name}/i-0{hashlib.sha1(f'{endpoint.name}/{k}'.encode()).hexdigest()[:16]}" for k in range(count)]
 

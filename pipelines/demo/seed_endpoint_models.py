@@ -48,7 +48,7 @@ def planned_model_change(fleet: Fleet) -> ModelChange | None:
     )
 
 
-def seed_lineage(sessions_by_account_region: SessionFor, fleet: Fleet) -> None:
+def seed_endpoint_models(sessions_by_account_region: SessionFor, fleet: Fleet) -> None:
     """Every fleet endpoint served by a registered model (one by a bare model), and the next version staged.
 
     CHANGE_ENDPOINT's registry holds versions 1..7 (7 live, approved) and, when the fleet has a
@@ -88,7 +88,7 @@ def apply_model_change(session: Session, endpoint_name: str = CHANGE_ENDPOINT) -
     sagemaker = session.client("sagemaker")
     current = sagemaker.describe_endpoint(EndpointName=endpoint_name)["EndpointConfigName"]
     found = re.fullmatch(rf"{re.escape(endpoint_name)}-v(\d+)", current)
-    if found is None:  # not deployed by seed_lineage's naming: nothing staged to switch to
+    if found is None:  # not deployed by seed_endpoint_models's naming: nothing staged to switch to
         return False
     target = f"{endpoint_name}-v{int(found.group(1)) + 1}"
     try:

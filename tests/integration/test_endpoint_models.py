@@ -15,7 +15,7 @@ from pipelines.demo.seed_endpoint_models import (
     UNREGISTERED_ENDPOINT,
     apply_model_change,
     planned_model_change,
-    seed_lineage,
+    seed_endpoint_models,
 )
 from pipelines.lake.catalog import ensure_lake
 from pipelines.lake.schemas import ENDPOINT_MODELS
@@ -258,7 +258,7 @@ def test_demo_lineage_and_its_model_change(stack: Any) -> None:
 
     change = planned_model_change(fleet)
     assert change is not None
-    seed_lineage(session_for, fleet)
+    seed_endpoint_models(session_for, fleet)
     sm = session_for(change.account_id, change.region).client("sagemaker")
 
     def serving() -> dict[tuple[str, str], dict[str, Any]]:
