@@ -144,3 +144,15 @@ def list_partitions(session: Session, lake: LakeConfig, table: str) -> dict[str,
         for part in page["Partitions"]:
             found[part["Values"][0]] = part["StorageDescriptor"]["Location"]
     return dict(sorted(found.items()))
+
+
+def table_columns(session: Session, lake: LakeConfig, name: str) -> list[tuple[str, str]] | None:
+    """(name, Athena type) of every column of table or view `name`, partition keys last (None: no such table)."""
+    try:
+        found = session.client("glue").get_table(DatabaseName=lake.database, Name=name)["Table"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "EntityNotFoundException":
+            return None
+        raise
+    columns = [*found.get("StorageDescriptor", {}).get("Columns", []), *found.get("PartitionKeys", [])]
+    return [(str(c["Name"]), str(c["Type"])) for c in columns]

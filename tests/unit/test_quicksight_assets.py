@@ -1,0 +1,168 @@
+"""The QuickSight assets of quicksight/ become checked requests: placeholders filled, input columns from the views."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from pipelines.config import Config, parse_config
+from pipelines.lake.schemas import ENDPOINT_MODELS, TABLES
+from pipelines.publish.quicksight import assets
+from pipelines.publish.quicksight.assets import AssetError, data_source_request, dataset_requests, input_column_type
+from pipelines.publish.views import load_views
+from pipelines.query.local import _athena_type, connect, register_views
+
+OWNER = "arn:aws:quicksight:eu-west-1:111111111111:group/default/mlops"
+VIEWER = "arn:aws:quicksight:eu-west-1:111111111111:group/default/executives"
+
+
+@pytest.fixture(scope="module")
+def config() -> Config:
+    return parse_config(
+        {
+            "lake": {
+                "region": "eu-west-1",
+                "bucket": "acme-ml-lake",
+                "database": "ml_monitoring",
+                "athena_workgroup": "analytics",
+            },
+            "sources": [{"account_id": "111111111111", "regions": ["eu-west-1"]}],
+            "quicksight": {"account_id": "111111111111", "owners": [OWNER], "viewers": [VIEWER, OWNER], "import_mode": "SPICE"},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def columns() -> Iterator[dict[str, list[tuple[str, str]]]]:
+    """The views' columns as the catalog would hold them (DuckDB's types put in Athena's words), and endpoint_models'."""
+    con = connect()
+    for name, spec in TABLES.items():
+        schema = spec.schema.append(pa.field("dt", pa.string())) if spec.partitioned else spec.schema
+        con.register(name, schema.empty_table())
+    views = load_views()
+    register_views(con, views)
+    found = {v: [(str(n), _athena_type(str(t))) for n, t, *_ in con.execute(f'DESCRIBE "{v}"').fetchall()] for v in views}
+    found["endpoint_models"] = [*ENDPOINT_MODELS.glue_columns().items(), ("dt", "string")]
+    yield found
+    con.close()
+
+
+def test_the_data_source_is_athena_in_the_lakes_workgroup_with_permissions(config: Config) -> None:
+    request = data_source_request(config)
+    assert request["Type"] == "ATHENA" and request["AwsAccountId"] == "111111111111"
+    assert request["DataSourceParameters"] == {"AthenaParameters": {"WorkGroup": "analytics"}}
+    assert request["Name"] == "ML performance lake (Athena ml_monitoring)"
+    principals = {p["Principal"]: p["Actions"] for p in request["Permissions"]}
+    assert set(principals) == {OWNER, VIEWER}  # an owner listed as viewer too keeps the owner's actions
+    assert "quicksight:UpdateDataSource" in principals[OWNER] and "quicksight:UpdateDataSource" not in principals[VIEWER]
+
+
+def test_every_dataset_reads_a_view_with_its_columns_from_the_catalog(config: Config, columns: dict[str, Any]) -> None:
+    requests = {r["DataSetId"]: r for r in dataset_requests(config, columns)}
+    expected = {
+        "ml_business_daily",
+        "endpoint_daily",
+        "model_quality_daily",
+        "drift_daily",
+        "bias_daily",
+        "incident_impact",
+        "endpoint_rightsizing",
+        "endpoint_models",
+    }
+    assert set(requests) == {f"ml-lake-{v.replace('_', '-')}" for v in expected}
+    for request in requests.values():
+        [(table_id, table)] = request["PhysicalTableMap"].items()
+        relational = table["RelationalTable"]
+        assert relational["DataSourceArn"] == "arn:aws:quicksight:eu-west-1:111111111111:datasource/ml-performance-lake"
+        assert (relational["Catalog"], relational["Schema"], relational["Name"]) == ("AwsDataCatalog", "ml_monitoring", table_id)
+        assert [c["Name"] for c in relational["InputColumns"]] == [n for n, _ in columns[table_id]]
+        assert request["ImportMode"] == "SPICE"
+    rightsizing = {
+        c["Name"]: c["Type"]
+        for c in requests["ml-lake-endpoint-rightsizing"]["PhysicalTableMap"]["endpoint_rightsizing"]["RelationalTable"][
+            "InputColumns"
+        ]
+    }
+    assert (rightsizing["vcpus"], rightsizing["cpu_utilization_p90"], rightsizing["recommendation"]) == (
+        "INTEGER",
+        "DECIMAL",
+        "STRING",
+    )
+
+
+def test_athena_types_map_to_quicksight_input_types() -> None:
+    got = {
+        t: input_column_type(t)
+        for t in (
+            "varchar",
+            "date",
+            "timestamp",
+            "bigint",
+            "integer",
+            "double",
+            "decimal(10,2)",
+            "boolean",
+            "map<string,string>",
+            "array<string>",
+        )
+    }
+    assert got == {
+        "varchar": "STRING",
+        "date": "DATETIME",
+        "timestamp": "DATETIME",
+        "bigint": "INTEGER",
+        "integer": "INTEGER",
+        "double": "DECIMAL",
+        "decimal(10,2)": "DECIMAL",
+        "boolean": "BOOLEAN",
+        "map<string,string>": "STRING",
+        "array<string>": "STRING",
+    }
+
+
+def test_a_dataset_on_a_view_the_lake_lacks_is_an_error_naming_the_file(config: Config, columns: dict[str, Any]) -> None:
+    missing = {k: v for k, v in columns.items() if k != "drift_daily"}
+    with pytest.raises(AssetError, match=r"drift_daily.json: PhysicalTableMap.drift_daily reads 'drift_daily'"):
+        dataset_requests(config, missing)
+
+
+def test_bad_asset_files_are_errors_naming_file_and_path(config: Config, columns: dict[str, Any], tmp_path: Path) -> None:
+    (tmp_path / "datasets").mkdir()
+    source = json.loads((assets.QUICKSIGHT_DIR / "data_source.json").read_text())
+    (tmp_path / "data_source.json").write_text(json.dumps(source))
+    dataset = json.loads((assets.QUICKSIGHT_DIR / "datasets" / "endpoint_daily.json").read_text())
+    typo = copy.deepcopy(dataset)
+    typo["PhysicalTableMap"]["endpoint_daily"]["RelationalTable"]["Schema"] = "${databse}"
+    (tmp_path / "datasets" / "endpoint_daily.json").write_text(json.dumps(typo))
+    with pytest.raises(
+        AssetError,
+        match=r"endpoint_daily.json: PhysicalTableMap.endpoint_daily.RelationalTable.Schema: unknown placeholder \$\{databse\}",
+    ):
+        dataset_requests(config, columns, tmp_path)
+    custom_sql = copy.deepcopy(dataset)
+    custom_sql["PhysicalTableMap"]["endpoint_daily"] = {
+        "CustomSql": {"DataSourceArn": "${data_source_arn}", "Name": "x", "SqlQuery": "select 1"}
+    }
+    (tmp_path / "datasets" / "endpoint_daily.json").write_text(json.dumps(custom_sql))
+    with pytest.raises(AssetError, match="must be a RelationalTable on a view"):
+        dataset_requests(config, columns, tmp_path)
+
+
+def test_a_config_without_quicksight_cannot_build_assets(config: Config) -> None:
+    with pytest.raises(AssetError, match="no quicksight: section"):
+        data_source_request(config.model_copy(update={"quicksight": None}))
+
+
+def test_the_package_ships_the_assets_it_builds() -> None:
+    import pipelines
+
+    shipped = Path(pipelines.__file__).resolve().parent / "quicksight"
+    repo = Path(__file__).resolve().parents[2] / "quicksight"
+    assert sorted(p.name for p in shipped.rglob("*.json")) == sorted(p.name for p in repo.rglob("*.json")) != []
+    assert assets.QUICKSIGHT_DIR.resolve() == repo.resolve()
