@@ -140,6 +140,7 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
         change = planned_model_change(fleet)
         seed_endpoint_models(source, fleet)
         bad_export = fleet.story(DUPLICATED_EXPORT)
+        engine = LocalLakeEngine(session, config.lake)  # no Athena here: the views run on DuckDB over the lake
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("seeding fleet", total=fleet.days)
@@ -157,7 +158,7 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
                 if bad_export is not None and night == bad_export.start.date():
                     night_session = lake_session(config.lake.region, config.endpoint_url, calls=session.calls)
                     night_session.register_hook("after-call.cloudwatch.GetMetricData", duplicate_export)
-                results.append(run_night(config, night, session=night_session, engine=LocalLakeEngine(session, config.lake)))
+                results.append(run_night(config, night, session=night_session, engine=engine))
                 progress.advance(task)
         out.mkdir(parents=True, exist_ok=True)
         build_data_docs([o.report for r in results for o in r.outcomes], out / "data_docs")

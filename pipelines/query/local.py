@@ -312,11 +312,16 @@ class LocalLakeEngine:
             except QueryError as error:
                 raise ViewError(str(error)) from None
             for name in names:
-                described = con.execute(f"DESCRIBE {quote_identifier(name)}").fetchall()
-                columns = [{"Name": str(column), "Type": _athena_type(str(kind))} for column, kind, *_ in described]
+                columns = [{"Name": column, "Type": kind} for column, kind in athena_columns(con, name)]
                 store_view(self.session, self.lake, name, views[name], columns)
         finally:
             con.close()
+
+
+def athena_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[tuple[str, str]]:
+    """(column, Athena type) of table or view `name` on `con`: what the Glue catalog holds for it."""
+    described = con.execute(f"DESCRIBE {quote_identifier(name)}").fetchall()
+    return [(str(column), _athena_type(str(kind))) for column, kind, *_ in described]
 
 
 def _athena_type(duckdb_type: str) -> str:

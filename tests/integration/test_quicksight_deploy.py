@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from pipelines.aws import lake_session
 from pipelines.config import Config, parse_config
-from pipelines.lake.schemas import ENDPOINT_MODELS, TABLES
 from pipelines.publish.quicksight.assets import data_source_request, dataset_requests
 from pipelines.publish.quicksight.deploy import (
     CREATED,
@@ -21,23 +19,14 @@ from pipelines.publish.quicksight.deploy import (
     deploy_data_sets,
     deploy_data_source,
 )
-from pipelines.publish.views import load_views
-from pipelines.query.local import _athena_type, connect, register_views
+from tests.viewhelpers import catalog_columns
 
 ACCOUNT = "123456789012"  # the local stack's account for the default test credentials
 
 
 @pytest.fixture(scope="module")
 def columns() -> dict[str, list[tuple[str, str]]]:
-    con = connect()
-    for name, spec in TABLES.items():
-        con.register(name, (spec.schema.append(pa.field("dt", pa.string())) if spec.partitioned else spec.schema).empty_table())
-    views = load_views()
-    register_views(con, views)
-    found = {v: [(str(n), _athena_type(str(t))) for n, t, *_ in con.execute(f'DESCRIBE "{v}"').fetchall()] for v in views}
-    found["endpoint_models"] = [*ENDPOINT_MODELS.glue_columns().items(), ("dt", "string")]
-    con.close()
-    return found
+    return catalog_columns()
 
 
 def _config(endpoint_url: str) -> Config:

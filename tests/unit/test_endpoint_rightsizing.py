@@ -6,13 +6,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-import duckdb
-import pyarrow as pa
 import pytest
 
-from pipelines.lake.schemas import TABLES
-from pipelines.publish.views import load_views
-from pipelines.query.local import connect, register_views, run_query
+from pipelines.query.local import run_query
+from tests.viewhelpers import lake_with_views
 
 DT = "2026-11-03"
 START = datetime(2026, 11, 3)
@@ -68,20 +65,10 @@ def _model_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def _table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
-    spec = TABLES[name]
-    schema = spec.schema.append(pa.field("dt", pa.string(), nullable=False)) if spec.partitioned else spec.schema
-    defaults = {"account_id": "111111111111", "region": "us-east-1", "dt": DT}
-    return pa.Table.from_pylist([{f.name: row.get(f.name, defaults.get(f.name)) for f in schema} for row in rows], schema)
-
-
 @pytest.fixture(scope="module")
 def rows() -> Iterator[dict[str, dict[str, Any]]]:
-    con: duckdb.DuckDBPyConnection = connect()
     inputs = {"cloudwatch_metrics": _metric_rows(), "endpoint_models": _model_rows()}
-    for name in TABLES:
-        con.register(name, _table(name, inputs.get(name, [])))
-    register_views(con, load_views())
+    con = lake_with_views(inputs, {"account_id": "111111111111", "region": "us-east-1", "dt": DT})
     yield {r["endpoint_name"]: r for r in run_query(con, "SELECT * FROM endpoint_rightsizing").to_pylist()}
     con.close()
 

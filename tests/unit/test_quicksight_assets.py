@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from pipelines.config import Config, parse_config
-from pipelines.lake.schemas import ENDPOINT_MODELS, TABLES
 from pipelines.publish.quicksight import assets
 from pipelines.publish.quicksight.assets import AssetError, data_source_request, dataset_requests, input_column_type
-from pipelines.publish.views import load_views
-from pipelines.query.local import _athena_type, connect, register_views
+from tests.viewhelpers import catalog_columns
 
 OWNER = "arn:aws:quicksight:eu-west-1:111111111111:group/default/mlops"
 VIEWER = "arn:aws:quicksight:eu-west-1:111111111111:group/default/executives"
@@ -39,18 +35,8 @@ def config() -> Config:
 
 
 @pytest.fixture(scope="module")
-def columns() -> Iterator[dict[str, list[tuple[str, str]]]]:
-    """The views' columns as the catalog would hold them (DuckDB's types put in Athena's words), and endpoint_models'."""
-    con = connect()
-    for name, spec in TABLES.items():
-        schema = spec.schema.append(pa.field("dt", pa.string())) if spec.partitioned else spec.schema
-        con.register(name, schema.empty_table())
-    views = load_views()
-    register_views(con, views)
-    found = {v: [(str(n), _athena_type(str(t))) for n, t, *_ in con.execute(f'DESCRIBE "{v}"').fetchall()] for v in views}
-    found["endpoint_models"] = [*ENDPOINT_MODELS.glue_columns().items(), ("dt", "string")]
-    yield found
-    con.close()
+def columns() -> dict[str, list[tuple[str, str]]]:
+    return catalog_columns()
 
 
 def test_the_data_source_is_athena_in_the_lakes_workgroup_with_permissions(config: Config) -> None:
