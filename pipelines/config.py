@@ -138,11 +138,21 @@ class EndpointConfig(_Strict):
     owner: str | None = None
 
 
+QuickSightPrincipal = Annotated[
+    str, StringConstraints(pattern=r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:(user|group)/[^/]+/.+$")
+]
+
+
 class QuickSightConfig(_Strict):
     account_id: AccountId
     owners: list[str] = []
     viewers: list[str] = []
     import_mode: Literal["SPICE", "DIRECT_QUERY"] = "SPICE"
+    # Row-level security: a user or group ARN -> the business units it sees ([] = all of them). Empty: no rules.
+    row_access: dict[QuickSightPrincipal, list[str]] = {}
+    # The daily SPICE refresh (UTC), placed after the nightly run; the nightly run also refreshes what it changed.
+    refresh_at: Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "06:00"
+    namespace: str = "default"
 
 
 class ValidationConfig(_Strict):

@@ -22,6 +22,9 @@ from pipelines.lake.schemas import SOURCE_REJECTIONS
 from pipelines.lake.staging import Switched
 from pipelines.logs import get_logger
 from pipelines.publish.apply_views import apply_views
+from pipelines.publish.quicksight.assets import QUICKSIGHT_DIR
+from pipelines.publish.quicksight.refresh import Ingestion, dataset_views, start_ingestions
+from pipelines.publish.views import load_views
 from pipelines.query.engine import QueryEngine
 from pipelines.query.view_sql import ViewError
 from pipelines.sources.business_kpis.landing import LANDER as BUSINESS_KPIS
@@ -45,6 +48,7 @@ class NightResult:
     cloudwatch_cost_usd: float = 0.0
     outcomes: list[GateOutcome] = field(default_factory=list)
     landings: list[Landing] = field(default_factory=list)
+    ingestions: list[Ingestion] = field(default_factory=list)  # SPICE imports started for what changed
 
     @property
     def ok(self) -> bool:
@@ -115,17 +119,20 @@ def run_night(
         _finish(lander, session, config, night, run_id)
     _after_audit(session, config, night, run_id, [one.landing for one in landed], outcomes)
     view_error = _apply_views(session, config, engine, run_id)
+    switched = [o.switched for o in outcomes if o.switched]
+    ingestions = [] if view_error else _refresh_reports(session, config, night, switched, run_id)
     records = _records(run_id, night, started, landed, outcomes, view_error)
     write_run_records(session, config.lake, records)
     result = NightResult(
         night.isoformat(),
         run_id,
-        [o.switched for o in outcomes if o.switched],
+        switched,
         records,
         session.calls.snapshot(),
         session.calls.cloudwatch_cost_usd(),
         outcomes,
         [one.landing for one in landed],
+        ingestions,
     )
     log.info(
         "night",
@@ -189,6 +196,27 @@ def _apply_views(session: Session, config: Config, engine: QueryEngine, run_id: 
         return str(error)
     log.info("views", run_id=run_id, **{c.name: c.action for c in changes})
     return None
+
+
+def _refresh_reports(session: Session, config: Config, night: date, switched: list[Switched], run_id: str) -> list[Ingestion]:
+    """SPICE imports of the datasets whose views read what changed tonight; a failure is logged, the night stands."""
+    settings = config.quicksight
+    if settings is None or settings.import_mode != "SPICE" or not switched:
+        return []
+    try:
+        ingestions = start_ingestions(
+            session.client("quicksight"),
+            settings.account_id,
+            night,
+            {s.table for s in switched},
+            dataset_views(QUICKSIGHT_DIR),
+            load_views(),
+        )
+    except (PipelineError, ClientError, BotoCoreError) as error:
+        log.error("quicksight_refresh", run_id=run_id, error=f"{type(error).__name__}: {error}")
+        return []
+    log.info("quicksight_refresh", run_id=run_id, **{i.data_set_id: i.outcome for i in ingestions})
+    return ingestions
 
 
 def _records(

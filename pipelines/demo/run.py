@@ -20,6 +20,7 @@ from pipelines.demo.buckets import create_bucket
 from pipelines.demo.fleet import Fleet, fleet_for_nights
 from pipelines.demo.fleet_stories import DUPLICATED_EXPORT, FULL_STORY_NIGHTS
 from pipelines.demo.incidents import duplicate_export
+from pipelines.demo.report import demo_quicksight, deploy_report, render_report
 from pipelines.demo.seed_business_kpis import seed_kpi_drops
 from pipelines.demo.seed_cloudwatch_metrics import seed_metrics
 from pipelines.demo.seed_endpoint_logs import seed_endpoint_logs
@@ -28,7 +29,8 @@ from pipelines.demo.seed_model_monitor import seed_model_monitor
 from pipelines.lake.catalog_views import stored_views
 from pipelines.localstack.server import LocalStack
 from pipelines.nightly import NightResult, run_night
-from pipelines.query.export import copy_published_lake, write_duckdb_views
+from pipelines.publish.quicksight.refresh import STARTED
+from pipelines.query.export import LakeFileEngine, copy_published_lake, write_duckdb_views
 from pipelines.query.local import LocalLakeEngine
 from pipelines.query.view_sql import order_views
 
@@ -62,6 +64,7 @@ def demo_config(endpoint_url: str, fleet: Fleet, model_monitor: dict[str, Any] |
             },
             "model_monitor": model_monitor or {},
             "business_kpis": {"inbox": KPI_INBOX},
+            "quicksight": demo_quicksight(fleet, DEMO_REGION),
             "endpoint_url": endpoint_url,
         },
         origin="demo",
@@ -82,6 +85,9 @@ class DemoSummary:
     cloudwatch_cost_usd: float
     seconds: float
     out: str
+    report: str = ""  # the dashboard preview (HTML)
+    quicksight_assets: dict[str, int] = field(default_factory=dict)  # deploy action -> assets
+    spice_ingestions: int = 0  # started by the nights after the deploy
     quarantined: list[str] = field(default_factory=list)
     stories: list[dict[str, str | None]] = field(default_factory=list)  # kind, endpoint_name, start, end, description
     left_out: list[dict[str, str]] = field(default_factory=list)  # kind, reason
@@ -105,6 +111,10 @@ class DemoSummary:
             ),
             *([f"left out (every story fits from --days {FULL_STORY_NIGHTS} on):"] if self.left_out else []),
             *(f"  - {o['kind']}: {o['reason']}" for o in self.left_out),
+            "QuickSight report deployed into the local stack: "
+            + ", ".join(f"{n} {action}" for action, n in self.quicksight_assets.items())
+            + f"; {self.spice_ingestions} SPICE refreshes started by the later nights",
+            f"dashboard preview: {self.report} (open it in a browser)",
             f"took {self.seconds:.1f} s; lake under {self.out}/lake, query it with:",
             f'  mlmon query --duckdb {self.out}/lake.duckdb "select dt, count(*) from cloudwatch_metrics group by dt order by dt"',
         ]
@@ -159,11 +169,14 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
                     night_session = lake_session(config.lake.region, config.endpoint_url, calls=session.calls)
                     night_session.register_hook("after-call.cloudwatch.GetMetricData", duplicate_export)
                 results.append(run_night(config, night, session=night_session, engine=engine))
+                if night == nights[0]:  # the views exist now: the report is deployed, later nights refresh it
+                    report_assets = deploy_report(session, config)
                 progress.advance(task)
         out.mkdir(parents=True, exist_ok=True)
         build_data_docs([o.report for r in results for o in r.outcomes], out / "data_docs")
         copy_published_lake(session, config.lake, out / "lake")
         rows = write_duckdb_views(out / "lake", out / "lake.duckdb", order_views(stored_views(session, config.lake), tables=None))
+        report = render_report(LakeFileEngine(out / "lake.duckdb"), out, morning_after(nights[-1]))
     summary = DemoSummary(
         seed=seed,
         end=end.isoformat(),
@@ -175,6 +188,9 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
         cloudwatch_cost_usd=round(session.calls.cloudwatch_cost_usd(), 6),
         seconds=round(time.monotonic() - started, 1),
         out=str(out),
+        report=str(report),
+        quicksight_assets=report_assets,
+        spice_ingestions=sum(i.outcome == STARTED for r in results for i in r.ingestions),
         quarantined=[
             f"night {r.night}: {o.staged.table} dt={o.staged.dt} ({', '.join(o.report.failed_names())})"
             for r in results

@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 import pytest
 from botocore.exceptions import ClientError
 
+from pipelines.config import QuickSightConfig
 from pipelines.lake import catalog
 from pipelines.nightly import run_night
 from pipelines.query.local import LocalLakeEngine
@@ -184,3 +185,31 @@ def test_pages_past_100800_points_follow_next_token(stack: Any) -> None:
     rows = published(session, config, "cloudwatch_metrics", DT)
     assert rows.num_rows == 80 * 1440
     assert rows.group_by(["endpoint_name"]).aggregate([("ts", "count_distinct")])["ts_count_distinct"].to_pylist() == [1440] * 80
+
+
+def test_a_night_refreshes_each_changed_dataset_once_and_a_rerun_starts_none(fleet: Any) -> None:
+    from pipelines.publish.quicksight.refresh import ALREADY_STARTED, NOT_DEPLOYED, STARTED
+    from pipelines.publish.quicksight.release import build_release, deploy_release, lake_columns
+
+    account = "123456789012"
+    base = make_config(fleet.endpoint_url)
+    config = base.model_copy(update={"quicksight": QuickSightConfig(account_id=account)})
+    session = new_lake(config)
+    engine = LocalLakeEngine(session, config.lake)
+    before_deploy = run_night(config, NIGHT, session=session, engine=engine).ingestions
+    assert {i.outcome for i in before_deploy} == {NOT_DEPLOYED}  # said in the log, the night stands
+    quicksight = session.client("quicksight")
+    deploy_release(quicksight, build_release(config, lake_columns(session, config)))
+
+    night = run_night(config, NIGHT, session=session, engine=engine)
+    started = {i.data_set_id: i.outcome for i in night.ingestions}
+    # the datasets whose views read a table switched in tonight (CloudWatch, lineage, ...), each once
+    assert set(started.values()) == {STARTED} and set(started) == {i.data_set_id for i in before_deploy}
+    assert {"ml-lake-endpoint-daily", "ml-lake-endpoint-rightsizing", "ml-lake-endpoint-models"} <= set(started)
+    assert "ml-lake-feature-attributions" not in started  # no Model Monitor report landed tonight
+    rerun = run_night(config, NIGHT, session=session, engine=engine)
+    assert {i.outcome for i in rerun.ingestions} == {ALREADY_STARTED}
+    for data_set_id in started:
+        summaries = quicksight.list_ingestions(AwsAccountId=account, DataSetId=data_set_id)["Ingestions"]
+        refreshes = [s for s in summaries if s.get("RequestType") in ("FULL_REFRESH", "INCREMENTAL_REFRESH")]
+        assert len(refreshes) == 1, (data_set_id, summaries)

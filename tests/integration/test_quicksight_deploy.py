@@ -59,7 +59,7 @@ def test_deploy_twice_creates_once_and_then_changes_nothing(endpoint_url: str, c
     assert not [k for k in made if k.split(".")[1].startswith(("Create", "Update", "Tag"))], made
 
     stored = quicksight.describe_data_set(AwsAccountId=ACCOUNT, DataSetId="ml-lake-endpoint-daily")["DataSet"]
-    relational = stored["PhysicalTableMap"]["endpoint_daily"]["RelationalTable"]
+    relational = stored["PhysicalTableMap"]["endpoint-daily"]["RelationalTable"]
     assert [c["Name"] for c in relational["InputColumns"]] == [n for n, _ in columns["endpoint_daily"]]
     tags = quicksight.list_tags_for_resource(ResourceArn=stored["Arn"])["Tags"]
     want = content_hash(next(r for r in data_sets if r["DataSetId"] == "ml-lake-endpoint-daily"))

@@ -60,18 +60,25 @@ def test_every_dataset_reads_a_view_with_its_columns_from_the_catalog(config: Co
         "incident_impact",
         "endpoint_rightsizing",
         "endpoint_models",
+        "feature_attributions",
     }
     assert set(requests) == {f"ml-lake-{v.replace('_', '-')}" for v in expected}
     for request in requests.values():
         [(table_id, table)] = request["PhysicalTableMap"].items()
-        relational = table["RelationalTable"]
+        relational, view = table["RelationalTable"], table_id.replace("-", "_")
         assert relational["DataSourceArn"] == "arn:aws:quicksight:eu-west-1:111111111111:datasource/ml-performance-lake"
-        assert (relational["Catalog"], relational["Schema"], relational["Name"]) == ("AwsDataCatalog", "ml_monitoring", table_id)
-        assert [c["Name"] for c in relational["InputColumns"]] == [n for n, _ in columns[table_id]]
+        assert (relational["Catalog"], relational["Schema"], relational["Name"]) == ("AwsDataCatalog", "ml_monitoring", view)
+        assert [c["Name"] for c in relational["InputColumns"]] == [n for n, _ in columns[view]]
+        # dt is a 'YYYY-MM-DD' string in the lake; the analysis filters and trends it as a date
+        [(logical_id, logical)] = request["LogicalTableMap"].items()
+        assert logical["Source"] == {"PhysicalTableId": table_id}
+        assert {"CastColumnTypeOperation": {"ColumnName": "dt", "NewColumnType": "DATETIME", "Format": "yyyy-MM-dd"}} in logical[
+            "DataTransforms"
+        ]
         assert request["ImportMode"] == "SPICE"
     rightsizing = {
         c["Name"]: c["Type"]
-        for c in requests["ml-lake-endpoint-rightsizing"]["PhysicalTableMap"]["endpoint_rightsizing"]["RelationalTable"][
+        for c in requests["ml-lake-endpoint-rightsizing"]["PhysicalTableMap"]["endpoint-rightsizing"]["RelationalTable"][
             "InputColumns"
         ]
     }
@@ -114,7 +121,7 @@ def test_athena_types_map_to_quicksight_input_types() -> None:
 
 def test_a_dataset_on_a_view_the_lake_lacks_is_an_error_naming_the_file(config: Config, columns: dict[str, Any]) -> None:
     missing = {k: v for k, v in columns.items() if k != "drift_daily"}
-    with pytest.raises(AssetError, match=r"drift_daily.json: PhysicalTableMap.drift_daily reads 'drift_daily'"):
+    with pytest.raises(AssetError, match=r"drift_daily.json: PhysicalTableMap.drift-daily reads 'drift_daily'"):
         dataset_requests(config, missing)
 
 
@@ -124,15 +131,15 @@ def test_bad_asset_files_are_errors_naming_file_and_path(config: Config, columns
     (tmp_path / "data_source.json").write_text(json.dumps(source))
     dataset = json.loads((assets.QUICKSIGHT_DIR / "datasets" / "endpoint_daily.json").read_text())
     typo = copy.deepcopy(dataset)
-    typo["PhysicalTableMap"]["endpoint_daily"]["RelationalTable"]["Schema"] = "${databse}"
+    typo["PhysicalTableMap"]["endpoint-daily"]["RelationalTable"]["Schema"] = "${databse}"
     (tmp_path / "datasets" / "endpoint_daily.json").write_text(json.dumps(typo))
     with pytest.raises(
         AssetError,
-        match=r"endpoint_daily.json: PhysicalTableMap.endpoint_daily.RelationalTable.Schema: unknown placeholder \$\{databse\}",
+        match=r"endpoint_daily.json: PhysicalTableMap.endpoint-daily.RelationalTable.Schema: unknown placeholder \$\{databse\}",
     ):
         dataset_requests(config, columns, tmp_path)
     custom_sql = copy.deepcopy(dataset)
-    custom_sql["PhysicalTableMap"]["endpoint_daily"] = {
+    custom_sql["PhysicalTableMap"]["endpoint-daily"] = {
         "CustomSql": {"DataSourceArn": "${data_source_arn}", "Name": "x", "SqlQuery": "select 1"}
     }
     (tmp_path / "datasets" / "endpoint_daily.json").write_text(json.dumps(custom_sql))

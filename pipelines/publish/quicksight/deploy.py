@@ -1,34 +1,85 @@
-"""Deploy the data source and datasets: describe -> diff -> create / update / leave alone, so a second deploy changes nothing.
+"""Deploy QuickSight assets: describe -> diff -> create / update / leave alone, so a second deploy changes nothing.
 
 Each asset carries a tag with the hash of the request that made it: an asset whose hash matches
-is not touched (no new version, no SPICE re-import), one that differs is updated, a missing one
-created. Requests are checked offline before any call (pipelines/publish/quicksight/check.py).
+is not touched (no new version, no SPICE re-import), one that differs is updated (its permissions
+made exactly the wanted ones, a dashboard's new version published), a missing one created.
+Asynchronous creation is waited for with a deadline and its Errors read; a create that fails is
+deleted again, so no half-created asset is left for the next deploy to trip over. Requests are
+checked offline before any call (check.py).
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import botocore.session
 from botocore.exceptions import ClientError
 
+from pipelines.errors import FatalError
 from pipelines.publish.quicksight.check import require_valid
 
 HASH_TAG = "mlmon:content-hash"
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
-_NOT_IN_UPDATES = ("Tags", "Permissions")  # Update* take neither: tags and permissions have their own calls
+_NOT_COMPARED = ("Tags", "Permissions", "AwsAccountId", "ValidationStrategy")
+_FAILED = re.compile(r"_FAILED$")
+
+
+class DeployError(FatalError):
+    """An asset QuickSight could not create or update: its errors, or a deadline passed while it was in progress."""
+
+
+@dataclass(frozen=True)
+class AssetKind:
+    """How one kind of asset is named in the API: CreateDataSet, DescribeDataSet's 'DataSet', DataSetId ..."""
+
+    name: str  # data_source, data_set, analysis, dashboard
+    noun: str  # DataSource, DataSet, Analysis, Dashboard
+
+    @property
+    def id_key(self) -> str:
+        return f"{self.noun}Id"
+
+    def call(self, quicksight: Any, verb: str, suffix: str = "") -> Any:
+        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", self.noun).lower()
+        return getattr(quicksight, f"{verb}_{snake}{suffix}")
+
+
+DATA_SOURCE, DATA_SET = AssetKind("data_source", "DataSource"), AssetKind("data_set", "DataSet")
+ANALYSIS, DASHBOARD = AssetKind("analysis", "Analysis"), AssetKind("dashboard", "Dashboard")
 
 
 @dataclass(frozen=True)
 class AssetChange:
-    """What a deploy did (or, planned, would do) to one asset."""
+    """What a deploy did (or, planned, would do) to one asset; `diff` says how an update differs from what is deployed."""
 
-    kind: str  # data_source, data_set
+    kind: str  # data_source, data_set, analysis, dashboard
     asset_id: str
     action: str  # created, updated, unchanged
+    diff: tuple[str, ...] = ()
+    version: int | None = None  # a dashboard's published version after the deploy
+
+
+@dataclass
+class Waiting:
+    """How long to wait for asynchronous work, and how (tests pass a clock that does not sleep)."""
+
+    deadline_seconds: float = 600.0
+    poll_seconds: float = 2.0
+    conflict_retries: int = 5
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    slept: list[float] = field(default_factory=list)
+
+    def pause(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.sleep(seconds)
 
 
 def content_hash(request: Mapping[str, Any]) -> str:
@@ -39,67 +90,162 @@ def content_hash(request: Mapping[str, Any]) -> str:
 
 def deploy_data_source(quicksight: Any, request: Mapping[str, Any], *, apply: bool = True) -> AssetChange:
     """Create, update or leave alone the data source of `request` (CreateDataSource shape)."""
-    require_valid("CreateDataSource", request)
-    account, source_id = request["AwsAccountId"], request["DataSourceId"]
-    found = _describe(quicksight.describe_data_source, "DataSource", AwsAccountId=account, DataSourceId=source_id)
-    return _converge(
-        quicksight,
-        "data_source",
-        source_id,
-        request,
-        found,
-        apply,
-        create=quicksight.create_data_source,
-        update=quicksight.update_data_source,
-    )
+    return deploy_asset(quicksight, DATA_SOURCE, request, apply=apply)
 
 
 def deploy_data_sets(quicksight: Any, requests: Sequence[Mapping[str, Any]], *, apply: bool = True) -> list[AssetChange]:
     """Create, update or leave alone every dataset of `requests` (CreateDataSet shape), in order."""
-    changes = []
-    for request in requests:
-        require_valid("CreateDataSet", request)
-        account, data_set_id = request["AwsAccountId"], request["DataSetId"]
-        found = _describe(quicksight.describe_data_set, "DataSet", AwsAccountId=account, DataSetId=data_set_id)
-        changes.append(
-            _converge(
-                quicksight,
-                "data_set",
-                data_set_id,
-                request,
-                found,
-                apply,
-                create=quicksight.create_data_set,
-                update=quicksight.update_data_set,
-            )
-        )
-    return changes
+    return [deploy_asset(quicksight, DATA_SET, request, apply=apply) for request in requests]
 
 
-def _converge(
-    quicksight: Any,
-    kind: str,
-    asset_id: str,
-    request: Mapping[str, Any],
-    found: Mapping[str, Any] | None,
-    apply: bool,
-    *,
-    create: Any,
-    update: Any,
+def deploy_asset(
+    quicksight: Any, kind: AssetKind, request: Mapping[str, Any], *, apply: bool = True, waiting: Waiting | None = None
 ) -> AssetChange:
-    wanted = content_hash(request)
-    tag = {"Key": HASH_TAG, "Value": wanted}
+    """Converge one asset on `request` (its Create* shape); with apply=False only say what would change."""
+    waiting = waiting or Waiting()
+    require_valid(f"Create{kind.noun}", request)
+    account, asset_id = request["AwsAccountId"], request[kind.id_key]
+    ids = {"AwsAccountId": account, kind.id_key: asset_id}
+    tag = {"Key": HASH_TAG, "Value": content_hash(request)}
+    found = _describe(kind.call(quicksight, "describe"), kind.noun, **ids)
     if found is None:
-        if apply:
-            create(**{**request, "Tags": [*request.get("Tags", []), tag]})
-        return AssetChange(kind, asset_id, CREATED)
+        if not apply:
+            return AssetChange(kind.name, asset_id, CREATED)
+        try:
+            _retrying(waiting, kind.call(quicksight, "create"), **{**request, "Tags": [*request.get("Tags", []), tag]})
+        except ClientError as error:
+            if _code(error) != "ResourceExistsException":  # made since we looked: converge it like any other
+                raise
+            found = _describe(kind.call(quicksight, "describe"), kind.noun, **ids) or {}
+        else:
+            _wait_or_remove(quicksight, kind, ids, waiting, version=1)
+            return AssetChange(kind.name, asset_id, CREATED, version=1 if kind is DASHBOARD else None)
     tags = quicksight.list_tags_for_resource(ResourceArn=found["Arn"]).get("Tags", [])
-    if any(t["Key"] == HASH_TAG and t["Value"] == wanted for t in tags):
-        return AssetChange(kind, asset_id, UNCHANGED)
-    if apply:
-        update(**{k: v for k, v in request.items() if k not in _NOT_IN_UPDATES})
-        quicksight.tag_resource(ResourceArn=found["Arn"], Tags=[tag])
-    return AssetChange(kind, asset_id, UPDATED)
+    if tag in tags:
+        return AssetChange(kind.name, asset_id, UNCHANGED)
+    diff = tuple(_diff(_deployed(quicksight, kind, ids, found), request))
+    if not apply:
+        return AssetChange(kind.name, asset_id, UPDATED, diff)
+    updated = _retrying(waiting, kind.call(quicksight, "update"), **_update_params(kind, request))
+    version = _version(updated.get("VersionArn")) if kind is DASHBOARD else None
+    _wait(quicksight, kind, ids, waiting, version)
+    if version is not None:
+        _retrying(waiting, quicksight.update_dashboard_published_version, **ids, VersionNumber=version)
+    if "Permissions" in request:
+        _sync_permissions(quicksight, kind, ids, request["Permissions"], waiting)
+    quicksight.tag_resource(ResourceArn=found["Arn"], Tags=[tag])
+    return AssetChange(kind.name, asset_id, UPDATED, diff, version)
+
+
+def _update_params(kind: AssetKind, request: Mapping[str, Any]) -> dict[str, Any]:
+    """The request cut to what Update* takes (tags and permissions have calls of their own)."""
+    shape = botocore.session.get_session().get_service_model("quicksight").operation_model(f"Update{kind.noun}").input_shape
+    members = shape.members if shape is not None else {}
+    return {k: v for k, v in request.items() if k in members}
+
+
+def _sync_permissions(
+    quicksight: Any, kind: AssetKind, ids: Mapping[str, str], wanted: list[dict[str, Any]], waiting: Waiting
+) -> None:
+    """Grant what is missing, revoke what is no longer wanted: the asset's permissions become exactly `wanted`."""
+    current = kind.call(quicksight, "describe", "_permissions")(**ids).get("Permissions", [])
+    have = {p["Principal"]: set(p["Actions"]) for p in current}
+    want = {p["Principal"]: set(p["Actions"]) for p in wanted}
+    grant = [{"Principal": p, "Actions": sorted(a - have.get(p, set()))} for p, a in want.items() if a - have.get(p, set())]
+    revoke = [{"Principal": p, "Actions": sorted(a - want.get(p, set()))} for p, a in have.items() if a - want.get(p, set())]
+    if grant or revoke:
+        params = {**ids, **({"GrantPermissions": grant} if grant else {}), **({"RevokePermissions": revoke} if revoke else {})}
+        _retrying(waiting, kind.call(quicksight, "update", "_permissions"), **params)
+
+
+def _status(quicksight: Any, kind: AssetKind, ids: Mapping[str, str], version: int | None) -> tuple[str | None, list[Any]]:
+    if kind is DASHBOARD:
+        described = quicksight.describe_dashboard(**ids, **({"VersionNumber": version} if version else {}))["Dashboard"]
+        return described.get("Version", {}).get("Status"), described.get("Version", {}).get("Errors", [])
+    described = kind.call(quicksight, "describe")(**ids)[kind.noun]
+    return described.get("Status"), described.get("Errors", []) or (
+        [described["ErrorInfo"]] if described.get("ErrorInfo") else []
+    )
+
+
+def _wait(quicksight: Any, kind: AssetKind, ids: Mapping[str, str], waiting: Waiting, version: int | None = None) -> None:
+    """Until the asset (a dashboard's version) is no longer *_IN_PROGRESS; *_FAILED raises with QuickSight's errors."""
+    if kind is DATA_SET:
+        return  # a dataset is made synchronously; its SPICE import is an ingestion of its own
+    until = waiting.monotonic() + waiting.deadline_seconds
+    while True:
+        status, errors = _status(quicksight, kind, ids, version)
+        if status and _FAILED.search(status):
+            found = "; ".join(f"{e.get('Type', '')}: {e.get('Message', '')}" for e in errors) or "no errors given"
+            raise DeployError(f"QuickSight {kind.name} {ids[kind.id_key]}: {status}: {found}")
+        if not status or not status.endswith("_IN_PROGRESS"):
+            return
+        if waiting.monotonic() >= until:
+            raise DeployError(f"QuickSight {kind.name} {ids[kind.id_key]}: still {status} after {waiting.deadline_seconds:.0f} s")
+        waiting.pause(waiting.poll_seconds)
+
+
+def _wait_or_remove(quicksight: Any, kind: AssetKind, ids: Mapping[str, str], waiting: Waiting, version: int) -> None:
+    """Wait for a create; one that failed is deleted, so the next deploy creates it afresh instead of updating a wreck."""
+    try:
+        _wait(quicksight, kind, ids, waiting, version if kind is DASHBOARD else None)
+    except DeployError:
+        # an analysis deleted with a recovery window keeps its id taken: the retry must be able to create it again
+        kind.call(quicksight, "delete")(**ids, **({"ForceDeleteWithoutRecovery": True} if kind is ANALYSIS else {}))
+        raise
+
+
+def _retrying(waiting: Waiting, call: Callable[..., Any], **params: Any) -> dict[str, Any]:
+    """QuickSight answers ConflictException while an asset is busy with an earlier change: wait and try again."""
+    for attempt in range(waiting.conflict_retries + 1):
+        try:
+            return dict(call(**params))
+        except ClientError as error:
+            if _code(error) != "ConflictException" or attempt == waiting.conflict_retries:
+                raise
+            waiting.pause(min(2.0**attempt, 30.0))
+    raise AssertionError("unreachable")
+
+
+def _deployed(quicksight: Any, kind: AssetKind, ids: Mapping[str, str], found: Mapping[str, Any]) -> dict[str, Any]:
+    """What is deployed, in the request's shape (analyses and dashboards keep their definition apart)."""
+    if kind in (ANALYSIS, DASHBOARD):
+        return dict(kind.call(quicksight, "describe", "_definition")(**ids))
+    return dict(found)
+
+
+def _diff(deployed: Mapping[str, Any], wanted: Mapping[str, Any], limit: int = 80) -> list[str]:
+    """A unified diff of the wanted request against the deployed asset, over the keys the request sets."""
+    before = _shaped_like(deployed, wanted)
+    after = {k: v for k, v in wanted.items() if k not in _NOT_COMPARED}
+    lines = list(
+        difflib.unified_diff(
+            json.dumps(before, indent=1, sort_keys=True).splitlines(),
+            json.dumps(after, indent=1, sort_keys=True).splitlines(),
+            "deployed",
+            "wanted",
+            n=2,
+            lineterm="",
+        )
+    )
+    return lines[:limit] + ([f"... {len(lines) - limit} more lines"] if len(lines) > limit else [])
+
+
+def _shaped_like(deployed: Any, wanted: Any) -> Any:
+    """`deployed` cut to the keys `wanted` has: what the service adds (defaults, times, ARNs) is not a change."""
+    if isinstance(wanted, Mapping) and isinstance(deployed, Mapping):
+        return {k: _shaped_like(deployed[k], wanted[k]) for k in wanted if k in deployed and k not in _NOT_COMPARED}
+    if isinstance(wanted, list) and isinstance(deployed, list) and len(wanted) == len(deployed):
+        return [_shaped_like(d, w) for d, w in zip(deployed, wanted, strict=True)]
+    return deployed
+
+
+def _version(version_arn: str | None) -> int | None:
+    return int(version_arn.rsplit("/", 1)[1]) if version_arn else None
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _describe(call: Any, key: str, **params: str) -> dict[str, Any] | None:
@@ -107,6 +253,6 @@ def _describe(call: Any, key: str, **params: str) -> dict[str, Any] | None:
     try:
         return dict(call(**params)[key])
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        if _code(error) == "ResourceNotFoundException":
             return None
         raise
