@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,18 @@ def test_demo_lands_every_source(demo_out: Path) -> None:
     assert units == (3, 4)
     reasons = [r[0] for r in con.execute("select reason from source_rejections").fetchall()]
     assert any("is not a number" in r for r in reasons) and any("JSON" in r for r in reasons)
+
+
+def test_demo_deploys_the_report_and_leaves_its_preview(demo_out: Path) -> None:
+    summary = json.loads((demo_out / "summary.json").read_text())
+    # data source, row-access rules + 9 datasets on views and tables, their 10 refresh schedules, analysis, dashboard
+    assert summary["quicksight_assets"] == {"created": 23}
+    assert summary["spice_ingestions"] > 0  # the nights after the deploy refreshed what they changed
+    page = (demo_out / "dashboard.html").read_text()
+    assert summary["report"] == str(demo_out / "dashboard.html")
+    assert "<title>ML performance and business impact</title>" in page
+    analysis = json.loads((Path(__file__).parents[2] / "quicksight" / "analysis.json").read_text())
+    for sheet in analysis["Definition"]["Sheets"]:
+        for visual in sheet["Visuals"]:
+            assert f'data-visual-id="{next(iter(visual.values()))["VisualId"]}"' in page
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=\"https?:", page)  # offline: nothing fetched

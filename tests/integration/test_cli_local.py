@@ -78,3 +78,49 @@ def test_local_stack_command_serves_until_interrupted() -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=30) == 0
+
+
+def test_quicksight_plan_deploy_export_and_preview_through_the_cli(stack: Any, tmp_path: Path) -> None:
+    import shutil
+
+    from pipelines.publish.quicksight.assets import QUICKSIGHT_DIR
+
+    seed_invocations(stack.metric_store, ACCOUNTS[0], "ep-a", NIGHT)
+    settings = make_config(stack.endpoint_url).model_dump(mode="json")
+    settings["quicksight"] = {
+        "account_id": "123456789012",
+        "owners": ["arn:aws:quicksight:us-east-1:123456789012:group/default/mlops"],
+    }
+    new_lake(make_config(stack.endpoint_url))
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    assert _mlmon("nightly", "--config", str(config), "--date", DT).returncode == 0  # the views exist now
+
+    plan = _mlmon("quicksight", "plan", "--config", str(config))
+    assert plan.returncode == 0, plan.stderr
+    assert "dashboard ml-performance-and-business-impact: would create" in plan.stdout
+    deployed = _mlmon("quicksight", "deploy", "--config", str(config))
+    assert deployed.returncode == 0, deployed.stderr
+    assert "analysis ml-performance-and-business-impact: created" in deployed.stdout
+    again = _mlmon("quicksight", "deploy", "--config", str(config))
+    assert {line.rsplit(": ", 1)[1] for line in again.stdout.splitlines()} == {"unchanged"}
+
+    assets = tmp_path / "quicksight"
+    shutil.copytree(QUICKSIGHT_DIR, assets)
+    exported = _mlmon("quicksight", "export", "--config", str(config), "--assets", str(assets))
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.splitlines() == [f"wrote {assets / 'analysis.json'}", f"wrote {assets / 'dashboard.json'}"]
+    assert json.loads((assets / "analysis.json").read_text()) == json.loads((QUICKSIGHT_DIR / "analysis.json").read_text())
+
+    preview = _mlmon("quicksight", "preview", "--config", str(config), "--out", str(tmp_path / "out"))
+    assert preview.returncode == 0, preview.stderr
+    assert preview.stdout.strip() == f"wrote {tmp_path / 'out' / 'dashboard.html'}"
+    assert 'data-visual-id="exec-revenue"' in (tmp_path / "out" / "dashboard.html").read_text()
+
+
+def test_quicksight_without_its_config_section_is_one_line(stack: Any, tmp_path: Path) -> None:
+    config = _config_file(tmp_path, stack.endpoint_url)
+    done = _mlmon("quicksight", "deploy", "--config", str(config))
+    assert (
+        done.returncode == 2 and done.stderr.strip() == f"error: {config}: no quicksight: section (account_id, owners, viewers)"
+    )

@@ -58,7 +58,7 @@ def deploy_refresh_schedules(quicksight: Any, requests: Sequence[Mapping[str, An
     for request in requests:
         ids = {"AwsAccountId": request["AwsAccountId"], "DataSetId": request["DataSetId"]}
         wanted = request["Schedule"]
-        found = {s["ScheduleId"]: s for s in quicksight.list_refresh_schedules(**ids).get("RefreshSchedules", [])}
+        found = {s["ScheduleId"]: s for s in _schedules(quicksight, ids)}
         current = found.get(wanted["ScheduleId"])
         if current is not None and all(current.get(k) == v for k, v in wanted.items()):
             action = UNCHANGED
@@ -68,6 +68,16 @@ def deploy_refresh_schedules(quicksight: Any, requests: Sequence[Mapping[str, An
                 (quicksight.create_refresh_schedule if current is None else quicksight.update_refresh_schedule)(**request)
         changes.append(AssetChange("refresh_schedule", f"{request['DataSetId']}/{wanted['ScheduleId']}", action))
     return changes
+
+
+def _schedules(quicksight: Any, ids: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The dataset's schedules; none while the dataset itself is yet to be made (a plan before the first deploy)."""
+    try:
+        return list(quicksight.list_refresh_schedules(**ids).get("RefreshSchedules", []))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return []
+        raise
 
 
 def dataset_views(directory: Path) -> dict[str, str]:
