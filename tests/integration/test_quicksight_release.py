@@ -180,3 +180,50 @@ def test_a_failed_creation_is_removed_and_reported(endpoint_url: str, columns: d
     quicksight.meta.events.unregister("after-call.quicksight.DescribeAnalysis", unique_id="fail-analysis")
     again = deploy_release(quicksight, release)
     assert {(c.kind, c.action) for c in again if c.action != UNCHANGED} == {("analysis", CREATED), ("dashboard", CREATED)}
+
+
+def test_a_busy_asset_is_retried_with_backoff_and_a_stuck_one_stops_at_the_deadline(
+    endpoint_url: str, columns: dict[str, Any], tmp_path: Path
+) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    from pipelines.publish.quicksight.deploy import DeployError
+
+    quicksight = lake_session("us-east-1", endpoint_url).client("quicksight")
+    assets = _assets(tmp_path)
+    deploy_release(quicksight, build_release(_config(endpoint_url), columns, assets))
+    document = json.loads((assets / "analysis.json").read_text())
+    document["Name"] = "ML performance and business impact (v2)"
+    (assets / "analysis.json").write_text(json.dumps(document))
+    release = build_release(_config(endpoint_url), columns, assets)
+
+    conflicts: list[str] = []
+
+    def busy(**_: Any) -> Any:  # QuickSight: "the analysis is being updated by another request", twice
+        if len(conflicts) == 2:
+            return None
+        conflicts.append("409")
+        error = {"Error": {"Code": "ConflictException", "Message": "busy"}, "ResponseMetadata": {"HTTPStatusCode": 409}}
+        return AWSResponse("https://quicksight", 409, {}, None), error
+
+    quicksight.meta.events.register("before-call.quicksight.UpdateAnalysis", busy, unique_id="busy")
+    slept: list[float] = []
+    changes = deploy_release(quicksight, release, waiting=Waiting(sleep=slept.append))
+    quicksight.meta.events.unregister("before-call.quicksight.UpdateAnalysis", unique_id="busy")
+    assert (conflicts, slept) == (["409", "409"], [1.0, 2.0])
+    assert next(c for c in changes if c.kind == "analysis").action == UPDATED
+
+    def in_progress(parsed: dict[str, Any], **_: Any) -> None:
+        if "Dashboard" in parsed:
+            parsed["Dashboard"]["Version"]["Status"] = "UPDATE_IN_PROGRESS"
+
+    quicksight.meta.events.register("after-call.quicksight.DescribeDashboard", in_progress, unique_id="stuck")
+    clock = iter(range(0, 10_000, 60))
+    document["Definition"]["Sheets"][0]["Name"] = "Executive summary"  # the dashboard shows it too: a new version
+    (assets / "analysis.json").write_text(json.dumps(document))
+    with pytest.raises(DeployError, match="dashboard ml-performance-and-business-impact: still UPDATE_IN_PROGRESS after 600 s"):
+        deploy_release(
+            quicksight,
+            build_release(_config(endpoint_url), columns, assets),
+            waiting=Waiting(sleep=lambda s: None, monotonic=lambda: float(next(clock))),
+        )

@@ -16,7 +16,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import botocore.session
@@ -75,11 +75,6 @@ class Waiting:
     conflict_retries: int = 5
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
-    slept: list[float] = field(default_factory=list)
-
-    def pause(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.sleep(seconds)
 
 
 def content_hash(request: Mapping[str, Any]) -> str:
@@ -182,7 +177,7 @@ def _wait(quicksight: Any, kind: AssetKind, ids: Mapping[str, str], waiting: Wai
             return
         if waiting.monotonic() >= until:
             raise DeployError(f"QuickSight {kind.name} {ids[kind.id_key]}: still {status} after {waiting.deadline_seconds:.0f} s")
-        waiting.pause(waiting.poll_seconds)
+        waiting.sleep(waiting.poll_seconds)
 
 
 def _wait_or_remove(quicksight: Any, kind: AssetKind, ids: Mapping[str, str], waiting: Waiting, version: int) -> None:
@@ -203,7 +198,7 @@ def _retrying(waiting: Waiting, call: Callable[..., Any], **params: Any) -> dict
         except ClientError as error:
             if _code(error) != "ConflictException" or attempt == waiting.conflict_retries:
                 raise
-            waiting.pause(min(2.0**attempt, 30.0))
+            waiting.sleep(min(2.0**attempt, 30.0))
     raise AssertionError("unreachable")
 
 
