@@ -265,7 +265,7 @@ def _instance(ep: DemoEndpoint, p: Profile, f: _Day, live_since: datetime, rng: 
     size = f.ts.size
     busy = f.invocations / (p.base_rpm * (1.0 + p.cycle_amplitude))  # ~1 at a weekday peak
     cpu_per_busy = 0.30 if ep.gpus else 0.55  # GPU endpoints do their heavy lifting on the GPU
-    cpu = 0.05 + cpu_per_busy * busy + 0.18 * f.incident + rng.normal(0, 0.015, size)
+    cpu = 0.05 + cpu_per_busy * p.cpu_load * busy + 0.18 * f.incident + rng.normal(0, 0.015, size)
     phase = (zlib.crc32(ep.name.encode()) % 360) * math.pi / 180
     drift = 3.0 * np.sin(2 * np.pi * f.ts / (2.7 * 86400) + phase)
     memory = p.memory_base + drift + 4.0 * busy + rng.normal(0, 0.25, size)

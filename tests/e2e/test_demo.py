@@ -110,3 +110,11 @@ def test_demo_deploys_the_report_and_leaves_its_preview(demo_out: Path) -> None:
         for visual in sheet["Visuals"]:
             assert f'data-visual-id="{next(iter(visual.values()))["VisualId"]}"' in page
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=\"https?:", page)  # offline: nothing fetched
+
+
+def test_the_rightsizing_sheet_has_something_to_say(demo_out: Path) -> None:
+    con = duckdb.connect(str(demo_out / "lake.duckdb"), read_only=True)
+    flagged = con.execute(
+        "select endpoint_name, recommendation from endpoint_rightsizing where recommendation <> 'ok' group by 1, 2 order by 1"
+    ).fetchall()
+    assert flagged == [("churn-predictor-prod", "upsize"), ("price-optimizer-eu", "downsize")]
