@@ -322,6 +322,58 @@ def quicksight_preview(
     typer.echo(f"wrote {page}")
 
 
+alarms_app = typer.Typer(
+    help="CloudWatch alarms, EventBridge rules and the operations dashboard for the fleet.", no_args_is_help=True
+)
+app.add_typer(alarms_app, name="alarms")
+
+
+@alarms_app.command("plan")
+def alarms_plan(config: ConfigOption) -> None:
+    """What a deploy would create, update (with a diff), delete (ours, no longer wanted) or leave alone; changes nothing."""
+    _alarms(config, apply=False)
+
+
+@alarms_app.command("deploy")
+def alarms_deploy(config: ConfigOption) -> None:
+    """Alarms per endpoint and for the pipeline, Model Monitor rules, the dashboard; exit 1 if an account failed."""
+    _alarms(config, apply=True)
+
+
+def _alarms(config: Path, *, apply: bool) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from pipelines.compose import engine_for, session_for
+    from pipelines.publish.alarms.definitions import fleet_requests
+    from pipelines.publish.alarms.deploy import FAILED, deploy_fleet
+    from pipelines.publish.alarms.fleet import fleet_of_lake
+
+    settings = _load(config)
+    session = session_for(settings)
+    try:
+        placed = fleet_requests(settings, fleet_of_lake(engine_for(settings, session)))
+        changes = deploy_fleet(session, settings, placed, apply=apply)
+    except PipelineError as error:
+        raise _fail(error) from None
+    except (ClientError, BotoCoreError) as error:
+        raise _fail(RuntimeError(f"CloudWatch/EventBridge: {error}")) from None
+    for change in changes:
+        verb = (
+            change.action
+            if apply
+            else {"created": "would create", "updated": "would update", "deleted": "would delete"}.get(
+                change.action, change.action
+            )
+        )
+        typer.echo(
+            f"{change.kind} {change.name} ({change.account} {change.region}): {verb}"
+            + (f": {change.error}" if change.error else "")
+        )
+        for line in change.diff:
+            typer.echo(f"    {line}")
+    raise typer.Exit(code=1 if any(c.action == FAILED for c in changes) else 0)
+
+
 def _quicksight_release(config: Path, assets: Path | None, *, apply: bool) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 

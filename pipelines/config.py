@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from pipelines.errors import ConfigError
 
 AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
 _PERCENTILE = re.compile(r"^p\d{1,2}(\.\d+)?$")
 _STATISTICS = {"Average", "Sum", "Minimum", "Maximum", "SampleCount"}
@@ -41,8 +42,19 @@ class LakeConfig(_Strict):
 
 class AccountConfig(_Strict):
     account_id: AccountId
-    role_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")] | None = None
+    role_arn: RoleArn | None = None
     regions: Annotated[list[Region], Field(min_length=1)]
+    # How its CloudWatch metrics are read: with its own role, or once for all linked accounts through the
+    # monitoring account of CloudWatch cross-account observability (`cloudwatch.monitoring_account`).
+    cloudwatch_via: Literal["role", "monitoring_account"] = "role"
+
+
+class MonitoringAccountConfig(_Strict):
+    """The OAM monitoring account: read in every region of the sources that name it (its sinks live there)."""
+
+    account_id: AccountId
+    # omit: the current credentials are already in the monitoring account
+    role_arn: RoleArn | None = None
 
 
 class CloudWatchConfig(_Strict):
@@ -58,6 +70,7 @@ class CloudWatchConfig(_Strict):
     # Percentiles are requested only for these metric names (they cost a query each).
     percentile_metrics: list[str] = ["ModelLatency", "OverheadLatency"]
     lookback_days: Annotated[int, Field(ge=0, le=14)] = 1
+    monitoring_account: MonitoringAccountConfig | None = None
 
     @field_validator("period_seconds")
     @classmethod
@@ -136,6 +149,9 @@ class EndpointConfig(_Strict):
     business_unit: str
     product: str | None = None
     owner: str | None = None
+    # Alarm thresholds of this endpoint, when they differ from alerts.latency_p99_ms / error_5xx_rate.
+    latency_p99_ms: Annotated[float, Field(gt=0)] | None = None
+    error_5xx_rate: Annotated[float, Field(gt=0, le=1)] | None = None
 
 
 QuickSightPrincipal = Annotated[
@@ -167,8 +183,22 @@ class ValidationConfig(_Strict):
     metrics_namespace: str = "MLLake"
 
 
+SnsTopicArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")]
+TargetArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:(sagemaker|lambda|states):[a-z0-9-]+:\d{12}:.+$")]
+
+
 class AlertsConfig(_Strict):
-    sns_topic_arn: str | None = None
+    # Where alarms and rules notify; a topic in the lake account (its policy must let source accounts publish).
+    sns_topic_arn: SnsTopicArn | None = None
+    # Endpoint alarms (in each endpoint's account and region), over `evaluation_minutes` of 5-minute periods.
+    latency_p99_ms: Annotated[float, Field(gt=0)] = 1000.0
+    error_5xx_rate: Annotated[float, Field(gt=0, le=1)] = 0.05
+    evaluation_minutes: Annotated[int, Field(ge=5, le=1440, multiple_of=5)] = 15
+    # When a drift or quality alarm fires: start this SageMaker pipeline / Lambda / state machine (optional).
+    retrain_target_arn: TargetArn | None = None
+    retrain_role_arn: RoleArn | None = None  # the role EventBridge uses to start it (SageMaker pipelines, Step Functions)
+    # The operations dashboard (CloudWatch, in the lake account and region).
+    dashboard_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,255}$")] = "ml-performance-lake"
 
 
 class Config(_Strict):
@@ -183,6 +213,18 @@ class Config(_Strict):
     validation: ValidationConfig = ValidationConfig()
     alerts: AlertsConfig = AlertsConfig()
     endpoint_url: Annotated[str, StringConstraints(pattern=r"^https?://.+")] | None = None
+
+    @model_validator(mode="after")
+    def _monitoring_account(self) -> Config:
+        _check_monitoring_account(self.sources, self.cloudwatch)
+        return self
+
+
+def _check_monitoring_account(sources: list[AccountConfig], cloudwatch: CloudWatchConfig) -> None:
+    """A source read via the monitoring account needs one configured."""
+    via = [s.account_id for s in sources if s.cloudwatch_via == "monitoring_account"]
+    if via and cloudwatch.monitoring_account is None:
+        raise ValueError(f"sources {via} have cloudwatch_via: monitoring_account, but cloudwatch.monitoring_account is not set")
 
 
 def _describe(error: ValidationError, origin: str) -> str:

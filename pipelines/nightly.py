@@ -21,6 +21,7 @@ from pipelines.lake.runs import FAILED, PUBLISHED, QUARANTINED, RunRecord, write
 from pipelines.lake.schemas import SOURCE_REJECTIONS
 from pipelines.lake.staging import Switched
 from pipelines.logs import get_logger
+from pipelines.publish.alarms.signals import emit_night_signals, night_signals
 from pipelines.publish.apply_views import apply_views
 from pipelines.publish.quicksight.assets import QUICKSIGHT_DIR
 from pipelines.publish.quicksight.refresh import Ingestion, dataset_views, start_ingestions
@@ -134,6 +135,7 @@ def run_night(
         [one.landing for one in landed],
         ingestions,
     )
+    _signal(session, config, engine, night, result, run_id)
     log.info(
         "night",
         night=result.night,
@@ -196,6 +198,15 @@ def _apply_views(session: Session, config: Config, engine: QueryEngine, run_id: 
         return str(error)
     log.info("views", run_id=run_id, **{c.name: c.action for c in changes})
     return None
+
+
+def _signal(session: Session, config: Config, engine: QueryEngine, night: date, result: NightResult, run_id: str) -> None:
+    """The night's outcome and Model Monitor's violations for the alarms; a failure here is logged, the night stands."""
+    try:
+        data = night_signals(config, engine, night, failed=not result.ok, quarantined=len(result.quarantined))
+        emit_night_signals(session, config, data)
+    except (PipelineError, ClientError, BotoCoreError) as error:
+        log.error("night_signals", run_id=run_id, error=f"{type(error).__name__}: {error}")
 
 
 def _refresh_reports(session: Session, config: Config, night: date, switched: list[Switched], run_id: str) -> list[Ingestion]:

@@ -1,4 +1,5 @@
-"""The demo's executive report: deployed into the local stack as a user deploys it into AWS, and rendered offline."""
+"""What the demo publishes beyond the lake, as a user would into AWS: the executive report (deployed into the local
+stack and rendered offline) and the alarms, rules and operations dashboard."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from typing import Any
 from pipelines.aws import Session
 from pipelines.config import Config
 from pipelines.demo.fleet import Fleet
+from pipelines.publish.alarms.definitions import fleet_requests
+from pipelines.publish.alarms.deploy import deploy_fleet, summary
+from pipelines.publish.alarms.fleet import fleet_of_lake
 from pipelines.publish.quicksight.assets import QUICKSIGHT_DIR
 from pipelines.publish.quicksight.preview import render_preview
 from pipelines.publish.quicksight.release import build_release, deploy_release, lake_columns
@@ -31,6 +35,18 @@ def demo_quicksight(fleet: Fleet, region: str) -> dict[str, Any]:
         "viewers": [group + "executives", *leads],
         "row_access": {group + "executives": [], **leads},
     }
+
+
+def demo_alerts(region: str) -> dict[str, Any]:
+    """The alerts: section: one topic in the lake account (created by the demo), the default thresholds."""
+    return {"sns_topic_arn": f"arn:aws:sns:{region}:{LAKE_ACCOUNT}:mlmon-demo-alerts"}
+
+
+def deploy_alarms(session: Session, config: Config, engine: QueryEngine) -> dict[str, int]:
+    """`mlmon alarms deploy` on the demo's stack: its topic, then alarms, rules and the dashboard for the lake's fleet."""
+    assert config.alerts.sns_topic_arn is not None
+    session.client("sns").create_topic(Name=config.alerts.sns_topic_arn.rsplit(":", 1)[1])
+    return summary(deploy_fleet(session, config, fleet_requests(config, fleet_of_lake(engine))))
 
 
 def deploy_report(session: Session, config: Config) -> dict[str, int]:

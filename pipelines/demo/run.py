@@ -20,7 +20,7 @@ from pipelines.demo.buckets import create_bucket
 from pipelines.demo.fleet import Fleet, fleet_for_nights
 from pipelines.demo.fleet_stories import DUPLICATED_EXPORT, FULL_STORY_NIGHTS
 from pipelines.demo.incidents import duplicate_export
-from pipelines.demo.report import demo_quicksight, deploy_report, render_report
+from pipelines.demo.report import demo_alerts, demo_quicksight, deploy_alarms, deploy_report, render_report
 from pipelines.demo.seed_business_kpis import seed_kpi_drops
 from pipelines.demo.seed_cloudwatch_metrics import seed_metrics
 from pipelines.demo.seed_endpoint_logs import seed_endpoint_logs
@@ -65,6 +65,7 @@ def demo_config(endpoint_url: str, fleet: Fleet, model_monitor: dict[str, Any] |
             "model_monitor": model_monitor or {},
             "business_kpis": {"inbox": KPI_INBOX},
             "quicksight": demo_quicksight(fleet, DEMO_REGION),
+            "alerts": demo_alerts(DEMO_REGION),
             "endpoint_url": endpoint_url,
         },
         origin="demo",
@@ -88,6 +89,7 @@ class DemoSummary:
     report: str = ""  # the dashboard preview (HTML)
     quicksight_assets: dict[str, int] = field(default_factory=dict)  # deploy action -> assets
     spice_ingestions: int = 0  # started by the nights after the deploy
+    alarms: dict[str, int] = field(default_factory=dict)  # deploy action -> alarms, rules, dashboards
     quarantined: list[str] = field(default_factory=list)
     stories: list[dict[str, str | None]] = field(default_factory=list)  # kind, endpoint_name, start, end, description
     left_out: list[dict[str, str]] = field(default_factory=list)  # kind, reason
@@ -115,6 +117,8 @@ class DemoSummary:
             + ", ".join(f"{n} {action}" for action, n in self.quicksight_assets.items())
             + f"; {self.spice_ingestions} SPICE refreshes started by the later nights",
             f"dashboard preview: {self.report} (open it in a browser)",
+            "alarms, Model Monitor rules and the operations dashboard deployed: "
+            + ", ".join(f"{n} {action}" for action, n in self.alarms.items()),
             f"took {self.seconds:.1f} s; lake under {self.out}/lake, query it with:",
             f'  mlmon query --duckdb {self.out}/lake.duckdb "select dt, count(*) from cloudwatch_metrics group by dt order by dt"',
         ]
@@ -171,6 +175,7 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
                 results.append(run_night(config, night, session=night_session, engine=engine))
                 if night == nights[0]:  # the views exist now: the report is deployed, later nights refresh it
                     report_assets = deploy_report(session, config)
+                    alarms = deploy_alarms(session, config, engine)
                 progress.advance(task)
         out.mkdir(parents=True, exist_ok=True)
         build_data_docs([o.report for r in results for o in r.outcomes], out / "data_docs")
@@ -190,6 +195,7 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
         out=str(out),
         report=str(report),
         quicksight_assets=report_assets,
+        alarms=alarms,
         spice_ingestions=sum(i.outcome == STARTED for r in results for i in r.ingestions),
         quarantined=[
             f"night {r.night}: {o.staged.table} dt={o.staged.dt} ({', '.join(o.report.failed_names())})"

@@ -19,6 +19,8 @@ from pipelines.localstack.cloudwatch_query import (
     ListMetricsRequest,
     MetricDataPage,
     MetricRequestError,
+    OwnedKey,
+    WindowSource,
     get_metric_data,
     list_metrics,
     parse_metric_data_request,
@@ -63,13 +65,39 @@ def _utc(epoch: int) -> datetime:
 
 
 class _Sources:
-    """One request's data: the backend's store, then moto's built-in metrics (AWS/S3 per bucket) on first need."""
+    """One account's data in a request: the backend's store, then moto's built-in metrics (AWS/S3 per bucket) on first need."""
 
-    def __init__(self, response: CloudWatchResponse) -> None:
-        self._backend = response.cloudwatch_backend
-        self._now = STACKS.for_response(response).clock.epoch()
+    def __init__(self, backend: CloudWatchBackend, now: int) -> None:
+        self._backend = backend
+        self._now = now
         self.store = region_metrics(self._backend)
         self._providers: RegionMetrics | None = None
+        self._linked: dict[str, _Sources] = {}
+
+    @classmethod
+    def of(cls, response: CloudWatchResponse) -> _Sources:
+        """The data of the account and region moto resolved for the request."""
+        return cls(response.cloudwatch_backend, STACKS.for_response(response).clock.epoch())
+
+    def linked(self, account_id: str) -> _Sources | None:
+        """The data of `account_id` in this region as this (monitoring) account sees it: itself, or a linked account."""
+        if account_id == self._backend.account_id:
+            return self
+        if account_id not in self.store.linked_accounts:
+            return None
+        if account_id not in self._linked:  # once per request: its AWS/S3 metrics are computed on first need
+            self._linked[account_id] = _Sources(cloudwatch_backends[account_id][self._backend.region_name], self._now)
+        return self._linked[account_id]
+
+    def linked_catalog(self, owning_account: str | None) -> list[tuple[OwnedKey, int]]:
+        """The catalogs of this account and its linked ones (or only `owning_account`), merged by key, then account."""
+        accounts = sorted({self._backend.account_id, *self.store.linked_accounts})
+        catalogs = []
+        for account in accounts if owning_account is None else [owning_account]:
+            sources = self.linked(account)
+            if sources is not None:
+                catalogs.append([((*key, account), last_ts) for key, last_ts in sources.catalog()])
+        return list(heapq.merge(*catalogs))
 
     def providers(self) -> RegionMetrics:
         """moto's daily AWS/S3 storage metrics, computed now: stamped at the stack clock's day (moto: the wall clock's)."""
@@ -142,7 +170,13 @@ def _parse_parameters(self: CloudWatchResponse, request: Any) -> None:
 def _get_metric_data(self: CloudWatchResponse) -> Any:
     params = self._get_params()
     request = _raising_aws_errors(lambda: parse_metric_data_request(params, _epoch))
-    page = _raising_aws_errors(lambda: get_metric_data(request, _Sources(self).window))
+    sources = _Sources.of(self)
+
+    def account_windows(account_id: str) -> WindowSource | None:
+        linked = sources.linked(account_id)
+        return None if linked is None else linked.window
+
+    page = _raising_aws_errors(lambda: get_metric_data(request, sources.window, account_windows))
     if _wants_json(self):  # botocore's default protocol for CloudWatch: serialise the arrays directly
         return _metric_data_json(page), {"Content-Type": "application/x-amz-json-1.0"}
     results = [
@@ -172,18 +206,29 @@ def _list_metrics(self: CloudWatchResponse) -> ActionResult:
     active_since = None if settings.recently_active_days is None else now - int(settings.recently_active_days * 86_400)
     if params.get("RecentlyActive") == "PT3H":
         active_since = max(active_since or 0, now - RECENTLY_ACTIVE_SECONDS)
+    include_linked = str(params.get("IncludeLinkedAccounts", "")).lower() == "true"  # JSON: a bool; query: "true"
+    if params.get("OwningAccount") and not include_linked:
+        raise InvalidParameterCombination("OwningAccount requires IncludeLinkedAccounts to be true.")
     request = ListMetricsRequest(
         params.get("Namespace"),
         params.get("MetricName"),
         tuple((d["Name"], d.get("Value")) for d in params.get("Dimensions") or ()),
         active_since,
         params.get("NextToken"),
+        include_linked,
+        params.get("OwningAccount"),
     )
-    keys, token = _raising_aws_errors(lambda: list_metrics(_Sources(self).catalog(), request))
-    metrics = [
-        {"Namespace": ns, "MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dims]} for ns, name, dims in keys
-    ]
-    return ActionResult({"Metrics": metrics, "NextToken": token})
+    sources = _Sources.of(self)
+    if not include_linked:
+        keys, token = _raising_aws_errors(lambda: list_metrics(sources.catalog(), request))
+        return ActionResult({"Metrics": [_metric(key) for key in keys], "NextToken": token})
+    owned, token = _raising_aws_errors(lambda: list_metrics(sources.linked_catalog(request.owning_account), request))
+    # OwningAccounts mirrors Metrics: the account of each (the monitoring account's own metrics included).
+    return ActionResult({"Metrics": [_metric(key) for key in owned], "NextToken": token, "OwningAccounts": [k[3] for k in owned]})
+
+
+def _metric(key: SeriesKey | OwnedKey) -> dict[str, Any]:
+    return {"Namespace": key[0], "MetricName": key[1], "Dimensions": [{"Name": k, "Value": v} for k, v in key[2]]}
 
 
 def _get_metric_statistics(self: CloudWatchResponse) -> ActionResult:
@@ -200,7 +245,7 @@ def _get_metric_statistics(self: CloudWatchResponse) -> ActionResult:
         raise InvalidParameterCombination(f"You have requested more than the limit of {MAX_STATISTICS_DATAPOINTS} datapoints.")
     parsed = [(name, _raising_aws_errors(partial(Statistic.parse, name))) for name in [*statistics, *extended]]
     key = series_key(params["Namespace"], params["MetricName"], params.get("Dimensions") or ())
-    sources = _Sources(self)
+    sources = _Sources.of(self)
     window = sources.window(key, start, end, params.get("Unit"))
     unit = params.get("Unit") or sources.last_unit(key)
     datapoints: dict[int, dict[str, Any]] = {}

@@ -13,20 +13,34 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from pipelines.localstack.cloudwatch_store import RegionMetrics, SeriesKey, SeriesSlice, Statistic, aggregate, series_key
+from pipelines.localstack.cloudwatch_store import (
+    Dimensions,
+    RegionMetrics,
+    SeriesKey,
+    SeriesSlice,
+    Statistic,
+    aggregate,
+    series_key,
+)
 
 MAX_QUERIES = 500
 MAX_DATAPOINTS = 100_800  # per GetMetricData response, as in CloudWatch
 LIST_PAGE_SIZE = 500  # ListMetrics
 _QUERY_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
 _HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
+_EMPTY_TS = np.zeros(0, dtype=np.int64)
+_EMPTY_F = np.zeros(0)
 UNSUPPORTED_EXPRESSION = "Metric math and Metrics Insights are not emulated by the local stack: empty result."
 
 WindowSource = Callable[[SeriesKey, int, int, str | None], SeriesSlice | None]  # key, start, end, unit -> data
+# A query's AccountId -> that account's data, or None when the caller may not read it (not a linked account).
+AccountWindows = Callable[[str], WindowSource | None]
+OwnedKey = tuple[str, str, Dimensions, str]  # a series key and its owning account: what a monitoring account lists
+FORBIDDEN_ACCOUNT = "The account {} is not linked to this monitoring account in this Region."
 
 
 class MetricRequestError(ValueError):
@@ -48,6 +62,7 @@ class MetricQuery:
     statistic: Statistic | None = None
     period: int = 60
     unit: str | None = None
+    account_id: str | None = None  # AccountId: read from this (linked) account
 
 
 @dataclass(frozen=True)
@@ -235,20 +250,27 @@ def _parse_query(spec: Mapping[str, Any], n: int) -> MetricQuery:
         raise MetricRequestError("ValidationError", message)
     key = series_key(metric["Namespace"], metric["MetricName"], metric.get("Dimensions") or ())
     # CloudWatch labels a MetricStat result with the metric name unless a Label is given.
-    return MetricQuery(query_id, spec.get("Label") or metric["MetricName"], key, statistic, period, stat_spec.get("Unit"))
+    label = spec.get("Label") or metric["MetricName"]
+    return MetricQuery(query_id, label, key, statistic, period, stat_spec.get("Unit"), spec.get("AccountId"))
 
 
-def get_metric_data(request: MetricDataRequest, windows: WindowSource) -> MetricDataPage:
+def get_metric_data(request: MetricDataRequest, windows: WindowSource, accounts: AccountWindows | None = None) -> MetricDataPage:
     """One page: results in query order until the datapoint budget runs out.
 
     The result cut by the budget is PartialData; the NextToken resumes inside it. Results fully returned on an
-    earlier page are not repeated, and queries not reached yet are absent from this page.
+    earlier page are not repeated, and queries not reached yet are absent from this page. A query with an
+    AccountId reads `accounts(AccountId)`; one the caller may not read is an empty `Forbidden` result.
     """
     first, offset = _decode_token(request)
     budget, page = request.max_datapoints, MetricDataPage([])
     for index in range(first, len(request.queries)):
         query = request.queries[index]
-        timestamps, values = _evaluate(query, request, windows)
+        source = windows if query.account_id is None else (accounts(query.account_id) if accounts else None)
+        if source is None:
+            message = {"Code": "Forbidden", "Value": FORBIDDEN_ACCOUNT.format(query.account_id)}
+            page.results.append(MetricResult(query.id, query.label, _EMPTY_TS, _EMPTY_F, "Forbidden", [message]))
+            continue
+        timestamps, values = _evaluate(query, request, source)
         skip = min(offset, len(timestamps)) if index == first else 0
         remaining = len(timestamps) - skip
         if remaining > budget:
@@ -265,10 +287,10 @@ def get_metric_data(request: MetricDataRequest, windows: WindowSource) -> Metric
 
 def _evaluate(query: MetricQuery, request: MetricDataRequest, windows: WindowSource) -> tuple[np.ndarray, np.ndarray]:
     if query.key is None or query.statistic is None:
-        return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return _EMPTY_TS, _EMPTY_F
     window = windows(query.key, request.start, request.end, query.unit)
     if window is None:
-        return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return _EMPTY_TS, _EMPTY_F
     timestamps, values = aggregate(window, request.start, query.period, query.statistic)
     return (timestamps[::-1], values[::-1]) if request.descending else (timestamps, values)
 
@@ -302,19 +324,29 @@ class ListMetricsRequest:
     dimensions: tuple[tuple[str, str | None], ...] = ()  # each name must be present; with a value, equal
     active_since: int | None = None  # epoch seconds: only series with a datapoint at or after it
     next_token: str | None = None
+    include_linked: bool = False  # IncludeLinkedAccounts: the catalog's keys carry their owning account
+    owning_account: str | None = None
 
     def fingerprint(self) -> str:
-        text = repr((self.namespace, self.metric_name, self.dimensions))  # not active_since: the clock moves
+        # Not active_since: the clock moves.
+        text = repr((self.namespace, self.metric_name, self.dimensions, self.include_linked, self.owning_account))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def list_metrics(catalog: Sequence[tuple[SeriesKey, int]], request: ListMetricsRequest) -> tuple[list[SeriesKey], str | None]:
-    """One page of at most 500 distinct series from a key-sorted catalog of (series, newest datapoint)."""
+ListedKey = TypeVar("ListedKey", SeriesKey, OwnedKey)
+
+
+def list_metrics(catalog: Sequence[tuple[ListedKey, int]], request: ListMetricsRequest) -> tuple[list[ListedKey], str | None]:
+    """One page of at most 500 distinct series from a key-sorted catalog of (series, newest datapoint).
+
+    A monitoring account's catalog has (namespace, name, dimensions, owning account) keys: the same series
+    of two accounts are two entries, sorted by account.
+    """
     keys = [key for key, _ in catalog]
     lo, hi = _prefix_range(keys, request.namespace, request.metric_name)
     if request.next_token is not None:
         lo = max(lo, bisect.bisect_right(keys, _decode_list_token(request), lo, hi))
-    page: list[SeriesKey] = []
+    page: list[ListedKey] = []
     for position in range(lo, hi):
         key, last_ts = catalog[position]
         if not _matches(key, last_ts, request):
@@ -325,7 +357,7 @@ def list_metrics(catalog: Sequence[tuple[SeriesKey, int]], request: ListMetricsR
     return page, None
 
 
-def _prefix_range(keys: list[SeriesKey], namespace: str | None, metric_name: str | None) -> tuple[int, int]:
+def _prefix_range(keys: Sequence[tuple[Any, ...]], namespace: str | None, metric_name: str | None) -> tuple[int, int]:
     """Keys sort by namespace, then name: a namespace (and name) filter is a contiguous range."""
     if namespace is None:
         return 0, len(keys)
@@ -334,7 +366,7 @@ def _prefix_range(keys: list[SeriesKey], namespace: str | None, metric_name: str
     return bisect.bisect_left(keys, prefix), bisect.bisect_left(keys, successor)
 
 
-def _matches(key: SeriesKey, last_ts: int, request: ListMetricsRequest) -> bool:
+def _matches(key: SeriesKey | OwnedKey, last_ts: int, request: ListMetricsRequest) -> bool:
     if request.active_since is not None and last_ts < request.active_since:
         return False
     if request.metric_name is not None and key[1] != request.metric_name:
@@ -343,15 +375,15 @@ def _matches(key: SeriesKey, last_ts: int, request: ListMetricsRequest) -> bool:
     return all(name in present and (value is None or present[name] == value) for name, value in request.dimensions)
 
 
-def _encode_list_token(request: ListMetricsRequest, last: SeriesKey) -> str:
-    payload = json.dumps([request.fingerprint(), last[0], last[1], [list(d) for d in last[2]]]).encode()
+def _encode_list_token(request: ListMetricsRequest, last: SeriesKey | OwnedKey) -> str:
+    payload = json.dumps([request.fingerprint(), last[0], last[1], [list(d) for d in last[2]], *last[3:]]).encode()
     return base64.urlsafe_b64encode(payload).decode()
 
 
-def _decode_list_token(request: ListMetricsRequest) -> SeriesKey:
+def _decode_list_token(request: ListMetricsRequest) -> tuple[Any, ...]:
     try:
-        fingerprint, namespace, name, dims = json.loads(base64.urlsafe_b64decode((request.next_token or "").encode()))
-        key = (str(namespace), str(name), tuple((str(k), str(v)) for k, v in dims))
+        fingerprint, namespace, name, dims, *owner = json.loads(base64.urlsafe_b64decode((request.next_token or "").encode()))
+        key = (str(namespace), str(name), tuple((str(k), str(v)) for k, v in dims), *(str(o) for o in owner))
     except (binascii.Error, ValueError, TypeError):
         raise MetricRequestError("InvalidParameterValue", "Request parameter NextToken is invalid") from None
     if fingerprint != request.fingerprint():

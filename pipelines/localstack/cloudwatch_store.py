@@ -188,6 +188,8 @@ class RegionMetrics:
         self._series: dict[SeriesKey, Series] = {}
         self._lock = threading.Lock()
         self._sorted_keys: list[SeriesKey] | None = None
+        # Cross-account observability: the source accounts this (monitoring) account sees in this region.
+        self.linked_accounts: set[str] = set()
 
     def _get_or_create(self, key: SeriesKey) -> Series:
         series = self._series.get(key)
@@ -266,6 +268,13 @@ class MetricStore:
 
     def region(self, account_id: str, region: str) -> RegionMetrics:
         return self._resolve(account_id, region)
+
+    def link_accounts(self, monitoring_account: str, source_accounts: Iterable[str], regions: Iterable[str]) -> None:
+        """OAM links, as CreateSink in `monitoring_account` and CreateLink in each source account would make them
+        (metrics only), in each of `regions`: the monitoring account then sees the sources' metrics there."""
+        sources = {account for account in source_accounts if account != monitoring_account}
+        for region in regions:
+            self.region(monitoring_account, region).linked_accounts.update(sources)
 
     def put_series(
         self,

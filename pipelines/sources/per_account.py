@@ -32,6 +32,8 @@ class AccountRows:
 
 # (the account x region's session, account id, region) -> its rows for the night, in the table's schema
 AccountExtract = Callable[[Session, str, str], "pa.Table | AccountRows"]
+# An account x region read without a session of its own (e.g. from a monitoring account): its rows, or it raises.
+AccountRead = Callable[[], "pa.Table | AccountRows"]
 
 
 def account_regions(config: Config) -> list[tuple[str, str | None, str]]:
@@ -49,6 +51,7 @@ def land_per_account(
     *,
     days: list[str] | None = None,
     encode: Encoder = parquet_bytes,
+    read_elsewhere: Mapping[tuple[str, str], AccountRead] | None = None,
 ) -> Landing:
     """Stage `extract`'s rows for every configured account x region, one file each in partition dt=`night`,
     or, given `days`, in each of those partitions the rows whose `ts` falls on that day.
@@ -56,15 +59,20 @@ def land_per_account(
     An account x region that fails (cannot assume its role, AccessDenied, ...) goes to `errors`
     and keeps what was published for it before (its files are carried over); the others land.
     With every one failed nothing is staged, so readers keep the previous partitions.
+    An (account id, region) in `read_elsewhere` takes its rows from there instead (no role is assumed for it).
     """
     split = days is not None
     days = days if days is not None else [night.isoformat()]
     stager = Stager(session, config.lake, spec, run_id, encode=encode)
     results: list[AccountRegionResult] = []
     for account_id, role_arn, region in account_regions(config):
+        elsewhere = (read_elsewhere or {}).get((account_id, region))
         try:
-            source_session = session.assume(role_arn, region) if role_arn else session.in_region(region)
-            extracted = extract(source_session, account_id, region)
+            if elsewhere is not None:
+                extracted = elsewhere()
+            else:
+                source_session = session.assume(role_arn, region) if role_arn else session.in_region(region)
+                extracted = extract(source_session, account_id, region)
         except (PipelineError, ClientError, BotoCoreError) as error:
             result = AccountRegionResult(account_id, region, error=f"{type(error).__name__}: {error}")
             log.warning("account_region_failed", source=spec.name, account_id=account_id, region=region, error=str(error))

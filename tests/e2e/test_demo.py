@@ -102,6 +102,8 @@ def test_demo_deploys_the_report_and_leaves_its_preview(demo_out: Path) -> None:
     # data source, row-access rules + 9 datasets on views and tables, their 10 refresh schedules, analysis, dashboard
     assert summary["quicksight_assets"] == {"created": 23}
     assert summary["spice_ingestions"] > 0  # the nights after the deploy refreshed what they changed
+    # alarms for the endpoints lineage saw on the first night, the Model Monitor rule, the dashboard: all new
+    assert list(summary["alarms"]) == ["created"] and summary["alarms"]["created"] > 10
     page = (demo_out / "dashboard.html").read_text()
     assert summary["report"] == str(demo_out / "dashboard.html")
     assert "<title>ML performance and business impact</title>" in page

@@ -124,3 +124,16 @@ def test_quicksight_without_its_config_section_is_one_line(stack: Any, tmp_path:
     assert (
         done.returncode == 2 and done.stderr.strip() == f"error: {config}: no quicksight: section (account_id, owners, viewers)"
     )
+
+
+def test_alarms_plan_and_deploy_through_the_cli(stack: Any, tmp_path: Path) -> None:
+    config = _config_file(tmp_path, stack.endpoint_url)
+    assert _mlmon("nightly", "--config", str(config), "--date", DT).returncode == 0  # the lake knows its fleet now
+    plan = _mlmon("alarms", "plan", "--config", str(config))
+    assert plan.returncode == 0, plan.stderr
+    assert "alarm mlmon-pipeline-night-failed (lake us-east-1): would create" in plan.stdout
+    deployed = _mlmon("alarms", "deploy", "--config", str(config))
+    assert deployed.returncode == 0, deployed.stderr
+    assert "dashboard ml-performance-lake (lake us-east-1): created" in deployed.stdout
+    again = _mlmon("alarms", "deploy", "--config", str(config))
+    assert {line.rsplit(": ", 1)[1] for line in again.stdout.splitlines()} == {"unchanged"}

@@ -140,6 +140,23 @@ def test_role_that_cannot_be_assumed_fails_its_account_only(fleet: Any) -> None:
     runs = published(session, config, "pipeline_runs", DT).to_pylist()
     latest = [r for r in runs if r["run_id"] == result.run_id and r["table_name"] == "cloudwatch_metrics"]
     assert latest[0]["status"] == "failed" and ACCOUNTS[1] in latest[0]["message"]
+    # the alarms hear of it: two nights reported (MLLake/NightsFailed in the lake account), one of them failed
+    assert _night_signals(session, "NightsFailed") == {"SampleCount": 2.0, "Sum": 1.0}
+
+
+def _night_signals(session: Any, metric: str) -> dict[str, float]:
+    """How many datapoints the nights emitted for `metric`, and their sum (the stack's clock stands still)."""
+    found = {}
+    for stat in ("SampleCount", "Sum"):
+        query = {
+            "Id": "m",
+            "MetricStat": {"Metric": {"Namespace": "MLLake", "MetricName": metric}, "Period": 86400, "Stat": stat},
+        }
+        result = session.client("cloudwatch").get_metric_data(
+            MetricDataQueries=[query], StartTime=datetime(2000, 1, 1, tzinfo=UTC), EndTime=datetime(2100, 1, 1, tzinfo=UTC)
+        )
+        found[stat] = sum(result["MetricDataResults"][0]["Values"])
+    return found
 
 
 def test_incomplete_results_fail_the_source_instead_of_vanishing(fleet: Any) -> None:

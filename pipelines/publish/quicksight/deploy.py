@@ -10,7 +10,6 @@ checked offline before any call (check.py).
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -23,6 +22,7 @@ import botocore.session
 from botocore.exceptions import ClientError
 
 from pipelines.errors import FatalError
+from pipelines.publish.diff import request_diff
 from pipelines.publish.quicksight.check import require_valid
 
 HASH_TAG = "mlmon:content-hash"
@@ -118,7 +118,7 @@ def deploy_asset(
     tags = quicksight.list_tags_for_resource(ResourceArn=found["Arn"]).get("Tags", [])
     if tag in tags:
         return AssetChange(kind.name, asset_id, UNCHANGED)
-    diff = tuple(_diff(_deployed(quicksight, kind, ids, found), request))
+    diff = tuple(request_diff(_deployed(quicksight, kind, ids, found), request, _NOT_COMPARED))
     if not apply:
         return AssetChange(kind.name, asset_id, UPDATED, diff)
     updated = _retrying(waiting, kind.call(quicksight, "update"), **_update_params(kind, request))
@@ -207,32 +207,6 @@ def _deployed(quicksight: Any, kind: AssetKind, ids: Mapping[str, str], found: M
     if kind in (ANALYSIS, DASHBOARD):
         return dict(kind.call(quicksight, "describe", "_definition")(**ids))
     return dict(found)
-
-
-def _diff(deployed: Mapping[str, Any], wanted: Mapping[str, Any], limit: int = 80) -> list[str]:
-    """A unified diff of the wanted request against the deployed asset, over the keys the request sets."""
-    before = _shaped_like(deployed, wanted)
-    after = {k: v for k, v in wanted.items() if k not in _NOT_COMPARED}
-    lines = list(
-        difflib.unified_diff(
-            json.dumps(before, indent=1, sort_keys=True).splitlines(),
-            json.dumps(after, indent=1, sort_keys=True).splitlines(),
-            "deployed",
-            "wanted",
-            n=2,
-            lineterm="",
-        )
-    )
-    return lines[:limit] + ([f"... {len(lines) - limit} more lines"] if len(lines) > limit else [])
-
-
-def _shaped_like(deployed: Any, wanted: Any) -> Any:
-    """`deployed` cut to the keys `wanted` has: what the service adds (defaults, times, ARNs) is not a change."""
-    if isinstance(wanted, Mapping) and isinstance(deployed, Mapping):
-        return {k: _shaped_like(deployed[k], wanted[k]) for k in wanted if k in deployed and k not in _NOT_COMPARED}
-    if isinstance(wanted, list) and isinstance(deployed, list) and len(wanted) == len(deployed):
-        return [_shaped_like(d, w) for d, w in zip(deployed, wanted, strict=True)]
-    return deployed
 
 
 def _version(version_arn: str | None) -> int | None:

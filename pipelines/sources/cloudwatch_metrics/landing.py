@@ -10,6 +10,7 @@ from pipelines.lake.schemas import CLOUDWATCH_METRICS
 from pipelines.sources.cloudwatch_metrics.decode import install_fast_decoder
 from pipelines.sources.cloudwatch_metrics.discovery import iter_metric_series
 from pipelines.sources.cloudwatch_metrics.fetch import iter_metric_data
+from pipelines.sources.cloudwatch_metrics.monitoring import monitoring_reads
 from pipelines.sources.cloudwatch_metrics.plan import plan_queries
 from pipelines.sources.cloudwatch_metrics.table import cloudwatch_metrics_table, write_parquet_bytes
 from pipelines.sources.landing import Landing, SourceLander
@@ -23,7 +24,9 @@ def land_cloudwatch_metrics(session: Session, config: Config, night: date, run_i
     """Stage partitions dt=`night` and its `cloudwatch.lookback_days` before it (CloudWatch data arrives late).
 
     An account x region that fails keeps its published files in every one of those partitions.
-    Each account x region reports series, queries and datapoints.
+    Each account x region reports series, queries and datapoints. Sources with `cloudwatch_via:
+    monitoring_account` are read together, once per region, through `cloudwatch.monitoring_account`,
+    and still land one file per account x region.
     """
     window = night_window(night, config.cloudwatch.lookback_days)
 
@@ -36,7 +39,15 @@ def land_cloudwatch_metrics(session: Session, config: Config, night: date, run_i
         return AccountRows(table, {"series": len(series), "queries": len(queries), "datapoints": table.num_rows})
 
     return land_per_account(
-        session, config, CLOUDWATCH_METRICS, night, run_id, extract, days=window.days, encode=write_parquet_bytes
+        session,
+        config,
+        CLOUDWATCH_METRICS,
+        night,
+        run_id,
+        extract,
+        days=window.days,
+        encode=write_parquet_bytes,
+        read_elsewhere=monitoring_reads(session, config, window),
     )
 
 

@@ -34,8 +34,11 @@ class MetricQuery:
     stat: str  # Average, Sum, ..., p99
     period_seconds: int
     unit: str | None = None  # as CloudWatch reports it, when known
+    # Asked from an OAM monitoring account: the query names the series' owning account (AccountId).
+    cross_account: bool = False
 
     def to_api(self) -> dict[str, object]:
+        owner: dict[str, object] = {"AccountId": self.series.account_id} if self.cross_account else {}
         return {
             "Id": self.id,
             "MetricStat": {
@@ -48,4 +51,5 @@ class MetricQuery:
                 "Stat": self.stat,
             },
             "ReturnData": True,
+            **owner,
         }

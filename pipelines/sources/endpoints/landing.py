@@ -17,7 +17,10 @@ SOURCE = ENDPOINTS.name
 
 def land_endpoints(session: Session, config: Config, night: date, run_id: str) -> Landing:
     """One file from the config: what readers join ML health to business results by."""
-    rows = [{"endpoint_name": name, **e.model_dump()} for name, e in sorted(config.endpoints.items())]
+    rows = [
+        {"endpoint_name": name, **e.model_dump(include={"business_unit", "product", "owner"})}
+        for name, e in sorted(config.endpoints.items())
+    ]
     stager = Stager(session, config.lake, ENDPOINTS, run_id)
     stager.add(None, "part-config", pa.Table.from_pylist(rows, schema=ENDPOINTS.schema))
     return Landing(SOURCE, stager.staged(), counts={"rows": len(rows)})

@@ -1,0 +1,1 @@
+"""Alarms, EventBridge rules and the operations dashboard as code, built from the fleet the lake knows."""
