@@ -4,8 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DAYS   ?= 14
+# make deploy / destroy (README, "Deploying to AWS"): STACK, CONFIG and ARTIFACTS; REGION defaults to the config's lake.region
+STACK     ?=
+CONFIG    ?=
+ARTIFACTS ?=
+REGION    ?=
 
-.PHONY: help venv demo test test-fast bench lint clean local-stack
+.PHONY: help venv demo test test-fast bench lint clean local-stack deploy destroy
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,6 +42,12 @@ bench: $(STAMP) ## speed and memory targets (ratios against baselines measured i
 
 local-stack: $(STAMP) ## serve the local AWS emulator until interrupted
 	$(BIN)/mlmon local-stack
+
+deploy: $(STAMP) ## build the wheel, upload it, create or update the stack: STACK=ml-lake CONFIG=prod.yaml ARTIFACTS=s3://bucket/mlmon/
+	$(BIN)/python glue_jobs/deploy_stack.py deploy --stack "$(STACK)" --config "$(CONFIG)" --artifacts "$(ARTIFACTS)" $(if $(REGION),--region $(REGION))
+
+destroy: $(STAMP) ## delete the stack (the lake bucket is kept): STACK=ml-lake CONFIG=prod.yaml (or REGION=...)
+	$(BIN)/python glue_jobs/deploy_stack.py destroy --stack "$(STACK)" $(if $(CONFIG),--config "$(CONFIG)") $(if $(REGION),--region $(REGION))
 
 clean: ## remove the venv and demo output
 	rm -rf $(VENV) out .pytest_cache

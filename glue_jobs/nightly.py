@@ -1,4 +1,4 @@
-"""AWS Glue Python-shell entry point for the nightly run (job arguments: --config_s3_uri, --date)."""
+"""AWS Glue entry point for a whole night in one job run (job arguments: --config_s3_uri, --date, --lookback_days)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,21 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config_s3_uri", required=True, help="s3://bucket/key of the pipeline YAML")
     parser.add_argument("--date", default=None, help="night to land, YYYY-MM-DD (default: yesterday UTC)")
+    parser.add_argument(
+        "--lookback_days",
+        type=int,
+        default=None,
+        help="days before the night re-read (default: the config's; a backfill gives 0)",
+    )
     args, _ = parser.parse_known_args(argv)
     configure_logging()
     bucket, key = split_s3_uri(args.config_s3_uri)
     text = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
     config = parse_config(yaml.safe_load(text), origin=args.config_s3_uri)
+    if args.lookback_days is not None:  # a backfill's nights each read their own day: the range covers late data
+        config = config.model_copy(
+            update={"cloudwatch": config.cloudwatch.model_copy(update={"lookback_days": args.lookback_days})}
+        )
     night = date.fromisoformat(args.date) if args.date else datetime.now(UTC).date() - timedelta(days=1)
     session = session_for(config)
     return 0 if run_night(config, night, session=session, engine=engine_for(config, session)).ok else 1

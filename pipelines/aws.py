@@ -126,10 +126,11 @@ class Session(boto3.Session):
         make: Any = super().client  # overloaded per service name in the stubs; here the name is data
         return make(service_name, *args, **kwargs)
 
-    def assume(self, role_arn: str, region: str, session_name: str = "mlmon") -> Session:
-        """A session in another account through STS; failures name the role, never the keys."""
+    def assume(self, role_arn: str, region: str, session_name: str = "mlmon", *, external_id: str | None = None) -> Session:
+        """A session in another account through STS; failures name the role, never the keys (nor the external id)."""
+        extra = {"ExternalId": external_id} if external_id else {}
         try:
-            creds = self.client("sts", region_name=region).assume_role(RoleArn=role_arn, RoleSessionName=session_name)[
+            creds = self.client("sts", region_name=region).assume_role(RoleArn=role_arn, RoleSessionName=session_name, **extra)[
                 "Credentials"
             ]
         except (ClientError, BotoCoreError) as error:

@@ -52,29 +52,107 @@ def _main(
     configure_logging(log_level, json_lines=log_format == "json")
 
 
+DateOption = Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="The night (UTC).")]
+RunIdOption = Annotated[str, typer.Option("--run-id", help="The night's run id, the same for every shard and the publish step.")]
+ShardsOption = Annotated[int, typer.Option("--shards", min=1, help="How many shards the night is split into (account x region).")]
+
+
 @app.command()
 def nightly(
     config: ConfigOption,
     date_: Annotated[
         Optional[datetime], typer.Option("--date", formats=["%Y-%m-%d"], help="Night to land (UTC); default yesterday.")
     ] = None,
+    shards: Annotated[
+        int, typer.Option(min=1, help="Land in N concurrent worker processes by account x region, then publish once.")
+    ] = 1,
 ) -> None:
     """Land one night for every source. Exit 0: all published; 1: a source failed or data was held back."""
     settings = _load(config)
-    from rich.progress import Progress
-
-    from pipelines.compose import engine_for, session_for
-    from pipelines.nightly import default_landers, run_night
+    from pipelines.compose import session_for
 
     session = session_for(settings)
+    night = date_.date() if date_ else _yesterday()
     try:
-        with Progress(transient=True, console=_stderr_console()) as progress:
-            task = progress.add_task("Model Monitor reports", total=None)
-            landers = default_landers(lambda done, total: progress.update(task, completed=done, total=total))
-            night = date_.date() if date_ else _yesterday()
-            result = run_night(settings, night, session=session, engine=engine_for(settings, session), landers=landers)
+        if shards > 1:
+            result = _sharded_night(config, settings, night, shards, session)
+        else:
+            result = _one_process_night(settings, night, session)
     except PipelineError as error:
         raise _fail(error) from None
+    _print_night(result)
+
+
+def _one_process_night(settings: Config, night: date, session: Any) -> Any:
+    from rich.progress import Progress
+
+    from pipelines.compose import engine_for
+    from pipelines.nightly import default_landers, run_night
+
+    with Progress(transient=True, console=_stderr_console()) as progress:
+        task = progress.add_task("Model Monitor reports", total=None)
+        landers = default_landers(lambda done, total: progress.update(task, completed=done, total=total))
+        return run_night(settings, night, session=session, engine=engine_for(settings, session), landers=landers)
+
+
+def _sharded_night(config: Path, settings: Config, night: date, shards: int, session: Any) -> Any:
+    """Each shard a worker process (`mlmon shard`), all at once, then the publish step here."""
+    from pipelines.compose import engine_for
+    from pipelines.fanout import publish_night, shard_plan
+    from pipelines.nightly import new_run_id
+    from pipelines.workers import run_workers
+
+    run_id = new_run_id()
+    common = ["--config", str(config), "--date", night.isoformat(), "--run-id", run_id, "--shards", str(shards)]
+    plan = shard_plan(settings, shards)
+    commands = {f"shard {s.index}": [*_worker_command(), "shard", *common, "--shard", str(s.index)] for s in plan}
+    for run in run_workers(commands, parallel=len(commands)).values():
+        if run.returncode not in (0, 1):  # 1: landed, with failed accounts the publish step reports
+            typer.echo(f"{run.name} exited {run.returncode}; its accounts count as failed\n{run.output}", err=True)
+    return publish_night(settings, night, run_id=run_id, shards=shards, session=session, engine=engine_for(settings, session))
+
+
+@app.command()
+def shard(
+    config: ConfigOption,
+    date_: DateOption,
+    run_id: RunIdOption,
+    shard_index: Annotated[int, typer.Option("--shard", min=0, help="Which shard to land, 0..N-1 (0 also lands the rest).")],
+    shards: ShardsOption,
+) -> None:
+    """Land (stage) one shard of a night and write its manifest; nothing is published. Exit 1: an account or source failed."""
+    settings = _load(config)
+    from pipelines.compose import session_for
+    from pipelines.fanout import land_shard
+
+    manifest = _guard(
+        lambda: land_shard(
+            settings, date_.date(), shard_index=shard_index, shards=shards, run_id=run_id, session=session_for(settings)
+        )
+    )
+    for one in manifest.landed:
+        typer.echo(f"{one.landing.source}: {len(one.landing.staged)} partitions staged, {len(one.landing.errors)} errors")
+    for error in manifest.errors:
+        typer.echo(f"FAILED {error}")
+    raise typer.Exit(code=1 if manifest.errors else 0)
+
+
+@app.command("publish-night")
+def publish_night_command(config: ConfigOption, date_: DateOption, run_id: RunIdOption, shards: ShardsOption) -> None:
+    """Audit and publish a sharded night from its shards' manifests (a missing one fails its accounts); exit as nightly."""
+    settings = _load(config)
+    from pipelines.compose import engine_for, session_for
+    from pipelines.fanout import publish_night
+
+    session = session_for(settings)
+    engine = engine_for(settings, session)
+    _print_night(
+        _guard(lambda: publish_night(settings, date_.date(), run_id=run_id, shards=shards, session=session, engine=engine))
+    )
+
+
+def _print_night(result: Any) -> None:
+    """Each account x region's CloudWatch read, each partition's fate, what was held back; exit 0 only if all published."""
     for account in result.landing("cloudwatch_metrics").accounts:
         state = f"FAILED: {account.error}" if account.error else f"{account.counts['datapoints']} datapoints"
         typer.echo(f"{account.account_id} {account.region}: {state}")
@@ -92,20 +170,33 @@ def backfill(
     start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First night (UTC).")],
     end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Last night (UTC), inclusive.")],
     force: Annotated[bool, typer.Option(help="Reload nights that are already published.")] = False,
+    parallel: Annotated[int, typer.Option(min=1, help="Land up to N nights at once, each in a worker process.")] = 1,
 ) -> None:
     """Land nights START..END; rerun after an interruption to resume where it stopped."""
     settings = _load(config)
-    from pipelines.backfill import run_backfill
+    from pipelines.backfill import NightRun, run_backfill
     from pipelines.compose import engine_for, session_for
+    from pipelines.workers import run_worker
+
+    def elsewhere(night: date) -> NightRun:
+        # The worker is a one-night backfill (own day only); this process already decided that the night is to land.
+        day = night.isoformat()
+        run = run_worker(
+            f"night {day}", [*_worker_command(), "backfill", "--config", str(config), "--start", day, "--end", day, "--force"]
+        )
+        return NightRun(day, run.ok, run.output)
 
     session = session_for(settings)
+    engine = engine_for(settings, session)
     try:
         result = run_backfill(
-            settings, start.date(), end.date(), session=session, engine=engine_for(settings, session), force=force
+            settings, start.date(), end.date(), session=session, engine=engine, force=force, parallel=parallel, runner=elsewhere
         )
     except (PipelineError, ValueError) as error:
         raise _fail(error) from None
     typer.echo(f"landed {len(result.nights)} nights, skipped {len(result.skipped)} already published")
+    for night in result.failed:
+        typer.echo(f"night {night}: not all published")
     raise typer.Exit(code=0 if result.ok else 1)
 
 
@@ -410,6 +501,11 @@ def _query_engine(settings: Config | None, duckdb: Path | None) -> Any:
     if settings is None:
         return LakeFileEngine(Path(str(duckdb)))
     return engine_for(settings, session_for(settings))
+
+
+def _worker_command() -> list[str]:
+    """This same program in a new process (the same interpreter and environment)."""
+    return [sys.executable, "-m", "pipelines"]
 
 
 def _stderr_console() -> Any:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pipelines.errors import ConfigError
 
 AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+ExternalId = Annotated[str, StringConstraints(min_length=2, max_length=1224, pattern=r"^[A-Za-z0-9+=,.@:/_-]+$")]
 RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
 _PERCENTILE = re.compile(r"^p\d{1,2}(\.\d+)?$")
@@ -43,6 +44,7 @@ class LakeConfig(_Strict):
 class AccountConfig(_Strict):
     account_id: AccountId
     role_arn: RoleArn | None = None
+    external_id: ExternalId | None = None  # what the role's trust policy asks AssumeRole to present (sts:ExternalId)
     regions: Annotated[list[Region], Field(min_length=1)]
     # How its CloudWatch metrics are read: with its own role, or once for all linked accounts through the
     # monitoring account of CloudWatch cross-account observability (`cloudwatch.monitoring_account`).
@@ -55,6 +57,7 @@ class MonitoringAccountConfig(_Strict):
     account_id: AccountId
     # omit: the current credentials are already in the monitoring account
     role_arn: RoleArn | None = None
+    external_id: ExternalId | None = None
 
 
 class CloudWatchConfig(_Strict):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -19,7 +20,7 @@ from pipelines.lake.catalog import ensure_lake
 from pipelines.lake.log_tables import append_log
 from pipelines.lake.runs import FAILED, PUBLISHED, QUARANTINED, RunRecord, write_run_records
 from pipelines.lake.schemas import SOURCE_REJECTIONS
-from pipelines.lake.staging import Switched
+from pipelines.lake.staging import StagedPartition, Switched
 from pipelines.logs import get_logger
 from pipelines.publish.alarms.signals import emit_night_signals, night_signals
 from pipelines.publish.apply_views import apply_views
@@ -37,6 +38,9 @@ from pipelines.sources.landing import Lander, Landing
 from pipelines.sources.model_monitor.landing import model_monitor_lander
 
 log = get_logger(__name__)
+
+# The audit of one staged partition: (session, config, staged, night) -> what became of it.
+Gate = Callable[[Session, Config, StagedPartition, str], GateOutcome]
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class NightResult:
 
 
 @dataclass(frozen=True)
-class _Landed:
+class Landed:
     """A source's landing and what it cost: API calls and estimated CloudWatch dollars while it ran."""
 
     landing: Landing
@@ -109,28 +113,59 @@ def run_night(
     """Land night `night` for every source: stage, audit and switch in (or hold back), finish, views, records.
 
     `engine` is where the views are created (Athena in AWS, DuckDB over a local stack's lake).
+    A sharded night (`pipelines.fanout`) is the same two halves: each shard lands its part, one step publishes.
     """
     run_id = run_id or new_run_id()
     started = _now()
     landers = default_landers() if landers is None else landers
     ensure_lake(session, config.lake)
-    landed = [_land(lander, session, config, night, run_id) for lander in landers]
-    outcomes = [audit_and_switch(session, config, staged, night.isoformat()) for one in landed for staged in one.landing.staged]
+    landed = land_sources(config, night, session=session, run_id=run_id, landers=landers)
+    return publish_landed(
+        config, night, session=session, engine=engine, run_id=run_id, landed=landed, landers=landers, started=started
+    )
+
+
+def land_sources(config: Config, night: date, *, session: Session, run_id: str, landers: Sequence[Lander]) -> list[Landed]:
+    """The landing half of a night: every source stages its partitions under run `run_id`; nothing is switched in."""
+    return [_land(lander, session, config, night, run_id) for lander in landers]
+
+
+def publish_landed(
+    config: Config,
+    night: date,
+    *,
+    session: Session,
+    engine: QueryEngine,
+    run_id: str,
+    landed: Sequence[Landed],
+    landers: Sequence[Lander],
+    started: datetime,
+    gate: Gate = audit_and_switch,
+    shard_calls: Mapping[str, int] | None = None,
+    shard_cost_usd: float = 0.0,
+) -> NightResult:
+    """The publishing half: audit and switch every staged partition (`gate`), the sources finish, views, records, signals.
+
+    `shard_calls`/`shard_cost_usd` are what other processes spent landing (a sharded night), added to this session's.
+    """
+    outcomes = [gate(session, config, staged, night.isoformat()) for one in landed for staged in one.landing.staged]
     for lander in landers:
         _finish(lander, session, config, night, run_id)
     _after_audit(session, config, night, run_id, [one.landing for one in landed], outcomes)
     view_error = _apply_views(session, config, engine, run_id)
     switched = [o.switched for o in outcomes if o.switched]
     ingestions = [] if view_error else _refresh_reports(session, config, night, switched, run_id)
-    records = _records(run_id, night, started, landed, outcomes, view_error)
+    records = _records(run_id, night, started, list(landed), outcomes, view_error)
     write_run_records(session, config.lake, records)
+    calls = Counter(session.calls.snapshot())
+    calls.update(shard_calls or {})
     result = NightResult(
         night.isoformat(),
         run_id,
         switched,
         records,
-        session.calls.snapshot(),
-        session.calls.cloudwatch_cost_usd(),
+        dict(calls),
+        session.calls.cloudwatch_cost_usd() + shard_cost_usd,
         outcomes,
         [one.landing for one in landed],
         ingestions,
@@ -147,7 +182,7 @@ def run_night(
     return result
 
 
-def _land(lander: Lander, session: Session, config: Config, night: date, run_id: str) -> _Landed:
+def _land(lander: Lander, session: Session, config: Config, night: date, run_id: str) -> Landed:
     """One source; a failure of the whole source is reported, never the end of the night."""
     calls_before, cost_before = sum(session.calls.snapshot().values()), session.calls.cloudwatch_cost_usd()
     try:
@@ -164,7 +199,7 @@ def _land(lander: Lander, session: Session, config: Config, night: date, run_id:
         counts=landing.counts,
     )
     calls = sum(session.calls.snapshot().values()) - calls_before
-    return _Landed(landing, calls, session.calls.cloudwatch_cost_usd() - cost_before)
+    return Landed(landing, calls, session.calls.cloudwatch_cost_usd() - cost_before)
 
 
 def _finish(lander: Lander, session: Session, config: Config, night: date, run_id: str) -> None:
@@ -231,7 +266,7 @@ def _refresh_reports(session: Session, config: Config, night: date, switched: li
 
 
 def _records(
-    run_id: str, night: date, started: datetime, landed: list[_Landed], outcomes: list[GateOutcome], view_error: str | None
+    run_id: str, night: date, started: datetime, landed: list[Landed], outcomes: list[GateOutcome], view_error: str | None
 ) -> list[RunRecord]:
     """The night's pipeline_runs rows: one per audited partition, one per day a source failed as a whole, the views'."""
     source_of = {staged.table: one for one in landed for staged in one.landing.staged}
@@ -259,7 +294,7 @@ def _records(
     return records
 
 
-def _record(outcome: GateOutcome, night: date, started: datetime, source: _Landed) -> RunRecord:
+def _record(outcome: GateOutcome, night: date, started: datetime, source: Landed) -> RunRecord:
     """The pipeline_runs row of one audited partition: a source that failed in part makes it `failed` even when switched in."""
     staged, report = outcome.staged, outcome.report
     errors = "; ".join(source.landing.errors) or None

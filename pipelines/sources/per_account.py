@@ -65,13 +65,18 @@ def land_per_account(
     days = days if days is not None else [night.isoformat()]
     stager = Stager(session, config.lake, spec, run_id, encode=encode)
     results: list[AccountRegionResult] = []
+    external_ids = {s.account_id: s.external_id for s in config.sources}
     for account_id, role_arn, region in account_regions(config):
         elsewhere = (read_elsewhere or {}).get((account_id, region))
         try:
             if elsewhere is not None:
                 extracted = elsewhere()
             else:
-                source_session = session.assume(role_arn, region) if role_arn else session.in_region(region)
+                source_session = (
+                    session.assume(role_arn, region, external_id=external_ids.get(account_id))
+                    if role_arn
+                    else session.in_region(region)
+                )
                 extracted = extract(source_session, account_id, region)
         except (PipelineError, ClientError, BotoCoreError) as error:
             result = AccountRegionResult(account_id, region, error=f"{type(error).__name__}: {error}")

@@ -55,10 +55,14 @@ def deploy_fleet(session: Session, config: Config, placed: Sequence[Placed], *, 
     """Converge every place on its share of `placed`; apply=False describes only (the plan)."""
     wanted = {place: [p for p in placed if (p.account_id, p.role_arn, p.region) == place] for place in places(config, placed)}
     changes: list[Change] = []
+    external_ids = {s.account_id: s.external_id for s in config.sources}
     for (account, role, region), mine in wanted.items():
         who = account or "lake"
         try:
-            target = session.in_region(region) if account is None or role is None else session.assume(role, region)
+            if account is None or role is None:
+                target = session.in_region(region)
+            else:
+                target = session.assume(role, region, external_id=external_ids.get(account))
             changes += _converge(target, mine, who, region, apply)
         except (PipelineError, ClientError, BotoCoreError) as error:
             changes.append(Change("account", who, who, region, FAILED, error=f"{type(error).__name__}: {error}"))

@@ -92,7 +92,11 @@ def monitoring_reads(session: Session, config: Config, window: Window) -> dict[t
     def read_region(region: str) -> Mapping[str, AccountRows] | str:
         accounts = by_region[region]
         try:
-            reader = session.assume(monitoring.role_arn, region) if monitoring.role_arn else session.in_region(region)
+            reader = (
+                session.assume(monitoring.role_arn, region, external_id=monitoring.external_id)
+                if monitoring.role_arn
+                else session.in_region(region)
+            )
             cloudwatch = reader.client("cloudwatch", region_name=region)
             install_fast_decoder(cloudwatch)
             rows = read_linked_accounts(cloudwatch, region, accounts, config.cloudwatch, window)

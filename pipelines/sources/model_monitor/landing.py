@@ -57,7 +57,7 @@ class _Readers:
         if key not in self._clients:
             source = owner.source
             if source is not None and source.role_arn:
-                reader = self.session.assume(source.role_arn, owner.region)
+                reader = self.session.assume(source.role_arn, owner.region, external_id=source.external_id)
             else:
                 reader = self.session.in_region(owner.region)
             self._clients[key] = reader.client("s3", region_name=owner.region)

@@ -1,0 +1,53 @@
+"""AWS Glue Python-shell entry point for a sharded night's final step: audit and publish every shard's files.
+
+Job arguments --config_s3_uri --date --run_id --shards. Exit 0 when everything was published, 1 when an account or
+source failed (a missing shard manifest included) or a partition was quarantined.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+
+import boto3
+import yaml
+
+from pipelines.compose import engine_for, session_for
+from pipelines.config import Config, parse_config
+from pipelines.fanout import publish_night
+from pipelines.lake.paths import split_s3_uri
+from pipelines.logs import configure_logging
+
+
+def main(argv: list[str]) -> int:
+    args = _arguments(argv)
+    configure_logging()
+    config = config_from_s3(args.config_s3_uri)
+    session = session_for(config)
+    result = publish_night(
+        config, args.date, run_id=args.run_id, shards=args.shards, session=session, engine=engine_for(config, session)
+    )
+    return 0 if result.ok else 1
+
+
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    # Glue passes its own arguments too (--job-bookmark-option, --JOB_NAME, ...): ignore what we don't know.
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config_s3_uri", required=True, help="s3://bucket/key of the pipeline YAML")
+    parser.add_argument("--date", required=True, type=date.fromisoformat, help="the night, YYYY-MM-DD (UTC)")
+    parser.add_argument("--run_id", required=True, help="the night's run id, the same for every shard and the publish step")
+    parser.add_argument("--shards", required=True, type=int, help="how many shards the night is split into")
+    args, _ = parser.parse_known_args(argv)
+    return args
+
+
+def config_from_s3(uri: str) -> Config:
+    """The pipeline's YAML kept in S3 (this script travels alone; the package comes as a wheel)."""
+    bucket, key = split_s3_uri(uri)
+    text = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    return parse_config(yaml.safe_load(text), origin=uri)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
