@@ -6,12 +6,7 @@ import argparse
 import sys
 from datetime import UTC, date, datetime, timedelta
 
-import boto3
-import yaml
-
-from pipelines.compose import engine_for, session_for
-from pipelines.config import parse_config
-from pipelines.lake.paths import split_s3_uri
+from pipelines.compose import config_from_s3, engine_for, session_for
 from pipelines.logs import configure_logging
 from pipelines.nightly import run_night
 
@@ -29,9 +24,7 @@ def main(argv: list[str]) -> int:
     )
     args, _ = parser.parse_known_args(argv)
     configure_logging()
-    bucket, key = split_s3_uri(args.config_s3_uri)
-    text = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-    config = parse_config(yaml.safe_load(text), origin=args.config_s3_uri)
+    config = config_from_s3(args.config_s3_uri)
     if args.lookback_days is not None:  # a backfill's nights each read their own day: the range covers late data
         config = config.model_copy(
             update={"cloudwatch": config.cloudwatch.model_copy(update={"lookback_days": args.lookback_days})}

@@ -10,13 +10,8 @@ import argparse
 import sys
 from datetime import date
 
-import boto3
-import yaml
-
-from pipelines.compose import engine_for, session_for
-from pipelines.config import Config, parse_config
+from pipelines.compose import config_from_s3, engine_for, session_for
 from pipelines.fanout import publish_night
-from pipelines.lake.paths import split_s3_uri
 from pipelines.logs import configure_logging
 
 
@@ -40,13 +35,6 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--shards", required=True, type=int, help="how many shards the night is split into")
     args, _ = parser.parse_known_args(argv)
     return args
-
-
-def config_from_s3(uri: str) -> Config:
-    """The pipeline's YAML kept in S3 (this script travels alone; the package comes as a wheel)."""
-    bucket, key = split_s3_uri(uri)
-    text = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-    return parse_config(yaml.safe_load(text), origin=uri)
 
 
 if __name__ == "__main__":

@@ -21,3 +21,16 @@ def engine_for(config: Config, session: Session) -> QueryEngine:
     from pipelines.query.athena import AthenaEngine  # awswrangler's Athena module is slow to import
 
     return AthenaEngine(session, config.lake)
+
+
+def config_from_s3(uri: str) -> Config:
+    """The pipeline's YAML kept in S3, for the Glue jobs (their scripts travel alone; the package comes as a wheel)."""
+    import boto3
+    import yaml
+
+    from pipelines.config import parse_config
+    from pipelines.lake.paths import split_s3_uri
+
+    bucket, key = split_s3_uri(uri)
+    text = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    return parse_config(yaml.safe_load(text), origin=uri)
