@@ -1,22 +1,31 @@
-"""`mlmon`: the composition root. Only this module (and the Glue shims) reads argv and the environment."""
+"""`mlmon`: the composition root. Only this package (and the Glue shims) reads argv and the environment."""
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, Optional
 
 import typer
 
-from pipelines.config import Config, load_config
+from pipelines.cli.publish import alarms_app, quicksight_app
+from pipelines.cli.quarantine import quarantine_app
+from pipelines.cli.support import (
+    ConfigOption,
+    _fail,
+    _guard,
+    _lake_session,
+    _load,
+    _query_engine,
+    _stderr_console,
+    _worker_command,
+    _yesterday,
+)
+from pipelines.config import Config
 from pipelines.errors import PipelineError
 from pipelines.logs import configure_logging
-
-T = TypeVar("T")
 
 app = typer.Typer(
     help="ML performance lake: SageMaker model health next to business KPIs, every night.",
@@ -24,24 +33,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Pipeline YAML configuration (see README).")]
-
-
-def _yesterday() -> date:
-    return datetime.now(UTC).date() - timedelta(days=1)
-
-
-def _fail(error: Exception) -> typer.Exit:
-    typer.echo(f"error: {error}", err=True)
-    return typer.Exit(code=2)
-
-
-def _load(path: Path) -> Config:
-    try:
-        return load_config(path)
-    except PipelineError as error:
-        raise _fail(error) from None
 
 
 @app.callback()
@@ -287,244 +278,9 @@ def demo(
     typer.echo(summary.text)
 
 
-quarantine_app = typer.Typer(help="What the audit held back and why; publish or delete it.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
-TableOption = Annotated[str, typer.Option(help="Table name, e.g. cloudwatch_metrics.")]
-DtOption = Annotated[Optional[str], typer.Option("--date", help="Partition (YYYY-MM-DD); omit for unpartitioned tables.")]
-RunOption = Annotated[Optional[str], typer.Option("--run", help="Run id (default: the newest quarantined run).")]
-
-
-@quarantine_app.command("list")
-def quarantine_list(config: ConfigOption) -> None:
-    """Every quarantined partition: table, date, run, rows, failed expectations."""
-    from pipelines.audit.quarantine import list_quarantined
-
-    settings = _load(config)
-    items = list_quarantined(_lake_session(settings), settings.lake)
-    for item in items:
-        typer.echo(f"{item.table}\t{item.dt or '-'}\t{item.run_id}\t{item.rows} rows\t{', '.join(item.failed)}")
-    if not items:
-        typer.echo("nothing quarantined")
-
-
-@quarantine_app.command("show")
-def quarantine_show(config: ConfigOption, table: TableOption, date_: DtOption = None, run: RunOption = None) -> None:
-    """Why a partition was held back: the summary and the full validation result (JSON)."""
-    import json as _json
-
-    from pipelines.audit.quarantine import find, verdict
-
-    settings = _load(config)
-    session = _lake_session(settings)
-    item = _guard(lambda: find(session, settings.lake, table, date_, run))
-    typer.echo(f"{item.ref}: {item.rows} rows at {item.uri}\n{item.summary}\n")
-    typer.echo(_json.dumps(verdict(session, item), indent=1, default=str))
-
-
-@quarantine_app.command("release")
-def quarantine_release(
-    config: ConfigOption,
-    table: TableOption,
-    reason: Annotated[str, typer.Option(help="Why the data is right after all (recorded).")],
-    date_: DtOption = None,
-    run: RunOption = None,
-    by: Annotated[Optional[str], typer.Option(help="Who decided (default: $USER).")] = None,
-    force: Annotated[bool, typer.Option(help="Replace a partition published by a newer run since.")] = False,
-) -> None:
-    """Publish a quarantined partition after a person decided; the decision goes to pipeline_runs."""
-    from pipelines.audit.decisions import release_quarantined
-
-    settings = _load(config)
-    who = by or os.environ.get("USER") or "unknown"
-    switched = _guard(lambda: release_quarantined(_lake_session(settings), settings, table, date_, run, who, reason, force))
-    typer.echo(f"released {table} {date_ or '-'}: readers now see {switched.location}")
-
-
-@quarantine_app.command("drop")
-def quarantine_drop(
-    config: ConfigOption,
-    table: TableOption,
-    reason: Annotated[str, typer.Option(help="Why the data is discarded (recorded).")],
-    date_: DtOption = None,
-    run: RunOption = None,
-    by: Annotated[Optional[str], typer.Option(help="Who decided (default: $USER).")] = None,
-) -> None:
-    """Delete a quarantined partition for good; the decision goes to pipeline_runs."""
-    from pipelines.audit.decisions import drop_quarantined
-
-    settings = _load(config)
-    who = by or os.environ.get("USER") or "unknown"
-    item = _guard(lambda: drop_quarantined(_lake_session(settings), settings, table, date_, run, who, reason))
-    typer.echo(f"dropped {item.ref}")
-
-
-quicksight_app = typer.Typer(
-    help="The executive report as code: QuickSight data source, datasets, analysis and dashboard.", no_args_is_help=True
-)
 app.add_typer(quicksight_app, name="quicksight")
-AssetsOption = Annotated[Optional[Path], typer.Option("--assets", help="The assets folder (default: the installed quicksight/).")]
-
-
-@quicksight_app.command("plan")
-def quicksight_plan(config: ConfigOption, assets: AssetsOption = None) -> None:
-    """What a deploy would create, update (with a diff against what is deployed) or leave alone; changes nothing."""
-    _quicksight_release(config, assets, apply=False)
-
-
-@quicksight_app.command("deploy")
-def quicksight_deploy(config: ConfigOption, assets: AssetsOption = None) -> None:
-    """Create or update every asset in dependency order and publish the dashboard; a second deploy changes nothing."""
-    _quicksight_release(config, assets, apply=True)
-
-
-@quicksight_app.command("export")
-def quicksight_export(config: ConfigOption, assets: AssetsOption = None) -> None:
-    """Write the deployed analysis (edited in the console) back into the assets folder, placeholders restored."""
-    from pipelines.publish.quicksight.assets import QUICKSIGHT_DIR
-    from pipelines.publish.quicksight.release import export_release
-
-    settings = _load(config)
-    if settings.quicksight is None:
-        raise _fail(ValueError(f"{config}: no quicksight: section (account_id, owners, viewers)"))
-    client = _lake_session(settings).client("quicksight")
-    for path in _guard(lambda: export_release(client, settings, assets or QUICKSIGHT_DIR)):
-        typer.echo(f"wrote {path}")
-
-
-@quicksight_app.command("preview")
-def quicksight_preview(
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Pipeline configuration.")] = None,
-    duckdb: Annotated[Optional[Path], typer.Option("--duckdb", help="Render from a lake.duckdb file of `mlmon demo`.")] = None,
-    out: Annotated[Path, typer.Option(help="Where dashboard.html goes.")] = Path("out"),
-    assets: AssetsOption = None,
-) -> None:
-    """Render the dashboard's definition with the lake's data as one offline HTML page (no AWS account needed)."""
-    import json
-
-    from pipelines.publish.quicksight.assets import QUICKSIGHT_DIR
-    from pipelines.publish.quicksight.preview import render_preview
-
-    if (config is None) == (duckdb is None):
-        raise _fail(ValueError("give exactly one of --config or --duckdb"))
-    directory = assets or QUICKSIGHT_DIR
-    analysis = json.loads((directory / "analysis.json").read_text(encoding="utf-8"))
-    engine = _query_engine(_load(config) if config else None, duckdb)
-    page = _guard(lambda: render_preview(analysis, directory, engine, out, now=datetime.now(UTC)))
-    typer.echo(f"wrote {page}")
-
-
-alarms_app = typer.Typer(
-    help="CloudWatch alarms, EventBridge rules and the operations dashboard for the fleet.", no_args_is_help=True
-)
 app.add_typer(alarms_app, name="alarms")
-
-
-@alarms_app.command("plan")
-def alarms_plan(config: ConfigOption) -> None:
-    """What a deploy would create, update (with a diff), delete (ours, no longer wanted) or leave alone; changes nothing."""
-    _alarms(config, apply=False)
-
-
-@alarms_app.command("deploy")
-def alarms_deploy(config: ConfigOption) -> None:
-    """Alarms per endpoint and for the pipeline, Model Monitor rules, the dashboard; exit 1 if an account failed."""
-    _alarms(config, apply=True)
-
-
-def _alarms(config: Path, *, apply: bool) -> None:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from pipelines.compose import engine_for, session_for
-    from pipelines.publish.alarms.definitions import fleet_requests
-    from pipelines.publish.alarms.deploy import FAILED, deploy_fleet
-    from pipelines.publish.alarms.fleet import fleet_of_lake
-
-    settings = _load(config)
-    session = session_for(settings)
-    try:
-        placed = fleet_requests(settings, fleet_of_lake(engine_for(settings, session)))
-        changes = deploy_fleet(session, settings, placed, apply=apply)
-    except PipelineError as error:
-        raise _fail(error) from None
-    except (ClientError, BotoCoreError) as error:
-        raise _fail(RuntimeError(f"CloudWatch/EventBridge: {error}")) from None
-    for change in changes:
-        verb = (
-            change.action
-            if apply
-            else {"created": "would create", "updated": "would update", "deleted": "would delete"}.get(
-                change.action, change.action
-            )
-        )
-        typer.echo(
-            f"{change.kind} {change.name} ({change.account} {change.region}): {verb}"
-            + (f": {change.error}" if change.error else "")
-        )
-        for line in change.diff:
-            typer.echo(f"    {line}")
-    raise typer.Exit(code=1 if any(c.action == FAILED for c in changes) else 0)
-
-
-def _quicksight_release(config: Path, assets: Path | None, *, apply: bool) -> None:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from pipelines.publish.quicksight.assets import QUICKSIGHT_DIR
-    from pipelines.publish.quicksight.release import build_release, deploy_release, lake_columns
-
-    settings = _load(config)
-    if settings.quicksight is None:
-        raise _fail(ValueError(f"{config}: no quicksight: section (account_id, owners, viewers)"))
-    session = _lake_session(settings)
-    directory = assets or QUICKSIGHT_DIR
-    try:
-        release = build_release(settings, lake_columns(session, settings, directory), directory)
-        changes = deploy_release(session.client("quicksight"), release, apply=apply)
-    except PipelineError as error:
-        raise _fail(error) from None
-    except (ClientError, BotoCoreError) as error:
-        raise _fail(RuntimeError(f"QuickSight: {error}")) from None
-    for change in changes:
-        verb = (
-            change.action if apply else {"created": "would create", "updated": "would update"}.get(change.action, change.action)
-        )
-        version = f" (version {change.version} published)" if apply and change.version else ""
-        typer.echo(f"{change.kind} {change.asset_id}: {verb}{version}")
-        for line in change.diff:
-            typer.echo(f"    {line}")
-
-
-def _query_engine(settings: Config | None, duckdb: Path | None) -> Any:
-    """A lake file's engine, or the config's lake through the engine its place calls for."""
-    from pipelines.compose import engine_for, session_for
-    from pipelines.query.export import LakeFileEngine
-
-    if settings is None:
-        return LakeFileEngine(Path(str(duckdb)))
-    return engine_for(settings, session_for(settings))
-
-
-def _worker_command() -> list[str]:
-    """This same program in a new process (the same interpreter and environment)."""
-    return [sys.executable, "-m", "pipelines"]
-
-
-def _stderr_console() -> Any:
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-def _lake_session(settings: Config) -> Any:
-    from pipelines.compose import session_for
-
-    return session_for(settings)
-
-
-def _guard(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except PipelineError as error:
-        raise _fail(error) from None
 
 
 def main() -> None:
