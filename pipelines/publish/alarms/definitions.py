@@ -101,59 +101,64 @@ def endpoint_alarms(config: Config, endpoint: FleetEndpoint, role_arn: str | Non
     ]
 
 
-def violation_alarm(config: Config, endpoint: FleetEndpoint) -> Placed:
-    """Model Monitor found violations for the endpoint (the night's MonitoringViolations datapoint, in the lake account)."""
-    name = f"{PREFIX}{endpoint.account_id}-{endpoint.region}-{endpoint.endpoint_name}-monitoring-violations"
-    request = {
+def _lake_alarm(
+    config: Config, name: str, description: str, metric: str, statistic: str, period: int, missing: str, **extra: Any
+) -> Placed:
+    """An alarm on one of the night's own signals (lake account): fires on any datapoint above zero."""
+    request: dict[str, Any] = {
         "AlarmName": name,
-        "AlarmDescription": f"{endpoint.endpoint_name} ({endpoint.business_unit}): Model Monitor reported violations last night",
+        "AlarmDescription": description,
         "Namespace": config.validation.metrics_namespace,
-        "MetricName": VIOLATIONS,
-        "Dimensions": violation_dimensions(endpoint.account_id, endpoint.region, endpoint.endpoint_name),
-        "Statistic": "Maximum",
-        "Period": 3600,
+        "MetricName": metric,
+        **extra,
+        "Statistic": statistic,
+        "Period": period,
         "EvaluationPeriods": 1,
         "Threshold": 0.0,
         "ComparisonOperator": "GreaterThanThreshold",
-        "TreatMissingData": "notBreaching",
+        "TreatMissingData": missing,
         "Tags": TAGS,
         **_actions(config),
     }
     return Placed("alarm", name, config.lake.region, request)
 
 
+def violation_alarm(config: Config, endpoint: FleetEndpoint) -> Placed:
+    """Model Monitor found violations for the endpoint (the night's MonitoringViolations datapoint)."""
+    return _lake_alarm(
+        config,
+        f"{PREFIX}{endpoint.account_id}-{endpoint.region}-{endpoint.endpoint_name}-monitoring-violations",
+        f"{endpoint.endpoint_name} ({endpoint.business_unit}): Model Monitor reported violations last night",
+        VIOLATIONS,
+        "Maximum",
+        3600,
+        "notBreaching",
+        Dimensions=violation_dimensions(endpoint.account_id, endpoint.region, endpoint.endpoint_name),
+    )
+
+
 def pipeline_alarms(config: Config) -> list[Placed]:
-    """The pipeline's own health: a partition held back, a night that failed or never reported."""
-    namespace = config.validation.metrics_namespace
-    quarantined: dict[str, Any] = {
-        "AlarmName": f"{PREFIX}pipeline-quarantined-partitions",
-        "AlarmDescription": "The nightly audit held back partitions: see mlmon quarantine list",
-        "Namespace": namespace,
-        "MetricName": QUARANTINED,
-        "Statistic": "Sum",
-        "Period": 3600,
-        "EvaluationPeriods": 1,
-        "Threshold": 0.0,
-        "ComparisonOperator": "GreaterThanThreshold",
-        "TreatMissingData": "notBreaching",
-        "Tags": TAGS,
-        **_actions(config),
-    }
-    failed: dict[str, Any] = {
-        "AlarmName": f"{PREFIX}pipeline-night-failed",
-        "AlarmDescription": "A night failed, or none reported for a day (missing data is breaching)",
-        "Namespace": namespace,
-        "MetricName": NIGHTS_FAILED,
-        "Statistic": "Maximum",
-        "Period": 86400,
-        "EvaluationPeriods": 1,
-        "Threshold": 0.0,
-        "ComparisonOperator": "GreaterThanThreshold",
-        "TreatMissingData": "breaching",
-        "Tags": TAGS,
-        **_actions(config),
-    }
-    return [Placed("alarm", str(r["AlarmName"]), config.lake.region, r) for r in (quarantined, failed)]
+    """The pipeline's own health: a partition held back, a night that failed or never reported (missing is breaching)."""
+    return [
+        _lake_alarm(
+            config,
+            f"{PREFIX}pipeline-quarantined-partitions",
+            "The nightly audit held back partitions: see mlmon quarantine list",
+            QUARANTINED,
+            "Sum",
+            3600,
+            "notBreaching",
+        ),
+        _lake_alarm(
+            config,
+            f"{PREFIX}pipeline-night-failed",
+            "A night failed, or none reported for a day (missing data is breaching)",
+            NIGHTS_FAILED,
+            "Maximum",
+            86400,
+            "breaching",
+        ),
+    ]
 
 
 def model_monitor_rules(config: Config, fleet: Sequence[FleetEndpoint], roles: dict[str, str | None]) -> list[Placed]:

@@ -42,7 +42,7 @@ class Problem:
 def check_request(operation: str, params: Mapping[str, Any]) -> list[Problem]:
     """Every problem of `params` for QuickSight's `operation` (e.g. CreateAnalysis); empty when it would be accepted."""
     try:
-        shape = _model().operation_model(operation).input_shape
+        shape = quicksight_model().operation_model(operation).input_shape
     except OperationNotFoundError:
         raise RequestError(f"QuickSight has no operation {operation!r}") from None
     if shape is None:
@@ -111,5 +111,6 @@ def _pattern(text: str | None) -> re.Pattern[str] | None:
 
 
 @functools.cache
-def _model() -> ServiceModel:
+def quicksight_model() -> ServiceModel:
+    """QuickSight's botocore service model, loaded once (reading it costs a JSON parse of several MB)."""
     return botocore.session.get_session().get_service_model("quicksight")

@@ -18,12 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.session
 from botocore.exceptions import ClientError
 
 from pipelines.errors import FatalError
 from pipelines.publish.diff import request_diff
-from pipelines.publish.quicksight.check import require_valid
+from pipelines.publish.quicksight.check import quicksight_model, require_valid
 
 HASH_TAG = "mlmon:content-hash"
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
@@ -134,7 +133,7 @@ def deploy_asset(
 
 def _update_params(kind: AssetKind, request: Mapping[str, Any]) -> dict[str, Any]:
     """The request cut to what Update* takes (tags and permissions have calls of their own)."""
-    shape = botocore.session.get_session().get_service_model("quicksight").operation_model(f"Update{kind.noun}").input_shape
+    shape = quicksight_model().operation_model(f"Update{kind.noun}").input_shape
     members = shape.members if shape is not None else {}
     return {k: v for k, v in request.items() if k in members}
 
