@@ -200,6 +200,8 @@ class AlertsConfig(_Strict):
     # When a drift or quality alarm fires: start this SageMaker pipeline / Lambda / state machine (optional).
     retrain_target_arn: TargetArn | None = None
     retrain_role_arn: RoleArn | None = None  # the role EventBridge uses to start it (SageMaker pipelines, Step Functions)
+    # The role glue_jobs/reader-role.yaml makes in each source account for EventBridge to forward alerts to the lake's bus.
+    forwarder_role_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")] = "MlLakeEventForwarder"
     # The operations dashboard (CloudWatch, in the lake account and region).
     dashboard_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,255}$")] = "ml-performance-lake"
 
@@ -220,6 +222,14 @@ class Config(_Strict):
     @model_validator(mode="after")
     def _monitoring_account(self) -> Config:
         _check_monitoring_account(self.sources, self.cloudwatch)
+        return self
+
+    @model_validator(mode="after")
+    def _topic_beside_the_lake(self) -> Config:
+        """The lake's alarms notify the topic, and an alarm's topic must be in its region."""
+        topic = self.alerts.sns_topic_arn
+        if topic and topic.split(":")[3] != self.lake.region:
+            raise ValueError(f"alerts.sns_topic_arn {topic} is not in lake.region {self.lake.region}: make the topic there")
         return self
 
 

@@ -85,7 +85,9 @@ JOB_ROLE_NOT_EXERCISED = {
     "quicksight:DeleteDataSource": "the same, for the data source",
     "iam:PassRole": "PutTargets with the retraining rule's RoleArn: an IAM check, not an API call",
 }
-READER_ROLE_NOT_EXERCISED: dict[str, str] = {}
+READER_ROLE_NOT_EXERCISED = {
+    "iam:PassRole": "PutTargets with the forwarder role as a rule's RoleArn: an IAM check, not an API call",
+}
 
 
 def iam_actions(call: str) -> tuple[str, ...]:

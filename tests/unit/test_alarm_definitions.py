@@ -13,8 +13,9 @@ import pytest
 from botocore.validate import ParamValidator
 
 from pipelines.config import Config, parse_config
-from pipelines.publish.alarms.definitions import MODEL_MONITOR_RULE, RETRAIN_RULE, Placed, fleet_requests
+from pipelines.publish.alarms.definitions import RETRAIN_RULE, Placed, fleet_requests
 from pipelines.publish.alarms.fleet import FleetEndpoint, fleet_of_lake
+from pipelines.publish.alarms.routing import ENDPOINT_ALARMS_RULE, MODEL_MONITOR_RULE
 from pipelines.publish.alarms.signals import night_signals
 from pipelines.query.local import run_query
 from pipelines.query.view_sql import ViewError
@@ -74,7 +75,7 @@ def test_each_variant_gets_latency_and_5xx_alarms_in_its_own_account_and_region(
     ]
     assert request["Threshold"] == 250_000.0  # the endpoint's own 250 ms, in CloudWatch's microseconds
     assert (request["EvaluationPeriods"], request["DatapointsToAlarm"], request["Period"]) == (3, 3, 300)
-    assert request["AlarmActions"] == request["OKActions"] == [TOPIC]
+    assert "AlarmActions" not in request and "OKActions" not in request  # their state changes travel as events
     router = placed["mlmon-payments-router-eu-AllTraffic-model-latency-p99"]
     assert (router.region, router.request["Threshold"]) == ("eu-west-1", 1_000_000.0)  # the default 1000 ms
     rate = placed["mlmon-recommender-prod-AllTraffic-5xx-rate"]
@@ -102,19 +103,54 @@ def test_monitored_endpoints_get_a_violation_alarm_and_the_pipeline_watches_itse
     assert placed["mlmon-pipeline-quarantined-partitions"].request["MetricName"] == "QuarantinedPartitions"
 
 
-def test_model_monitor_rules_sit_where_monitors_run_and_notify_the_topic() -> None:
-    rules = [p for p in fleet_requests(_config(), FLEET) if p.name == MODEL_MONITOR_RULE]
-    assert [(r.account_id, r.region) for r in rules] == [("111111111111", "us-east-1"), ("222222222222", "us-east-1")]
-    pattern = json.loads(rules[0].request["EventPattern"])
-    assert pattern["detail-type"] == ["SageMaker Processing Job State Change"]
-    assert pattern["detail"]["$or"] == [
+def test_alerts_are_forwarded_from_every_source_place_to_the_lake_bus_and_from_there_to_the_topic() -> None:
+    rules = [p for p in fleet_requests(_config(), FLEET) if p.kind == "rule"]
+    where = {(r.name, r.account_id, r.region) for r in rules}
+    assert where == {
+        (MODEL_MONITOR_RULE, "111111111111", "us-east-1"),  # where monitors run
+        (MODEL_MONITOR_RULE, "222222222222", "us-east-1"),
+        (MODEL_MONITOR_RULE, None, "us-east-1"),  # the lake's: to the topic
+        (ENDPOINT_ALARMS_RULE, "111111111111", "us-east-1"),  # wherever an endpoint has alarms
+        (ENDPOINT_ALARMS_RULE, "111111111111", "eu-west-1"),  # another region than the topic's: still delivered
+        (ENDPOINT_ALARMS_RULE, "222222222222", "us-east-1"),
+        (ENDPOINT_ALARMS_RULE, None, "us-east-1"),
+    }
+    forward = next(r for r in rules if (r.name, r.account_id, r.region) == (ENDPOINT_ALARMS_RULE, "111111111111", "eu-west-1"))
+    assert forward.targets == [
+        {
+            "Id": "lake-bus",
+            "Arn": "arn:aws:events:us-east-1:999999999999:event-bus/default",  # the topic's account and region
+            "RoleArn": "arn:aws:iam::111111111111:role/MlLakeEventForwarder",  # reader-role.yaml's, in the source
+        }
+    ]
+    assert forward.role_arn == "arn:aws:iam::111111111111:role/Reader"  # deployed through the source's reader role
+    pattern = json.loads(forward.request["EventPattern"])
+    assert pattern["detail"]["alarmName"] == [{"wildcard": "mlmon-*-model-latency-p99"}, {"wildcard": "mlmon-*-5xx-rate"}]
+    monitor = json.loads(next(r for r in rules if r.name == MODEL_MONITOR_RULE).request["EventPattern"])
+    assert monitor["detail-type"] == ["SageMaker Processing Job State Change"]
+    assert monitor["detail"]["$or"] == [
         {"ProcessingJobStatus": ["Failed"]},
         {"ExitMessage": [{"prefix": "CompletedWithViolations"}]},
     ]
-    assert rules[0].targets == [{"Id": "alerts", "Arn": TOPIC}]
-    _valid("events", "PutRule", rules[0].request)
-    _valid("events", "PutTargets", {"Rule": MODEL_MONITOR_RULE, "Targets": rules[0].targets})
+    lake = next(r for r in rules if (r.name, r.account_id) == (ENDPOINT_ALARMS_RULE, None))
+    (target,) = lake.targets
+    assert (target["Arn"], target["InputTransformer"]["InputPathsMap"]["alarm"]) == (TOPIC, "$.detail.alarmName")
+    assert json.loads(target["InputTransformer"]["InputTemplate"]).startswith("mlmon: <alarm> is <state> in <account>")
+    for rule in rules:
+        _valid("events", "PutRule", rule.request)
+        _valid("events", "PutTargets", {"Rule": rule.name, "Targets": rule.targets})
     assert not any(p.kind == "rule" for p in fleet_requests(_config(sns_topic_arn=None), FLEET))
+
+
+def test_an_endpoint_in_the_topics_own_account_and_region_needs_no_forwarder() -> None:
+    home = FleetEndpoint("999999999999", "us-east-1", "lake-side", "AllTraffic", "Payments", monitored=True)
+    rules = [p for p in fleet_requests(_config(), [home]) if p.kind == "rule"]
+    assert sorted((r.name, r.account_id) for r in rules) == [(ENDPOINT_ALARMS_RULE, None), (MODEL_MONITOR_RULE, None)]
+
+
+def test_the_topic_must_be_in_the_lakes_region() -> None:
+    with pytest.raises(Exception, match="sns_topic_arn .* is not in lake.region us-east-1"):
+        _config(sns_topic_arn="arn:aws:sns:eu-west-1:999999999999:ml-lake-alerts")
 
 
 def test_a_retrain_target_starts_on_a_violation_alarm() -> None:

@@ -14,6 +14,8 @@ import pytest
 from cfnlint.api import ManualArgs, lint_file
 from cfnlint.decode.cfn_yaml import load as load_template
 
+from pipelines.config import AlertsConfig
+
 GLUE_JOBS = Path(__file__).resolve().parents[2] / "glue_jobs"
 STACK = GLUE_JOBS / "stack.yaml"
 # Arguments Glue itself reads; the scripts ignore them (parse_known_args).
@@ -142,6 +144,27 @@ def test_the_reader_role_trusts_the_job_role_with_an_external_id() -> None:
     trust = role["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"AWS": {"Ref": "JobRoleArn"}}
     assert trust["Condition"]["Fn::If"][1] == {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}}}
+
+
+def test_source_accounts_forward_alerts_to_the_lake_bus_with_their_own_role() -> None:
+    """routing.py's forwarders: the reader role may pass only the forwarder role, which may only put to the lake's bus;
+    the lake's bus admits the source accounts and nobody else."""
+    reader = _resources(GLUE_JOBS / "reader-role.yaml")
+    forwarder = reader["ForwarderRole"]["Properties"]
+    assert forwarder["RoleName"] == {"Ref": "ForwarderRoleName"}
+    assert forwarder["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "events.amazonaws.com"}
+    (put,) = forwarder["Policies"][0]["PolicyDocument"]["Statement"]
+    assert put["Action"] == "events:PutEvents" and put["Resource"]["Fn::Sub"][0].endswith(":${LakeAccount}:event-bus/default")
+    alarms = reader["ReaderRole"]["Properties"]["Policies"][1]["Fn::If"][1]["PolicyDocument"]["Statement"]
+    passing = next(s for s in alarms if s["Action"] == "iam:PassRole")
+    assert passing["Resource"] == {"Fn::GetAtt": ["ForwarderRole", "Arn"]}
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}}
+    bus = _resources()["SourceAccountsForwardAlerts"]["Properties"]
+    assert (
+        bus["Statement"]["Principal"] == {"AWS": {"Ref": "SourceAccountIds"}} and bus["Statement"]["Action"] == "events:PutEvents"
+    )
+    defaults = load_template(str(GLUE_JOBS / "reader-role.yaml"))["Parameters"]
+    assert defaults["ForwarderRoleName"]["Default"] == AlertsConfig().forwarder_role_name
 
 
 def test_the_stack_creates_on_the_local_stack_where_moto_can(endpoint_url: str) -> None:

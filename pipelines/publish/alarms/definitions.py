@@ -9,36 +9,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.config import Config
 from pipelines.publish.alarms.dashboard import dashboard_body
 from pipelines.publish.alarms.fleet import FleetEndpoint
 from pipelines.publish.alarms.names import NIGHTS_FAILED, PERIOD, PREFIX, QUARANTINED, TAGS, VIOLATIONS, violation_dimensions
+from pipelines.publish.alarms.placed import Placed
+from pipelines.publish.alarms.routing import alert_rules
 
-MODEL_MONITOR_RULE = f"{PREFIX}model-monitor-executions"
 RETRAIN_RULE = f"{PREFIX}retrain-on-drift"
-
-
-@dataclass(frozen=True)
-class Placed:
-    """One resource and where it lives: a source account x region (`account_id`), or the lake's own (None)."""
-
-    kind: str  # alarm, rule, dashboard
-    name: str
-    region: str
-    request: dict[str, Any]
-    account_id: str | None = None
-    role_arn: str | None = None
-    targets: list[dict[str, Any]] = field(default_factory=list)  # a rule's targets
 
 
 def fleet_requests(config: Config, fleet: Sequence[FleetEndpoint]) -> list[Placed]:
     """Every alarm, rule and dashboard the config and fleet call for, lake-account ones last."""
     roles = {s.account_id: s.role_arn for s in config.sources}
     placed = [p for endpoint in fleet for p in endpoint_alarms(config, endpoint, roles.get(endpoint.account_id))]
-    placed += model_monitor_rules(config, fleet, roles)
+    placed += alert_rules(config, fleet, roles)
     placed += [violation_alarm(config, endpoint) for endpoint in fleet if endpoint.monitored]
     placed += pipeline_alarms(config)
     retrain = retrain_rule(config, [p.name for p in placed if p.name.endswith("-monitoring-violations")])
@@ -48,6 +35,7 @@ def fleet_requests(config: Config, fleet: Sequence[FleetEndpoint]) -> list[Place
 
 
 def _actions(config: Config) -> dict[str, list[str]]:
+    """The lake account's alarms notify the topic directly (it is in their account and region)."""
     topic = config.alerts.sns_topic_arn
     return {"AlarmActions": [topic], "OKActions": [topic]} if topic else {"AlarmActions": [], "OKActions": []}
 
@@ -57,7 +45,10 @@ def _variant_dimensions(endpoint: FleetEndpoint) -> list[dict[str, str]]:
 
 
 def endpoint_alarms(config: Config, endpoint: FleetEndpoint, role_arn: str | None) -> list[Placed]:
-    """p99 ModelLatency and the 5xx rate of one variant, in the account and region whose metrics they watch."""
+    """p99 ModelLatency and the 5xx rate of one variant, in the account and region whose metrics they watch.
+
+    No actions: an alarm's topic must be in its region, so its state changes travel as events (routing.py).
+    """
     settings = config.endpoints.get(endpoint.endpoint_name)
     latency_ms = (settings.latency_p99_ms if settings else None) or config.alerts.latency_p99_ms
     rate = (settings.error_5xx_rate if settings else None) or config.alerts.error_5xx_rate
@@ -75,7 +66,6 @@ def endpoint_alarms(config: Config, endpoint: FleetEndpoint, role_arn: str | Non
         "Threshold": latency_ms * 1000.0,  # SageMaker reports ModelLatency in microseconds
         "ComparisonOperator": "GreaterThanThreshold",
         **window,
-        **_actions(config),
     }
 
     def stat(metric_id: str, name: str) -> dict[str, Any]:
@@ -93,7 +83,6 @@ def endpoint_alarms(config: Config, endpoint: FleetEndpoint, role_arn: str | Non
         "Threshold": rate,
         "ComparisonOperator": "GreaterThanThreshold",
         **window,
-        **_actions(config),
     }
     return [
         Placed("alarm", str(request["AlarmName"]), endpoint.region, request, endpoint.account_id, role_arn)
@@ -158,36 +147,6 @@ def pipeline_alarms(config: Config) -> list[Placed]:
             86400,
             "breaching",
         ),
-    ]
-
-
-def model_monitor_rules(config: Config, fleet: Sequence[FleetEndpoint], roles: dict[str, str | None]) -> list[Placed]:
-    """In every account x region with a monitored endpoint: a monitoring job that failed or found violations -> SNS.
-
-    Model Monitor runs its executions as processing jobs named model-monitoring-...; their state
-    change carries the status and, for violations, an ExitMessage starting CompletedWithViolations.
-    """
-    if not config.alerts.sns_topic_arn:
-        return []
-    pattern = {
-        "source": ["aws.sagemaker"],
-        "detail-type": ["SageMaker Processing Job State Change"],
-        "detail": {
-            "ProcessingJobName": [{"prefix": "model-monitoring-"}],
-            "$or": [{"ProcessingJobStatus": ["Failed"]}, {"ExitMessage": [{"prefix": "CompletedWithViolations"}]}],
-        },
-    }
-    request = {
-        "Name": MODEL_MONITOR_RULE,
-        "EventPattern": json.dumps(pattern, sort_keys=True),
-        "State": "ENABLED",
-        "Description": "A Model Monitor execution failed or completed with violations",
-        "Tags": TAGS,
-    }
-    targets = [{"Id": "alerts", "Arn": config.alerts.sns_topic_arn}]
-    places = sorted({(e.account_id, e.region) for e in fleet if e.monitored})
-    return [
-        Placed("rule", MODEL_MONITOR_RULE, region, request, account, roles.get(account), targets) for account, region in places
     ]
 
 

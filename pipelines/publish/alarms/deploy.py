@@ -43,17 +43,36 @@ class Change:
     error: str | None = None
 
 
-def places(config: Config, placed: Sequence[Placed]) -> list[Place]:
-    """Every account x region to visit: the config's sources (with their roles) and the lake's region."""
-    found: set[Place] = {(s.account_id, s.role_arn, region) for s in config.sources for region in s.regions}
-    found |= {(p.account_id, p.role_arn, p.region) for p in placed}
+def places(config: Config, placed: Sequence[Placed], lake_account: str | None = None) -> list[Place]:
+    """Every account x region to visit: the config's sources (with their roles) and the lake's region.
+
+    A source that is the lake's own account is visited as the lake (once per region): two visits
+    would each see the other's `mlmon-` resources as stale and delete them.
+    """
+    found: set[Place] = {_place(s.account_id, s.role_arn, region, lake_account) for s in config.sources for region in s.regions}
+    found |= {_place(p.account_id, p.role_arn, p.region, lake_account) for p in placed}
     found.add((None, None, config.lake.region))
     return sorted(found, key=lambda p: (p[0] or "", p[2]))
 
 
+def _place(account: str | None, role: str | None, region: str, lake_account: str | None) -> Place:
+    return (None, None, region) if account is None or account == lake_account else (account, role, region)
+
+
+def lake_account_of(session: Session, config: Config) -> str:
+    """The lake's account: the alerts topic's, or (no topic) whoever the lake's credentials are."""
+    if config.alerts.sns_topic_arn:
+        return config.alerts.sns_topic_arn.split(":")[4]
+    return str(session.in_region(config.lake.region).client("sts").get_caller_identity()["Account"])
+
+
 def deploy_fleet(session: Session, config: Config, placed: Sequence[Placed], *, apply: bool = True) -> list[Change]:
     """Converge every place on its share of `placed`; apply=False describes only (the plan)."""
-    wanted = {place: [p for p in placed if (p.account_id, p.role_arn, p.region) == place] for place in places(config, placed)}
+    lake = lake_account_of(session, config)
+    wanted = {
+        place: [p for p in placed if _place(p.account_id, p.role_arn, p.region, lake) == place]
+        for place in places(config, placed, lake)
+    }
     changes: list[Change] = []
     external_ids = {s.account_id: s.external_id for s in config.sources}
     for (account, role, region), mine in wanted.items():
