@@ -14,6 +14,7 @@ import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
 
+from glue_jobs.modules import glue_modules
 from pipelines.config import Config, parse_config
 from pipelines.errors import PipelineError
 from pipelines.lake.paths import split_s3_uri
@@ -42,6 +43,7 @@ def stack_parameters(config: Config, artifacts_prefix: str, wheel_key: str, conf
         "ArtifactsPrefix": artifacts_prefix,
         "WheelKey": wheel_key,
         "ConfigKey": config_key,
+        "PythonModules": "".join(f",{pin}" for pin in glue_modules()),
         "SourceAccountIds": ",".join(sorted({s.account_id for s in config.sources})),
     }
     if config.alerts.sns_topic_arn:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pipelines.compose import config_from_s3, engine_for, session_for
 from pipelines.logs import configure_logging
 from pipelines.nightly import run_night
+from pipelines.publish.alarms.deploy import after_night
 
 
 def main(argv: list[str]) -> int:
@@ -22,6 +23,7 @@ def main(argv: list[str]) -> int:
         default=None,
         help="days before the night re-read (default: the config's; a backfill gives 0)",
     )
+    parser.add_argument("--deploy_alarms", default="true", choices=["true", "false"], help="converge the fleet's alarms after")
     args, _ = parser.parse_known_args(argv)
     configure_logging()
     config = config_from_s3(args.config_s3_uri)
@@ -31,7 +33,11 @@ def main(argv: list[str]) -> int:
         )
     night = date.fromisoformat(args.date) if args.date else datetime.now(UTC).date() - timedelta(days=1)
     session = session_for(config)
-    return 0 if run_night(config, night, session=session, engine=engine_for(config, session)).ok else 1
+    engine = engine_for(config, session)
+    result = run_night(config, night, session=session, engine=engine)
+    if args.deploy_alarms == "true":
+        after_night(session, config, engine)
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from datetime import date
 from pipelines.compose import config_from_s3, engine_for, session_for
 from pipelines.fanout import publish_night
 from pipelines.logs import configure_logging
+from pipelines.publish.alarms.deploy import after_night
 
 
 def main(argv: list[str]) -> int:
@@ -20,9 +21,10 @@ def main(argv: list[str]) -> int:
     configure_logging()
     config = config_from_s3(args.config_s3_uri)
     session = session_for(config)
-    result = publish_night(
-        config, args.date, run_id=args.run_id, shards=args.shards, session=session, engine=engine_for(config, session)
-    )
+    engine = engine_for(config, session)
+    result = publish_night(config, args.date, run_id=args.run_id, shards=args.shards, session=session, engine=engine)
+    if args.deploy_alarms == "true":
+        after_night(session, config, engine)
     return 0 if result.ok else 1
 
 
@@ -33,6 +35,7 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--date", required=True, type=date.fromisoformat, help="the night, YYYY-MM-DD (UTC)")
     parser.add_argument("--run_id", required=True, help="the night's run id, the same for every shard and the publish step")
     parser.add_argument("--shards", required=True, type=int, help="how many shards the night is split into")
+    parser.add_argument("--deploy_alarms", default="true", choices=["true", "false"], help="converge the fleet's alarms after")
     args, _ = parser.parse_known_args(argv)
     return args
 

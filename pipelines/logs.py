@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -14,6 +16,7 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     renderer: Any = structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
+            structlog.contextvars.merge_contextvars,  # run_id and night of the run in progress (run_context)
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -28,3 +31,10 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
 
 def get_logger(name: str) -> Any:
     return structlog.get_logger(name)
+
+
+@contextmanager
+def run_context(run_id: str, night: str) -> Iterator[None]:
+    """Every line logged inside carries the run id and night, so one Logs Insights filter finds all a run did."""
+    with structlog.contextvars.bound_contextvars(run_id=run_id, night=night):
+        yield

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,7 +22,7 @@ from pipelines.lake.log_tables import append_log
 from pipelines.lake.runs import FAILED, PUBLISHED, QUARANTINED, RunRecord, write_run_records
 from pipelines.lake.schemas import SOURCE_REJECTIONS
 from pipelines.lake.staging import StagedPartition, Switched
-from pipelines.logs import get_logger
+from pipelines.logs import get_logger, run_context
 from pipelines.publish.alarms.signals import emit_night_signals, night_signals
 from pipelines.publish.apply_views import apply_views
 from pipelines.publish.quicksight.assets import QUICKSIGHT_DIR
@@ -29,6 +30,7 @@ from pipelines.publish.quicksight.refresh import Ingestion, dataset_views, start
 from pipelines.publish.views import load_views
 from pipelines.query.engine import QueryEngine
 from pipelines.query.view_sql import ViewError
+from pipelines.run_summary import write_summary
 from pipelines.sources.business_kpis.landing import LANDER as BUSINESS_KPIS
 from pipelines.sources.cloudwatch_metrics.landing import LANDER as CLOUDWATCH_METRICS
 from pipelines.sources.endpoint_log_patterns.landing import LANDER as ENDPOINT_LOG_PATTERNS
@@ -62,6 +64,23 @@ class NightResult:
     @property
     def quarantined(self) -> list[GateOutcome]:
         return [o for o in self.outcomes if o.quarantined]
+
+    def summary(self) -> dict[str, Any]:
+        """The night in one record (plain JSON): published, held back, failed, and what it cost."""
+        records = self.records
+        return {
+            "night": self.night,
+            "run_id": self.run_id,
+            "ok": self.ok,
+            "published": sorted({r.table_name for r in records if r.status == PUBLISHED}),
+            "rows_published": sum(r.rows for r in records if r.status == PUBLISHED),
+            "quarantined": sorted(f"{o.staged.table}/{o.staged.dt}" for o in self.quarantined),
+            "failed": sorted(f"{r.table_name}: {r.message}" for r in records if r.status == FAILED),
+            "source_errors": sorted(f"{landing.source}: {error}" for landing in self.landings for error in landing.errors),
+            "api_calls": sum(self.api_calls.values()),
+            "cloudwatch_cost_usd": round(self.cloudwatch_cost_usd, 4),
+            "spice_refreshes": len(self.ingestions),
+        }
 
     def landing(self, source: str) -> Landing:
         """What source `source` (e.g. cloudwatch_metrics) did tonight."""
@@ -127,7 +146,8 @@ def run_night(
 
 def land_sources(config: Config, night: date, *, session: Session, run_id: str, landers: Sequence[Lander]) -> list[Landed]:
     """The landing half of a night: every source stages its partitions under run `run_id`; nothing is switched in."""
-    return [_land(lander, session, config, night, run_id) for lander in landers]
+    with run_context(run_id, night.isoformat()):
+        return [_land(lander, session, config, night, run_id) for lander in landers]
 
 
 def publish_landed(
@@ -148,6 +168,25 @@ def publish_landed(
 
     `shard_calls`/`shard_cost_usd` are what other processes spent landing (a sharded night), added to this session's.
     """
+    with run_context(run_id, night.isoformat()):
+        return _publish_landed(
+            config, night, session, engine, run_id, landed, landers, started, gate, shard_calls, shard_cost_usd
+        )
+
+
+def _publish_landed(
+    config: Config,
+    night: date,
+    session: Session,
+    engine: QueryEngine,
+    run_id: str,
+    landed: Sequence[Landed],
+    landers: Sequence[Lander],
+    started: datetime,
+    gate: Gate,
+    shard_calls: Mapping[str, int] | None,
+    shard_cost_usd: float,
+) -> NightResult:
     outcomes = [gate(session, config, staged, night.isoformat()) for one in landed for staged in one.landing.staged]
     for lander in landers:
         _finish(lander, session, config, night, run_id)
@@ -179,7 +218,18 @@ def publish_landed(
         api_calls=sum(one.api_calls for one in landed),
         partitions={f"{o.staged.table}/{o.staged.dt}": o.status for o in outcomes},
     )
+    _summarize(session, config, result)
     return result
+
+
+def _summarize(session: Session, config: Config, result: NightResult) -> None:
+    """The run summary, logged and written last (its presence says the night ran to the end); a failure is logged."""
+    summary = result.summary()
+    log.info("run_summary", **summary)
+    try:
+        write_summary(session, config.lake, summary)
+    except (ClientError, BotoCoreError) as error:
+        log.warning("run_summary_not_written", run_id=result.run_id, error=str(error))
 
 
 def _land(lander: Lander, session: Session, config: Config, night: date, run_id: str) -> Landed:

@@ -17,14 +17,13 @@ from botocore.exceptions import ClientError
 from pipelines.aws import Session
 from pipelines.config import Config, LakeConfig
 from pipelines.errors import FatalError
-from pipelines.lake.paths import RUN, split_s3_uri
+from pipelines.lake.paths import split_s3_uri, staging_prefix
 from pipelines.lake.schemas import SOURCE_REJECTIONS
 from pipelines.lake.staging import StagedPartition
 from pipelines.nightly import Landed
 from pipelines.sources.landing import AccountRegionResult, Landing
 from pipelines.sources.per_account import account_regions
 
-STAGING = "_staging"
 Pair = tuple[str, str]  # (account id, region)
 
 
@@ -54,11 +53,6 @@ def shard_config(config: Config, pairs: tuple[Pair, ...]) -> Config:
     wanted = set(pairs)
     sources = [s.model_copy(update={"regions": [r for r in s.regions if (s.account_id, r) in wanted]}) for s in config.sources]
     return config.model_copy(update={"sources": [s for s in sources if s.regions]})
-
-
-def staging_prefix(lake: LakeConfig, night: str, run_id: str) -> str:
-    """The run's staging area: beside the tables, never under one, so no reader's location includes it."""
-    return f"s3://{lake.bucket}/{lake.prefix}{STAGING}/dt={night}/{RUN}{run_id}/"
 
 
 def manifest_uri(lake: LakeConfig, night: str, run_id: str, shard_index: int) -> str:

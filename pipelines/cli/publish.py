@@ -86,15 +86,12 @@ def _alarms(config: Path, *, apply: bool) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from pipelines.compose import engine_for, session_for
-    from pipelines.publish.alarms.definitions import fleet_requests
-    from pipelines.publish.alarms.deploy import FAILED, deploy_fleet
-    from pipelines.publish.alarms.fleet import fleet_of_lake
+    from pipelines.publish.alarms.deploy import FAILED, deploy_for_lake
 
     settings = _load(config)
     session = session_for(settings)
     try:
-        placed = fleet_requests(settings, fleet_of_lake(engine_for(settings, session)))
-        changes = deploy_fleet(session, settings, placed, apply=apply)
+        changes = deploy_for_lake(session, settings, engine_for(settings, session), apply=apply)
     except PipelineError as error:
         raise _fail(error) from None
     except (ClientError, BotoCoreError) as error:

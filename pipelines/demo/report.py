@@ -13,9 +13,7 @@ from typing import Any
 from pipelines.aws import Session
 from pipelines.config import Config
 from pipelines.demo.fleet import Fleet
-from pipelines.publish.alarms.definitions import fleet_requests
-from pipelines.publish.alarms.deploy import deploy_fleet, summary
-from pipelines.publish.alarms.fleet import fleet_of_lake
+from pipelines.publish.alarms.deploy import deploy_for_lake, summary
 from pipelines.publish.quicksight.assets import QUICKSIGHT_DIR
 from pipelines.publish.quicksight.preview import render_preview
 from pipelines.publish.quicksight.release import build_release, deploy_release, lake_columns
@@ -46,7 +44,7 @@ def deploy_alarms(session: Session, config: Config, engine: QueryEngine) -> dict
     """`mlmon alarms deploy` on the demo's stack: its topic, then alarms, rules and the dashboard for the lake's fleet."""
     assert config.alerts.sns_topic_arn is not None
     session.client("sns").create_topic(Name=config.alerts.sns_topic_arn.rsplit(":", 1)[1])
-    return summary(deploy_fleet(session, config, fleet_requests(config, fleet_of_lake(engine))))
+    return summary(deploy_for_lake(session, config, engine))
 
 
 def deploy_report(session: Session, config: Config) -> dict[str, int]:

@@ -3,6 +3,8 @@
 s3://<bucket>/<prefix><table>/dt=D/run=<run_id>/part-<account>-<region>.parquet   staged, then switched in
 s3://<bucket>/<prefix><table>/dt=D/<name>.parquet                               log tables (every run adds)
 s3://<bucket>/<prefix>_quarantine/<table>/dt=D/run=<run_id>/                     held back, with validation.json
+s3://<bucket>/<prefix>_staging/dt=D/run=<run_id>/                                a run's working area: shard manifests,
+                                                                                 the publish marker, the run summary
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pipelines.config import LakeConfig
 from pipelines.errors import FatalError
 
 QUARANTINE = "_quarantine"
+STAGING = "_staging"
 RUN = "run="
 
 
@@ -44,6 +47,11 @@ def quarantine_root(lake: LakeConfig, table: str | None = None) -> str:
 
 def quarantine_prefix(lake: LakeConfig, table: str, dt: str | None, run_id: str) -> str:
     return f"{quarantine_root(lake, table)}{partition_folder(dt)}{RUN}{run_id}/"
+
+
+def staging_prefix(lake: LakeConfig, night: str, run_id: str) -> str:
+    """The run's working area: beside the tables, never under one, so no reader's location includes it."""
+    return f"s3://{lake.bucket}/{lake.prefix}{STAGING}/dt={night}/{RUN}{run_id}/"
 
 
 def run_of(location: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import awswrangler as wr
 import pyarrow as pa
@@ -15,6 +16,11 @@ from pipelines.config import LakeConfig
 from pipelines.lake import catalog
 from pipelines.lake.paths import run_of, run_prefix, split_s3_uri
 from pipelines.lake.schemas import TableSpec
+from pipelines.logs import get_logger
+
+log = get_logger(__name__)
+# Longer than a job may run (the stack's JobTimeoutMinutes defaults to 180): a run this much older has ended.
+ABANDONED_AFTER = timedelta(hours=6)
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -129,7 +135,37 @@ def switch(session: Session, lake: LakeConfig, staged: StagedPartition) -> Switc
     if previous and previous.rstrip("/") != staged.uri.rstrip("/") and run_of(previous) is not None:
         # Only run-scoped prefixes are ours to delete; a hand-made location is left alone.
         wr.s3.delete_objects(previous.rstrip("/") + "/", boto3_session=session)
+    sweep_abandoned(session, staged)
     return Switched(staged.table, staged.dt, staged.uri, previous, staged.rows)
+
+
+def sweep_abandoned(session: Session, staged: StagedPartition) -> list[str]:
+    """Delete the partition's run prefixes staged by runs that ended without switching them in (a crash, a failed
+    publish step); returns them. Only runs that started ABANDONED_AFTER before this one: a run still going is not
+    touched. No lifecycle rule can find these (they sit beside published data); versioning keeps them a while."""
+    started = run_started(staged.run_id)
+    if started is None:
+        return []
+    bucket, key = split_s3_uri(staged.uri.rstrip("/").rsplit("/", 1)[0] + "/")
+    pages = session.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key, Delimiter="/")
+    swept = []
+    for prefix in (p["Prefix"] for page in pages for p in page.get("CommonPrefixes", [])):
+        run = run_of(prefix)
+        other = run_started(run) if run else None
+        if run != staged.run_id and other is not None and other < started - ABANDONED_AFTER:
+            wr.s3.delete_objects(f"s3://{bucket}/{prefix}", boto3_session=session)
+            swept.append(f"s3://{bucket}/{prefix}")
+    if swept:
+        log.info("swept_abandoned_runs", table=staged.table, dt=staged.dt, prefixes=swept)
+    return swept
+
+
+def run_started(run_id: str) -> datetime | None:
+    """When a run began, from its id (`YYYYMMDDTHHMMSSZ-...`, pipelines.nightly.new_run_id); None for another shape."""
+    try:
+        return datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def discard(session: Session, staged: StagedPartition) -> None:

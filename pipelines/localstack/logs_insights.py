@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 DEFAULT_LIMIT = 10_000  # rows a query returns when neither the query nor StartQuery says otherwise
+DISCOVERED_FIELDS = 200  # Insights extracts at most this many fields from one JSON event
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ def evaluate_query(commands: Sequence[Command], records: Iterable[LogRecord], li
 
 def _row(record: LogRecord) -> Row:
     return {
+        **discovered_fields(record.message),
         "@timestamp": Instant(record.timestamp),
         "@message": record.message,
         "@logStream": record.log_stream,
@@ -117,6 +120,33 @@ def _row(record: LogRecord) -> Row:
         "@ingestionTime": Instant(record.ingestion_time),
         "@ptr": record.ptr,
     }
+
+
+def discovered_fields(message: str) -> Row:
+    """Insights' automatic discovery in a JSON event: every leaf, nested keys joined with `.`, list items by index
+    (`errors.0`), booleans as `true`/`false`; at most DISCOVERED_FIELDS of them. Anything else discovers nothing."""
+    if not message.lstrip().startswith("{"):
+        return {}
+    try:
+        document = json.loads(message)
+    except ValueError:
+        return {}
+    found: Row = {}
+
+    def walk(value: Any, name: str) -> None:
+        if len(found) >= DISCOVERED_FIELDS:
+            return
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{name}.{key}" if name else str(key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{name}.{index}")
+        elif value is not None:
+            found[name] = ("true" if value else "false") if isinstance(value, bool) else value
+
+    walk(document, "")
+    return found
 
 
 def _holds(predicate: Predicate, row: Row) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,7 +23,8 @@ from pipelines.lake import catalog
 from pipelines.lake.schemas import TABLES
 from pipelines.nightly import new_run_id, run_night
 from pipelines.query.local import LocalLakeEngine
-from pipelines.shards import manifest_uri
+from pipelines.run_summary import summary_uri
+from pipelines.shards import get_text, manifest_uri
 from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, PREV_DT, new_lake, published, seed_invocations
 
 REGIONS = ("us-east-1", "eu-west-1")
@@ -189,6 +191,11 @@ def test_a_failed_shard_fails_its_accounts_only_and_a_rerun_of_publish_changes_n
     assert cloudwatch["status"] == "failed" and "wrote no manifest" in cloudwatch["message"]
     # Shard 0 also landed the sources that are not per account: they published.
     assert {r["table_name"]: r["status"] for r in runs}["endpoints"] == "published"
+    # The run summary (what the state machine's Summary step reads) says so in one record.
+    summary = json.loads(get_text(session, summary_uri(config.lake, DT, run_id)) or "{}")
+    assert (summary["run_id"], summary["ok"]) == (run_id, False) and "endpoints" in summary["published"]
+    assert any(line.startswith("cloudwatch_metrics: ") and "wrote no manifest" in line for line in summary["failed"])
+    assert any("AccessDenied" in line for line in summary["source_errors"])
 
     lake_before, keys_before = _lake_rows(session, config, [PREV_DT, DT]), _keys(session, config)
     again = publish_night(config, NIGHT, run_id=run_id, shards=3, session=session, engine=_engine(session, config))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -37,3 +38,10 @@ def test_glue_job_lands_a_night(stack: Any) -> None:
     done = subprocess.run([sys.executable, str(JOB), *args], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT) is not None
+    # Its last steps: the run summary as one JSON log line, and the fleet's alarms converged.
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    summary = next(e for e in events if e["event"] == "run_summary")
+    assert summary["ok"] is True and "cloudwatch_metrics" in summary["published"]
+    assert any(e["event"] == "alarms_deployed" and e.get("created", 0) > 0 for e in events)
+    alarms = session.client("cloudwatch").describe_alarms(AlarmNamePrefix="mlmon-pipeline-")["MetricAlarms"]
+    assert {a["AlarmName"] for a in alarms} == {"mlmon-pipeline-night-failed", "mlmon-pipeline-quarantined-partitions"}

@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError
 
 from pipelines.config import QuickSightConfig
 from pipelines.lake import catalog
-from pipelines.nightly import run_night
+from pipelines.lake.paths import run_of, run_prefix, split_s3_uri
+from pipelines.nightly import new_run_id, run_night
 from pipelines.query.local import LocalLakeEngine
 from tests.integration.lakehelpers import (
     ACCOUNTS,
@@ -78,6 +79,26 @@ def test_rerun_replaces_the_partition_without_duplicates(fleet: Any) -> None:
     bucket, prefix = old_location.removeprefix("s3://").split("/", 1)
     leftovers = session.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0)
     assert leftovers == 0, "the superseded run prefix is removed after the switch"
+
+
+def test_a_run_that_staged_but_never_published_is_swept_by_the_next_switch(fleet: Any) -> None:
+    """A crash between staging and switching leaves a run prefix beside the published one, where no lifecycle rule can
+    tell it apart; the next switch of that partition deletes it, but not a run that may still be going, nor a prefix
+    whose name is not one of ours."""
+    config = make_config(fleet.endpoint_url)
+    session = new_lake(config)
+    s3 = session.client("s3")
+    now = datetime.now(UTC)
+    crashed, going, odd = "20200101T000000Z-dead01", new_run_id(now - timedelta(hours=1)), "hand-made"
+    for run in (crashed, going, odd):
+        bucket, key = split_s3_uri(run_prefix(config.lake, "cloudwatch_metrics", DT, run))
+        s3.put_object(Bucket=bucket, Key=f"{key}part-0.parquet", Body=b"PAR1")
+    result = run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
+    left = {
+        run_of(p["Prefix"])
+        for p in s3.list_objects_v2(Bucket=bucket, Prefix=key.split("run=")[0], Delimiter="/").get("CommonPrefixes", [])
+    }
+    assert left == {result.run_id, going, odd}
 
 
 def test_late_datapoint_appears_after_next_night(fleet: Any) -> None:

@@ -14,7 +14,8 @@ import pytest
 from cfnlint.api import ManualArgs, lint_file
 from cfnlint.decode.cfn_yaml import load as load_template
 
-from pipelines.config import AlertsConfig
+from pipelines.config import AlertsConfig, LakeConfig
+from pipelines.run_summary import summary_uri
 
 GLUE_JOBS = Path(__file__).resolve().parents[2] / "glue_jobs"
 STACK = GLUE_JOBS / "stack.yaml"
@@ -25,6 +26,7 @@ GLUE_OWN = {
     "--enable-continuous-cloudwatch-log",
     "--enable-continuous-log-filter",
     "--continuous-log-logGroup",
+    "--python-modules-installer-option",
 }
 PARAMETERS = {
     "LakeBucketName": "acme-ml-lake",
@@ -91,7 +93,23 @@ def test_every_failure_alerts_on_the_topic() -> None:
         assert alert["Resource"].endswith(":states:::sns:publish") and alert["Arguments"]["TopicArn"] == "AlertsTopic"
         assert states[alert["Next"]]["Type"] == "Fail"
     nightly = _definition("NightlyStateMachine")["States"]
-    assert all(nightly[s]["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "Alert"}] for s in ("Land", "Publish"))
+    assert [state["Next"] for state in nightly["Land"]["Catch"]] == ["Alert"]
+    # A shard that fails (even after its retry) does not stop the night: the publish step reports its accounts.
+    shard = nightly["Land"]["ItemProcessor"]["States"]["LandShard"]
+    assert [c["Next"] for c in shard["Catch"]] == ["ShardFailed"] and nightly["Land"]["Next"] == "Publish"
+    # The publish step, failed or not, is followed by the run summary: present, the night ran to the end.
+    assert nightly["Publish"]["Next"] == "Summary" and [c["Next"] for c in nightly["Publish"]["Catch"]] == ["Summary"]
+    summary = nightly["Summary"]
+    assert summary["Resource"].endswith(":states:::aws-sdk:s3:getObject")
+    raw = _resources()["NightlyStateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"]
+    assert '"Bucket": "${LakeBucketName}"' in raw  # run_summary.summary_uri, with the defaults' lake/ prefix:
+    assert summary["Arguments"]["Key"] == "{% 'lake/_staging/dt=' & $date & '/run=' & $run_id & '/summary.json' %}"
+    lake = LakeConfig(region="us-east-1", bucket="acme-ml-lake", database="ml", prefix="lake/")
+    assert summary_uri(lake, "' & $date & '", "' & $run_id & '") == f"s3://acme-ml-lake/{summary['Arguments']['Key'][4:-4]}"
+    assert [c["Next"] for c in summary["Catch"]] == ["Alert"]  # no summary: the night crashed
+    assert nightly["Published"]["Choices"][0]["Next"] == "Done" and nightly["Published"]["Default"] == "Report"
+    report = nightly["Report"]
+    assert report["Resource"].endswith(":states:::sns:publish") and nightly[report["Next"]]["Type"] == "Fail"
     backfill = _definition("BackfillStateMachine")["States"]
     assert backfill["Summary"]["Choices"][0]["Next"] == "Alert"
 
@@ -136,7 +154,10 @@ def test_the_job_arguments_are_the_entry_points_options(job: str) -> None:
     passed = (set(properties["DefaultArguments"]) - GLUE_OWN) | _passed_by_state_machines(job)
     assert sorted(passed - options) == [], f"{script.name} does not take these"
     assert sorted(required - passed) == [], f"{script.name} requires these"
-    assert properties["DefaultArguments"]["--additional-python-modules"] == {"Fn::Sub": "s3://${ArtifactsBucket}/${WheelKey}"}
+    assert properties["DefaultArguments"]["--additional-python-modules"] == {
+        "Fn::Sub": "s3://${ArtifactsBucket}/${WheelKey}${PythonModules}"  # the wheel, then glue_jobs/modules.py's pins
+    }
+    assert properties["DefaultArguments"]["--python-modules-installer-option"] == "--no-deps"
 
 
 def test_the_reader_role_trusts_the_job_role_with_an_external_id() -> None:

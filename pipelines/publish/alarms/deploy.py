@@ -18,12 +18,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipelines.aws import Session
 from pipelines.config import Config
 from pipelines.errors import PipelineError
-from pipelines.publish.alarms.definitions import Placed
+from pipelines.logs import get_logger
+from pipelines.publish.alarms.definitions import Placed, fleet_requests
+from pipelines.publish.alarms.fleet import fleet_of_lake
 from pipelines.publish.alarms.names import PREFIX
 from pipelines.publish.diff import request_diff
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
+
+    from pipelines.query.engine import QueryEngine
+
+log = get_logger(__name__)
 
 CREATED, UPDATED, UNCHANGED, DELETED, FAILED = "created", "updated", "unchanged", "deleted", "failed"
 _NOT_COMPARED = ("Tags",)
@@ -174,3 +180,21 @@ def summary(changes: Iterable[Change]) -> dict[str, int]:
     for change in changes:
         counts[change.action] = counts.get(change.action, 0) + 1
     return dict(sorted(counts.items()))
+
+
+def deploy_for_lake(session: Session, config: Config, engine: QueryEngine, *, apply: bool = True) -> list[Change]:
+    """The fleet the lake knows, converged: what `mlmon alarms deploy`, the demo and the Glue jobs' last step run."""
+    return deploy_fleet(session, config, fleet_requests(config, fleet_of_lake(engine)), apply=apply)
+
+
+def after_night(session: Session, config: Config, engine: QueryEngine) -> list[Change]:
+    """The nightly jobs' last step: alarms follow the fleet, so an endpoint lineage first saw tonight is watched from
+    this morning and a retired one stops alarming. Anything failing is logged; the night stands."""
+    try:
+        changes = deploy_for_lake(session, config, engine)
+    except (PipelineError, ClientError, BotoCoreError) as error:
+        log.warning("alarms_not_deployed", error=f"{type(error).__name__}: {error}")
+        return []
+    failed = [f"{c.account} {c.region}: {c.error}" for c in changes if c.action == FAILED]
+    log.info("alarms_deployed", **summary(changes), failed_places=failed)
+    return changes
