@@ -169,57 +169,39 @@ def publish_landed(
     `shard_calls`/`shard_cost_usd` are what other processes spent landing (a sharded night), added to this session's.
     """
     with run_context(run_id, night.isoformat()):
-        return _publish_landed(
-            config, night, session, engine, run_id, landed, landers, started, gate, shard_calls, shard_cost_usd
+        outcomes = [gate(session, config, staged, night.isoformat()) for one in landed for staged in one.landing.staged]
+        for lander in landers:
+            _finish(lander, session, config, night, run_id)
+        _after_audit(session, config, night, run_id, [one.landing for one in landed], outcomes)
+        view_error = _apply_views(session, config, engine, run_id)
+        switched = [o.switched for o in outcomes if o.switched]
+        ingestions = [] if view_error else _refresh_reports(session, config, night, switched, run_id)
+        records = _records(run_id, night, started, list(landed), outcomes, view_error)
+        write_run_records(session, config.lake, records)
+        calls = Counter(session.calls.snapshot())
+        calls.update(shard_calls or {})
+        result = NightResult(
+            night.isoformat(),
+            run_id,
+            switched,
+            records,
+            dict(calls),
+            session.calls.cloudwatch_cost_usd() + shard_cost_usd,
+            outcomes,
+            [one.landing for one in landed],
+            ingestions,
         )
-
-
-def _publish_landed(
-    config: Config,
-    night: date,
-    session: Session,
-    engine: QueryEngine,
-    run_id: str,
-    landed: Sequence[Landed],
-    landers: Sequence[Lander],
-    started: datetime,
-    gate: Gate,
-    shard_calls: Mapping[str, int] | None,
-    shard_cost_usd: float,
-) -> NightResult:
-    outcomes = [gate(session, config, staged, night.isoformat()) for one in landed for staged in one.landing.staged]
-    for lander in landers:
-        _finish(lander, session, config, night, run_id)
-    _after_audit(session, config, night, run_id, [one.landing for one in landed], outcomes)
-    view_error = _apply_views(session, config, engine, run_id)
-    switched = [o.switched for o in outcomes if o.switched]
-    ingestions = [] if view_error else _refresh_reports(session, config, night, switched, run_id)
-    records = _records(run_id, night, started, list(landed), outcomes, view_error)
-    write_run_records(session, config.lake, records)
-    calls = Counter(session.calls.snapshot())
-    calls.update(shard_calls or {})
-    result = NightResult(
-        night.isoformat(),
-        run_id,
-        switched,
-        records,
-        dict(calls),
-        session.calls.cloudwatch_cost_usd() + shard_cost_usd,
-        outcomes,
-        [one.landing for one in landed],
-        ingestions,
-    )
-    _signal(session, config, engine, night, result, run_id)
-    log.info(
-        "night",
-        night=result.night,
-        run_id=run_id,
-        ok=result.ok,
-        api_calls=sum(one.api_calls for one in landed),
-        partitions={f"{o.staged.table}/{o.staged.dt}": o.status for o in outcomes},
-    )
-    _summarize(session, config, result)
-    return result
+        _signal(session, config, engine, night, result, run_id)
+        log.info(
+            "night",
+            night=result.night,
+            run_id=run_id,
+            ok=result.ok,
+            api_calls=sum(one.api_calls for one in landed),
+            partitions={f"{o.staged.table}/{o.staged.dt}": o.status for o in outcomes},
+        )
+        _summarize(session, config, result)
+        return result
 
 
 def _summarize(session: Session, config: Config, result: NightResult) -> None:

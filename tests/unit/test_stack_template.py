@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -16,9 +15,8 @@ from cfnlint.decode.cfn_yaml import load as load_template
 
 from pipelines.config import AlertsConfig, LakeConfig
 from pipelines.run_summary import summary_uri
+from tests.unit.stackdefs import GLUE_JOBS, STACK, definition, resources
 
-GLUE_JOBS = Path(__file__).resolve().parents[2] / "glue_jobs"
-STACK = GLUE_JOBS / "stack.yaml"
 # Arguments Glue itself reads; the scripts ignore them (parse_known_args).
 GLUE_OWN = {
     "--additional-python-modules",
@@ -38,18 +36,6 @@ PARAMETERS = {
 }
 
 
-def _resources(path: Path = STACK) -> dict[str, Any]:
-    return dict(load_template(str(path))["Resources"])
-
-
-def _definition(name: str) -> dict[str, Any]:
-    """A state machine's definition with the template's parameter defaults (and resource names) filled in."""
-    template = load_template(str(STACK))
-    text = _resources()[name]["Properties"]["DefinitionString"]["Fn::Sub"]
-    defaults = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
-    return dict(json.loads(re.sub(r"\$\{([A-Za-z:]+)\}", lambda m: defaults.get(m.group(1), m.group(1)), text)))
-
-
 @pytest.mark.parametrize("template", ["stack.yaml", "reader-role.yaml"])
 def test_the_template_lints_clean(template: str) -> None:
     matches = lint_file(GLUE_JOBS / template, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
@@ -57,8 +43,8 @@ def test_the_template_lints_clean(template: str) -> None:
 
 
 def test_the_lake_bucket_is_encrypted_private_tls_only_and_kept() -> None:
-    resources = _resources()
-    bucket = resources["LakeBucket"]
+    made = resources()
+    bucket = made["LakeBucket"]
     assert bucket["DeletionPolicy"] == "Retain" and bucket["UpdateReplacePolicy"] == "Retain"
     properties = bucket["Properties"]
     encryption = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
@@ -70,7 +56,7 @@ def test_the_lake_bucket_is_encrypted_private_tls_only_and_kept() -> None:
     rules = {r["Id"]: r for r in properties["LifecycleConfiguration"]["Rules"]}
     assert rules["quarantine"]["Prefix"] == {"Fn::Sub": "${LakePrefix}_quarantine/"}  # pipelines/lake/paths.py QUARANTINE
     assert rules["athena-results"]["Prefix"] == "athena-results/"  # pipelines/query/athena.py result_location
-    deny = resources["LakeBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    deny = made["LakeBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
@@ -78,21 +64,21 @@ def test_the_night_starts_at_two_utc_and_fans_out_bounded() -> None:
     template = load_template(str(STACK))
     assert template["Parameters"]["ScheduleExpression"]["Default"] == "cron(0 2 * * ? *)"
     assert template["Parameters"]["ScheduleTimezone"]["Default"] == "UTC"
-    schedule = _resources()["NightlySchedule"]["Properties"]
+    schedule = resources()["NightlySchedule"]["Properties"]
     assert schedule["Target"]["Arn"] == {"Ref": "NightlyStateMachine"}
-    land = _definition("NightlyStateMachine")["States"]["Land"]
+    land = definition("NightlyStateMachine")["States"]["Land"]
     assert land["Type"] == "Map" and land["MaxConcurrency"] == int(template["Parameters"]["ShardConcurrency"]["Default"])
-    nights = _definition("BackfillStateMachine")["States"]["Nights"]
+    nights = definition("BackfillStateMachine")["States"]["Nights"]
     assert nights["Type"] == "Map" and nights["MaxConcurrency"] == int(template["Parameters"]["BackfillConcurrency"]["Default"])
 
 
 def test_every_failure_alerts_on_the_topic() -> None:
     for name in ("NightlyStateMachine", "BackfillStateMachine"):
-        states = _definition(name)["States"]
+        states = definition(name)["States"]
         alert = states["Alert"]
         assert alert["Resource"].endswith(":states:::sns:publish") and alert["Arguments"]["TopicArn"] == "AlertsTopic"
         assert states[alert["Next"]]["Type"] == "Fail"
-    nightly = _definition("NightlyStateMachine")["States"]
+    nightly = definition("NightlyStateMachine")["States"]
     assert [state["Next"] for state in nightly["Land"]["Catch"]] == ["Alert"]
     # A shard that fails (even after its retry) does not stop the night: the publish step reports its accounts.
     shard = nightly["Land"]["ItemProcessor"]["States"]["LandShard"]
@@ -101,7 +87,7 @@ def test_every_failure_alerts_on_the_topic() -> None:
     assert nightly["Publish"]["Next"] == "Summary" and [c["Next"] for c in nightly["Publish"]["Catch"]] == ["Summary"]
     summary = nightly["Summary"]
     assert summary["Resource"].endswith(":states:::aws-sdk:s3:getObject")
-    raw = _resources()["NightlyStateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"]
+    raw = resources()["NightlyStateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"]
     assert '"Bucket": "${LakeBucketName}"' in raw  # run_summary.summary_uri, with the defaults' lake/ prefix:
     assert summary["Arguments"]["Key"] == "{% 'lake/_staging/dt=' & $date & '/run=' & $run_id & '/summary.json' %}"
     lake = LakeConfig(region="us-east-1", bucket="acme-ml-lake", database="ml", prefix="lake/")
@@ -110,7 +96,7 @@ def test_every_failure_alerts_on_the_topic() -> None:
     assert nightly["Published"]["Choices"][0]["Next"] == "Done" and nightly["Published"]["Default"] == "Report"
     report = nightly["Report"]
     assert report["Resource"].endswith(":states:::sns:publish") and nightly[report["Next"]]["Type"] == "Fail"
-    backfill = _definition("BackfillStateMachine")["States"]
+    backfill = definition("BackfillStateMachine")["States"]
     assert backfill["Summary"]["Choices"][0]["Next"] == "Alert"
 
 
@@ -140,13 +126,13 @@ def _passed_by_state_machines(job: str) -> set[str]:
                 walk(value)
 
     for name in ("NightlyStateMachine", "BackfillStateMachine"):
-        walk(_definition(name))
+        walk(definition(name))
     return passed
 
 
 @pytest.mark.parametrize("job", ["NightlyJob", "LandShardJob", "PublishNightJob"])
 def test_the_job_arguments_are_the_entry_points_options(job: str) -> None:
-    properties = _resources()[job]["Properties"]
+    properties = resources()[job]["Properties"]
     script = GLUE_JOBS / properties["Command"]["ScriptLocation"]["Fn::Sub"].rsplit("/", 1)[1]
     if not script.exists():
         pytest.fail(f"{job} runs {script.name}, which glue_jobs/ does not have")
@@ -161,7 +147,7 @@ def test_the_job_arguments_are_the_entry_points_options(job: str) -> None:
 
 
 def test_the_reader_role_trusts_the_job_role_with_an_external_id() -> None:
-    role = _resources(GLUE_JOBS / "reader-role.yaml")["ReaderRole"]["Properties"]
+    role = resources(GLUE_JOBS / "reader-role.yaml")["ReaderRole"]["Properties"]
     trust = role["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"AWS": {"Ref": "JobRoleArn"}}
     assert trust["Condition"]["Fn::If"][1] == {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}}}
@@ -170,7 +156,7 @@ def test_the_reader_role_trusts_the_job_role_with_an_external_id() -> None:
 def test_source_accounts_forward_alerts_to_the_lake_bus_with_their_own_role() -> None:
     """routing.py's forwarders: the reader role may pass only the forwarder role, which may only put to the lake's bus;
     the lake's bus admits the source accounts and nobody else."""
-    reader = _resources(GLUE_JOBS / "reader-role.yaml")
+    reader = resources(GLUE_JOBS / "reader-role.yaml")
     forwarder = reader["ForwarderRole"]["Properties"]
     assert forwarder["RoleName"] == {"Ref": "ForwarderRoleName"}
     assert forwarder["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "events.amazonaws.com"}
@@ -180,7 +166,7 @@ def test_source_accounts_forward_alerts_to_the_lake_bus_with_their_own_role() ->
     passing = next(s for s in alarms if s["Action"] == "iam:PassRole")
     assert passing["Resource"] == {"Fn::GetAtt": ["ForwarderRole", "Arn"]}
     assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}}
-    bus = _resources()["SourceAccountsForwardAlerts"]["Properties"]
+    bus = resources()["SourceAccountsForwardAlerts"]["Properties"]
     assert (
         bus["Statement"]["Principal"] == {"AWS": {"Ref": "SourceAccountIds"}} and bus["Statement"]["Action"] == "events:PutEvents"
     )
