@@ -135,7 +135,7 @@ class Session(boto3.Session):
             ]
         except (ClientError, BotoCoreError) as error:
             account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "?"
-            raise AccountError(account, region, f"cannot assume {role_arn}: {error}") from None
+            raise AccountError(account, region, f"cannot assume {role_arn}: {error}") from error
         return self._derived(region, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
 
     def in_region(self, region: str) -> Session:

@@ -41,6 +41,7 @@ def _main(
     log_format: Annotated[str, typer.Option(help="json (one object per line) or console.")] = "json",
 ) -> None:
     configure_logging(log_level, json_lines=log_format == "json")
+    _state["debug"] = log_level.upper() == "DEBUG"
 
 
 DateOption = Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="The night (UTC).")]
@@ -80,7 +81,8 @@ def _one_process_night(settings: Config, night: date, session: Any) -> Any:
     from pipelines.compose import engine_for
     from pipelines.nightly import default_landers, run_night
 
-    with Progress(transient=True, console=_stderr_console()) as progress:
+    console = _stderr_console()
+    with Progress(transient=True, console=console, disable=not console.is_terminal) as progress:  # no bars in a log
         task = progress.add_task("Model Monitor reports", total=None)
         landers = default_landers(lambda done, total: progress.update(task, completed=done, total=total))
         return run_night(settings, night, session=session, engine=engine_for(settings, session), landers=landers)
@@ -283,5 +285,19 @@ app.add_typer(quicksight_app, name="quicksight")
 app.add_typer(alarms_app, name="alarms")
 
 
+_state = {"debug": False}
+
+
 def main() -> None:
-    app()
+    """The `mlmon` program: an error that ends a command is one line and an exit code (pipelines.faults); the
+    traceback only with --log-level DEBUG."""
+    from pipelines.faults import describe
+
+    try:
+        app()
+    except Exception as error:
+        if _state["debug"]:
+            raise
+        code, text = describe(error)
+        typer.echo(f"error: {text}", err=True)
+        sys.exit(code)
