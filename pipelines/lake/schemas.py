@@ -170,8 +170,11 @@ MONITOR_VIOLATIONS = _report_table(
         ("description", pa.string(), True),
         ("observed_value", pa.float64(), True),
         ("threshold_value", pa.float64(), True),
+        # What the entry says that no column above holds (bring-your-own containers add keys), as canonical JSON:
+        # two findings that differ only there stay two rows.
+        ("details", pa.string(), True),
     ),
-    ("feature_name", "metric_name", "label", "facet", "facet_value", "constraint_check_type"),
+    ("feature_name", "metric_name", "label", "facet", "facet_value", "constraint_check_type", "details"),
 )
 MONITOR_FEATURE_STATISTICS = _report_table(
     "monitor_feature_statistics",

@@ -453,6 +453,33 @@ def test_attribution_violations_per_label_stay_apart() -> None:
     assert {v["monitoring_type"] for v in found} == {MODEL_EXPLAINABILITY}
 
 
+def test_byoc_findings_that_differ_only_in_extra_keys_stay_distinct_and_pass_the_audit() -> None:
+    """A bring-your-own container reported the same check on the same feature for two windows, saying so only in keys
+    the contract has no column for: kept in details, the two are two rows and the uniqueness check holds; a true
+    repeat (every key equal) still fails it."""
+    finding = {"feature_name": "amount", "constraint_check_type": "baseline_drift_check", "description": "drift 0.4"}
+    byoc = [{**finding, "window": "1h", "statistic": {"name": "psi", "bins": 10}}, {**finding, "window": "24h"}]
+    tables, _ = monitor_tables(
+        [report({"statistics.json": {"features": []}, "constraint_violations.json": {"violations": byoc}})]
+    )
+    found = rows(tables, "monitor_violations")
+    assert [json.loads(v["details"]) for v in found] == [
+        {"statistic": {"bins": 10, "name": "psi"}, "window": "1h"},
+        {"window": "24h"},
+    ]
+    window = {"window_start": datetime(2025, 6, 2), "window_end": datetime(2025, 6, 3), "min_rows": None, "max_rows": None}
+    suite = load_suite("monitor_violations")
+    assert validate_table(tables["monitor_violations"], suite, window).passed
+    repeated, _ = monitor_tables(
+        [report({"statistics.json": {"features": []}, "constraint_violations.json": {"violations": [byoc[1], byoc[1]]}})]
+    )
+    assert "expect_compound_columns_to_be_unique" in " ".join(
+        validate_table(repeated["monitor_violations"], suite, window).failed_names()
+    )
+    sagemaker, _ = monitor_tables([report({"constraint_violations.json": fixture("data_quality_violations_sdk_test.json")})])
+    assert {v["details"] for v in rows(sagemaker, "monitor_violations")} == {None}  # SageMaker's own: nothing extra
+
+
 def test_violation_without_a_check_type_is_kept_as_unknown() -> None:
     tables, _ = monitor_tables(
         [

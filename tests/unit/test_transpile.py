@@ -110,6 +110,9 @@ CASES = [
     ("SELECT count(*) FROM t CROSS JOIN UNNEST(tags) AS u(tag)", 2),
     ("WITH x AS (SELECT 1 AS a) SELECT a FROM x", 1),
     ("VALUES 42", 42),
+    # monitor_violations.details: canonical JSON text
+    ("""SELECT json_extract_scalar('{"window":"1h","statistic":{"name":"psi"}}', '$.statistic.name')""", "psi"),
+    ("""SELECT json_extract_scalar('{"window":"1h"}', '$.missing')""", None),
 ]
 
 

@@ -244,9 +244,21 @@ def _violations(doc: Any) -> ParsedReport:
                 "description": description,
                 "observed_value": observed,
                 "threshold_value": threshold,
+                "details": violation_details(entry),
             }
         )
     return ParsedReport(VIOLATIONS, _violation_evidence(rows), {VIOLATION_ROWS: rows}, skipped=skipped)
+
+
+VIOLATION_KEYS = frozenset(
+    {"feature_name", "metric_name", "label", "facet", "facet_value", "constraint_check_type", "description"}
+)
+
+
+def violation_details(entry: dict[str, Any]) -> str | None:
+    """The entry's other keys as canonical JSON (sorted, compact), or None when it has none."""
+    extra = {str(k): v for k, v in entry.items() if k not in VIOLATION_KEYS}
+    return json.dumps(extra, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False) if extra else None
 
 
 def _violation_evidence(rows: list[dict[str, Any]]) -> str | None:
