@@ -59,7 +59,8 @@ class NightResult:
 
     @property
     def ok(self) -> bool:
-        return not any(landing.errors for landing in self.landings) and all(r.status == PUBLISHED for r in self.records)
+        published = all(r.status == PUBLISHED for r in self.records)
+        return published and not self.quarantined and not any(landing.errors for landing in self.landings)
 
     @property
     def quarantined(self) -> list[GateOutcome]:
@@ -74,7 +75,7 @@ class NightResult:
             "ok": self.ok,
             "published": sorted({r.table_name for r in records if r.status == PUBLISHED}),
             "rows_published": sum(r.rows for r in records if r.status == PUBLISHED),
-            "quarantined": sorted(f"{o.staged.table}/{o.staged.dt}" for o in self.quarantined),
+            "quarantined": sorted(_held(o) for o in self.quarantined),
             "failed": sorted(f"{r.table_name}: {r.message}" for r in records if r.status == FAILED),
             "source_errors": sorted(f"{landing.source}: {error}" for landing in self.landings for error in landing.errors),
             "api_calls": sum(self.api_calls.values()),
@@ -328,10 +329,14 @@ def _records(
 
 def _record(outcome: GateOutcome, night: date, started: datetime, source: Landed) -> RunRecord:
     """The pipeline_runs row of one audited partition: a source that failed in part makes it `failed` even when switched in."""
-    staged, report = outcome.staged, outcome.report
+    staged, report, held = outcome.staged, outcome.report, outcome.quarantined
     errors = "; ".join(source.landing.errors) or None
-    status = QUARANTINED if outcome.quarantined else (FAILED if errors else PUBLISHED)
-    message = report.summary() if outcome.quarantined else errors
+    message: str | None
+    if held is not None and outcome.switched:  # published without the objects held back: say which
+        status, message, failed = (FAILED if errors else PUBLISHED), "; ".join(filter(None, [held.summary, errors])), held.failed
+    else:
+        status = QUARANTINED if held else (FAILED if errors else PUBLISHED)
+        message, failed = (report.summary() if held else errors), report.failed_names()
     dt = staged.dt or night.isoformat()  # an unpartitioned table's load belongs to the night that made it
     return RunRecord(
         staged.run_id,
@@ -341,11 +346,18 @@ def _record(outcome: GateOutcome, night: date, started: datetime, source: Landed
         status,
         started,
         _now(),
-        report.failed_names(),
+        failed,
         message,
         source.api_calls,
         source.cost_usd,
     )
+
+
+def _held(outcome: GateOutcome) -> str:
+    """`table/dt`, and how many objects when only some were held back."""
+    held = outcome.quarantined
+    objects = f" ({len(held.objects)} object(s) held back)" if held and held.objects else ""
+    return f"{outcome.staged.table}/{outcome.staged.dt}{objects}"
 
 
 def _now() -> datetime:

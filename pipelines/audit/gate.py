@@ -11,7 +11,8 @@ import awswrangler as wr
 import pyarrow as pa
 
 from pipelines.audit.engine import ValidationReport, validate_table, validation_rows
-from pipelines.audit.quarantine import Quarantined, quarantine
+from pipelines.audit.objects import restage_without, split_offenders
+from pipelines.audit.quarantine import Quarantined, quarantine, quarantine_objects
 from pipelines.audit.suites import Suite, load_suite
 from pipelines.aws import Session
 from pipelines.config import Config
@@ -33,6 +34,8 @@ class GateOutcome:
 
     @property
     def status(self) -> str:
+        if self.switched and self.quarantined:
+            return f"published, {len(self.quarantined.objects)} object(s) held back"
         return "published" if self.switched else "quarantined"
 
 
@@ -76,20 +79,34 @@ def parameters(session: Session, config: Config, table: str, dt: str | None) -> 
 
 def audit(session: Session, config: Config, staged: StagedPartition, suite: Suite | None = None) -> ValidationReport:
     """Validate exactly what was written (read back from S3), not what we meant to write."""
-    spec = TABLES[staged.table]
-    data = read_table(session, list(staged.files), spec.schema)
+    return _audited(session, config, staged, suite)[0]
+
+
+def _audited(
+    session: Session, config: Config, staged: StagedPartition, suite: Suite | None
+) -> tuple[ValidationReport, pa.Table, Suite, dict[str, Any]]:
+    data = read_table(session, list(staged.files), TABLES[staged.table].schema)
     suite = suite or load_suite(staged.table)
-    return validate_table(data, suite, parameters(session, config, staged.table, staged.dt), dt=staged.dt, run_id=staged.run_id)
+    params = parameters(session, config, staged.table, staged.dt)
+    return validate_table(data, suite, params, dt=staged.dt, run_id=staged.run_id), data, suite, params
 
 
 def audit_and_switch(
     session: Session, config: Config, staged: StagedPartition, night: str, suite: Suite | None = None
 ) -> GateOutcome:
-    """Publish the partition if no critical expectation failed, else hold it back with the verdict."""
-    report = audit(session, config, staged, suite)
-    record_results(session, config, report, night)
+    """Publish the partition if no critical expectation failed; else hold back just the objects that fail (the rest
+    publishes, pipelines/audit/objects.py), or, when the failure concerns the partition as a whole, all of it."""
+    report, data, suite, params = _audited(session, config, staged, suite)
     if report.passed:
+        record_results(session, config, report, night)
         return GateOutcome(staged, report, switch(session, config.lake, staged), None)
+    split = split_offenders(data, suite, params, dt=staged.dt, run_id=staged.run_id)
+    record_results(session, config, report, night)  # what the staged partition showed, culprits included
+    if split is not None:
+        verdict = {**split.held_report.to_dict(), "failed": split.held_report.failed_names()}
+        held = quarantine_objects(session, config.lake, staged, split.held, split.objects, verdict)
+        kept = restage_without(session, staged, split.objects, TABLES[staged.table].schema)
+        return GateOutcome(kept, split.kept_report, switch(session, config.lake, kept), held)
     verdict = {**report.to_dict(), "failed": report.failed_names()}
     return GateOutcome(staged, report, None, quarantine(session, config.lake, staged, verdict, report.summary()))
 

@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import awswrangler as wr
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipelines.aws import Session
 from pipelines.config import LakeConfig
 from pipelines.errors import FatalError
 from pipelines.lake import catalog
 from pipelines.lake.paths import quarantine_prefix, quarantine_root, run_of, run_prefix, split_s3_uri
-from pipelines.lake.staging import StagedPartition, Switched, switch
+from pipelines.lake.staging import StagedPartition, Switched, switch, upload_parquet
 
 VERDICT = "validation.json"
 
@@ -35,6 +37,9 @@ class Quarantined:
     failed: list[str]
     summary: str
     quarantined_at: str
+    # Held back from a partition that was published without them: the objects whose rows these are. Empty: the whole
+    # partition is held back.
+    objects: tuple[str, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -58,6 +63,32 @@ def quarantine(session: Session, lake: LakeConfig, staged: StagedPartition, verd
     document = {**verdict, "quarantine": {**item.__dict__}}
     _put_json(session, f"{target}{VERDICT}", document)
     wr.s3.delete_objects(staged.uri, boto3_session=session)
+    return item
+
+
+HELD_ROWS = "held-objects.parquet"
+
+
+def quarantine_objects(
+    session: Session, lake: LakeConfig, staged: StagedPartition, held: pa.Table, objects: tuple[str, ...], verdict: dict[str, Any]
+) -> Quarantined:
+    """Keep the rows of `objects` (held back from a partition published without them) with their verdict."""
+    target = quarantine_prefix(lake, staged.table, staged.dt, staged.run_id)
+    upload_parquet(session, held, f"{target}{HELD_ROWS}")
+    failed = list(verdict.get("failed", []))
+    summary = f"{staged.table} dt={staged.dt}: held back {len(objects)} object(s) ({held.num_rows} rows): {', '.join(objects)}"
+    item = Quarantined(
+        staged.table,
+        staged.dt,
+        staged.run_id,
+        target,
+        held.num_rows,
+        failed,
+        f"{summary}; failed: {', '.join(failed)}",
+        datetime.now(UTC).isoformat(timespec="seconds"),
+        objects,
+    )
+    _put_json(session, f"{target}{VERDICT}", {**verdict, "quarantine": {**item.__dict__, "objects": list(objects)}})
     return item
 
 
@@ -88,6 +119,8 @@ def release(session: Session, lake: LakeConfig, item: Quarantined, *, force: boo
     would replace newer data with older (unless `force`).
     """
     current = catalog.partition_location(session, lake, item.table, item.dt) if item.dt else None
+    if item.objects:
+        return _release_objects(session, lake, item, current, force=force)
     current_run = run_of(current) if current else None
     newer = current_run is not None and current_run > item.run_id
     if newer and not force:
@@ -102,13 +135,38 @@ def release(session: Session, lake: LakeConfig, item: Quarantined, *, force: boo
     return switched
 
 
+def _release_objects(session: Session, lake: LakeConfig, item: Quarantined, current: str | None, *, force: bool) -> Switched:
+    """Held-back objects rejoin the partition they were held from: its files and theirs, under a new run, switched in.
+
+    Refuses when the partition was published again since (their rows may be in it now), unless `force`."""
+    if current is None or (run_of(current) != item.run_id and not force):
+        raise QuarantineError(
+            f"{item.ref}: the partition is no longer the one these objects were held from ({current}); use --force to add them"
+        )
+    run_id = f"{item.run_id}-released-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    target = run_prefix(lake, item.table, item.dt, run_id)
+    published = wr.s3.list_objects(current.rstrip("/") + "/", boto3_session=session)
+    copied = wr.s3.copy_objects(published, source_path=current.rstrip("/") + "/", target_path=target, boto3_session=session)
+    copied += wr.s3.copy_objects([f"{item.uri}{HELD_ROWS}"], source_path=item.uri, target_path=target, boto3_session=session)
+    rows = sum(pq.read_metadata(pa.BufferReader(_get_bytes(session, uri))).num_rows for uri in copied)
+    switched = switch(session, lake, StagedPartition(item.table, item.dt, run_id, target, tuple(copied), rows))
+    wr.s3.delete_objects(item.uri, boto3_session=session)
+    return switched
+
+
 def drop(session: Session, item: Quarantined) -> None:
     """Delete a quarantined partition for good."""
     wr.s3.delete_objects(item.uri, boto3_session=session)
 
 
 def _item(document: dict[str, Any]) -> Quarantined:
-    return Quarantined(**document["quarantine"])
+    fields = dict(document["quarantine"])
+    return Quarantined(**{**fields, "objects": tuple(fields.get("objects", ()))})
+
+
+def _get_bytes(session: Session, uri: str) -> bytes:
+    bucket, key = split_s3_uri(uri)
+    return bytes(session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def _put_json(session: Session, uri: str, document: dict[str, Any]) -> None:

@@ -152,6 +152,10 @@ def _print_night(result: Any) -> None:
     for outcome in result.outcomes:
         typer.echo(f"{outcome.staged.table} {outcome.staged.dt or '-'}: {outcome.status}")
     for outcome in result.quarantined:
+        if outcome.switched:  # published without some objects
+            typer.echo(f"\nHELD BACK from {outcome.staged.table} dt={outcome.staged.dt} run {outcome.staged.run_id}:")
+            typer.echo(outcome.quarantined.summary)
+            continue
         typer.echo(f"\nQUARANTINED {outcome.staged.table} dt={outcome.staged.dt} run {outcome.staged.run_id}:")
         typer.echo(outcome.report.summary())
     raise typer.Exit(code=0 if result.ok else 1)

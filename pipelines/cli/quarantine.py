@@ -17,13 +17,14 @@ RunOption = Annotated[Optional[str], typer.Option("--run", help="Run id (default
 
 @quarantine_app.command("list")
 def quarantine_list(config: ConfigOption) -> None:
-    """Every quarantined partition: table, date, run, rows, failed expectations."""
+    """Everything held back: table, date, run, rows, the whole partition or which objects, failed expectations."""
     from pipelines.audit.quarantine import list_quarantined
 
     settings = _load(config)
     items = list_quarantined(_lake_session(settings), settings.lake)
     for item in items:
-        typer.echo(f"{item.table}\t{item.dt or '-'}\t{item.run_id}\t{item.rows} rows\t{', '.join(item.failed)}")
+        what = f"{len(item.objects)} object(s) held back: {', '.join(item.objects)}" if item.objects else "whole partition"
+        typer.echo(f"{item.table}\t{item.dt or '-'}\t{item.run_id}\t{item.rows} rows\t{what}\t{', '.join(item.failed)}")
     if not items:
         typer.echo("nothing quarantined")
 
