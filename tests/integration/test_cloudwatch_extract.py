@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
+import pytest
+from botocore.exceptions import ClientError
 
 from pipelines.aws import lake_session
 from pipelines.config import CloudWatchConfig
+from pipelines.errors import FatalError, RetriableError
 from pipelines.sources.cloudwatch_metrics.decode import install_fast_decoder
 from pipelines.sources.cloudwatch_metrics.discovery import iter_metric_series
-from pipelines.sources.cloudwatch_metrics.fetch import iter_metric_data
+from pipelines.sources.cloudwatch_metrics.fetch import IncompleteMetricData, iter_metric_data, max_pages
 from pipelines.sources.cloudwatch_metrics.plan import plan_queries
 from pipelines.sources.cloudwatch_metrics.table import cloudwatch_metrics_table
 from pipelines.windows import night_window
@@ -83,3 +87,57 @@ def test_missing_periods_stay_missing(stack: Any) -> None:
     assert p99 == np.linspace(1000, 60000, 60)[int(np.ceil(0.99 * 60)) - 1]  # nearest rank
     assert set(table["unit"].to_pylist()) == {"Microseconds"}
     assert table["ts"][0].as_py().date() == NIGHT
+
+
+def test_paging_is_bounded_and_access_denied_is_not_called_retriable(stack: Any) -> None:
+    """Fault injection at the AWS boundary: CloudWatch answering every page with the same NextToken must end in an
+    error, not a loop; AccessDenied is fatal for the source (retrying will not help), throttling retriable."""
+    seed_invocations(stack.metric_store, ACCOUNTS[0], "ep-a", NIGHT)
+    session, client = _cloudwatch(stack)
+    series = list(iter_metric_series(client, ACCOUNTS[0], "us-east-1", ["AWS/SageMaker"]))
+    queries = plan_queries(series, CloudWatchConfig(statistics=["Sum"], period_seconds=3600))
+    window = night_window(NIGHT, 0)
+    assert max_pages(queries, window) == 2 * 1 + 2  # 24 points a query: one page, doubled for partial results, + 2
+
+    def endless(parsed: dict[str, Any], **_: Any) -> None:
+        if "DecodedPage" in parsed:  # the fast decoder's page, when it took the body
+            parsed["DecodedPage"] = dataclasses.replace(parsed["DecodedPage"], next_token="again")
+        parsed["NextToken"] = "again"
+
+    def forget(params: dict[str, Any], **_: Any) -> None:
+        params.pop("NextToken", None)  # the emulator sees a first request each time and answers it again
+
+    client.meta.events.register("before-parameter-build.cloudwatch.GetMetricData", forget)
+    client.meta.events.register("after-call.cloudwatch.GetMetricData", endless)
+    with pytest.raises(IncompleteMetricData, match="same NextToken twice"):
+        list(iter_metric_data(client, queries, window))
+    client.meta.events.unregister("after-call.cloudwatch.GetMetricData", endless)
+    tokens = iter(range(1_000))
+
+    def fresh(parsed: dict[str, Any], **_: Any) -> None:
+        token = f"t{next(tokens)}"  # a new token every page, forever
+        if "DecodedPage" in parsed:
+            parsed["DecodedPage"] = dataclasses.replace(parsed["DecodedPage"], next_token=token)
+        parsed["NextToken"] = token
+
+    client.meta.events.register("after-call.cloudwatch.GetMetricData", fresh)
+    calls_before = session.calls.snapshot().get("CloudWatch.GetMetricData", 0)
+    with pytest.raises(IncompleteMetricData, match="kept paging past 4 pages"):
+        list(iter_metric_data(client, queries, window))
+    assert session.calls.snapshot()["CloudWatch.GetMetricData"] - calls_before == 4
+    client.meta.events.unregister("after-call.cloudwatch.GetMetricData", fresh)
+    client.meta.events.unregister("before-parameter-build.cloudwatch.GetMetricData", forget)
+
+    def refuse(code: str) -> Any:
+        def handler(**_: Any) -> None:
+            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "GetMetricData")
+
+        return handler
+
+    for code, kind in (("AccessDenied", FatalError), ("Throttling", RetriableError)):
+        handler = refuse(code)
+        client.meta.events.register("before-call.cloudwatch.GetMetricData", handler)
+        with pytest.raises(kind, match=code) as raised:
+            list(iter_metric_data(client, queries, window))
+        assert not (kind is FatalError and isinstance(raised.value, RetriableError))
+        client.meta.events.unregister("before-call.cloudwatch.GetMetricData", handler)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipelines.errors import RetriableError
+from pipelines.errors import FatalError, RetriableError
+from pipelines.faults import Kind, classify
 from pipelines.sources.cloudwatch_metrics.decode import DecodedPage, decoded_page
 from pipelines.sources.cloudwatch_metrics.metric_query import MetricQuery
-from pipelines.sources.cloudwatch_metrics.plan import batches
+from pipelines.sources.cloudwatch_metrics.plan import MAX_POINTS_PER_CALL, batches
 from pipelines.windows import Window
 
 if TYPE_CHECKING:
@@ -32,7 +34,8 @@ def iter_metric_data(cloudwatch: CloudWatchClient, queries: Sequence[MetricQuery
         api_queries: list[Any] = [query.to_api() for query in batch]
         final_status: dict[str, str] = {}
         token: str | None = None
-        while True:
+        seen: set[str] = set()
+        for _ in range(max_pages(batch, window)):
             continuation: dict[str, Any] = {"NextToken": token} if token else {}
             try:
                 response = cloudwatch.get_metric_data(
@@ -43,14 +46,28 @@ def iter_metric_data(cloudwatch: CloudWatchClient, queries: Sequence[MetricQuery
                     **continuation,
                 )
             except (ClientError, BotoCoreError) as error:
-                raise RetriableError(f"GetMetricData failed ({len(batch)} queries): {error}") from error
+                kind = RetriableError if classify(error) is Kind.RETRIABLE else FatalError
+                raise kind(f"GetMetricData failed ({len(batch)} queries): {error}") from error
             page = decoded_page(response)
             final_status.update(zip(page.ids, page.status_codes, strict=True))
             yield page
             token = page.next_token
             if not token:
                 break
+            if token in seen:
+                raise IncompleteMetricData(f"GetMetricData returned the same NextToken twice ({len(batch)} queries)")
+            seen.add(token)
+        else:
+            raise IncompleteMetricData(f"GetMetricData kept paging past {max_pages(batch, window)} pages ({len(batch)} queries)")
         _check_complete(batch, final_status)
+
+
+def max_pages(batch: Sequence[MetricQuery], window: Window) -> int:
+    """The most pages a batch can need: every datapoint of the window at each query's period, 100,800 per page
+    (CloudWatch's limit), with room for pages a partial result splits; a loop past it is CloudWatch misbehaving."""
+    seconds = (window.end - window.start).total_seconds()
+    points = sum(math.ceil(seconds / query.period_seconds) for query in batch)
+    return 2 * math.ceil(points / MAX_POINTS_PER_CALL) + 2
 
 
 def _check_complete(batch: Sequence[MetricQuery], final_status: dict[str, str]) -> None:
