@@ -22,6 +22,7 @@ from pipelines.config import Config, LakeConfig
 from pipelines.errors import FatalError
 from pipelines.lake import catalog
 from pipelines.lake.catalog import ensure_lake
+from pipelines.lake.lock import night_lock
 from pipelines.lake.paths import account_region_file, quarantine_prefix
 from pipelines.lake.schemas import TABLES
 from pipelines.lake.staging import StagedPartition, Stager, read_table
@@ -126,38 +127,39 @@ def publish_night(
     plan = shard_plan(config, shards)
     landers = default_landers() if landers is None else landers
     ensure_lake(session, config.lake)
-    marker = publish_marker_uri(config.lake, dt, run_id)
-    if get_text(session, marker) is None:  # from here on, shards of this run refuse to land
-        put_text(session, marker, json.dumps({"run_id": run_id, "shards": shards, "started_at": _now().isoformat()}))
-    manifests = [read_manifest(session, config.lake, dt, run_id, shard.index) for shard in plan]
-    for shard, manifest in zip(plan, manifests, strict=True):
-        if manifest is not None and (manifest.pairs, manifest.shards) != (shard.pairs, shards):
-            raise FatalError(
-                f"{manifest_uri(config.lake, dt, run_id, shard.index)} was made with another plan ({manifest.shards} shards, "
-                f"{list(manifest.pairs)}): the config or --shards changed; land a new run"
-            )
-    landed = _merge(config, run_id, night, plan, manifests, landers)
-    held = _held(session, config.lake, [s for one in landed for s in one.landing.staged])
-    landed = [_prepared(session, config.lake, one, held) for one in landed]
-    found = [m for m in manifests if m is not None]
-    shard_calls: Counter[str] = Counter()
-    for manifest in found:
-        shard_calls.update(manifest.api_calls)
-    missing = [s.index for s, m in zip(plan, manifests, strict=True) if m is None]
-    log.info("publish_night", night=dt, run_id=run_id, shards=len(plan), missing=missing)
-    return publish_landed(
-        config,
-        night,
-        session=session,
-        engine=engine,
-        run_id=run_id,
-        landed=landed,
-        landers=landers,
-        started=min((m.started_at for m in found), default=_now()),
-        gate=_gate(held),
-        shard_calls=shard_calls,
-        shard_cost_usd=sum(m.cloudwatch_cost_usd for m in found),
-    )
+    with night_lock(session, config.lake, dt, run_id):  # one publish of a night at a time
+        marker = publish_marker_uri(config.lake, dt, run_id)
+        if get_text(session, marker) is None:  # from here on, shards of this run refuse to land
+            put_text(session, marker, json.dumps({"run_id": run_id, "shards": shards, "started_at": _now().isoformat()}))
+        manifests = [read_manifest(session, config.lake, dt, run_id, shard.index) for shard in plan]
+        for shard, manifest in zip(plan, manifests, strict=True):
+            if manifest is not None and (manifest.pairs, manifest.shards) != (shard.pairs, shards):
+                raise FatalError(
+                    f"{manifest_uri(config.lake, dt, run_id, shard.index)} was made with another plan ({manifest.shards} shards, "
+                    f"{list(manifest.pairs)}): the config or --shards changed; land a new run"
+                )
+        landed = _merge(config, run_id, night, plan, manifests, landers)
+        held = _held(session, config.lake, [s for one in landed for s in one.landing.staged])
+        landed = [_prepared(session, config.lake, one, held) for one in landed]
+        found = [m for m in manifests if m is not None]
+        shard_calls: Counter[str] = Counter()
+        for manifest in found:
+            shard_calls.update(manifest.api_calls)
+        missing = [s.index for s, m in zip(plan, manifests, strict=True) if m is None]
+        log.info("publish_night", night=dt, run_id=run_id, shards=len(plan), missing=missing)
+        return publish_landed(
+            config,
+            night,
+            session=session,
+            engine=engine,
+            run_id=run_id,
+            landed=landed,
+            landers=landers,
+            started=min((m.started_at for m in found), default=_now()),
+            gate=_gate(held),
+            shard_calls=shard_calls,
+            shard_cost_usd=sum(m.cloudwatch_cost_usd for m in found),
+        )
 
 
 def _merge(

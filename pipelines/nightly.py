@@ -18,6 +18,7 @@ from pipelines.aws import Session
 from pipelines.config import Config
 from pipelines.errors import PipelineError
 from pipelines.lake.catalog import ensure_lake
+from pipelines.lake.lock import night_lock
 from pipelines.lake.log_tables import append_log
 from pipelines.lake.runs import FAILED, PUBLISHED, QUARANTINED, RunRecord, write_run_records
 from pipelines.lake.schemas import SOURCE_REJECTIONS
@@ -139,10 +140,11 @@ def run_night(
     started = _now()
     landers = default_landers() if landers is None else landers
     ensure_lake(session, config.lake)
-    landed = land_sources(config, night, session=session, run_id=run_id, landers=landers)
-    return publish_landed(
-        config, night, session=session, engine=engine, run_id=run_id, landed=landed, landers=landers, started=started
-    )
+    with night_lock(session, config.lake, night.isoformat(), run_id):
+        landed = land_sources(config, night, session=session, run_id=run_id, landers=landers)
+        return publish_landed(
+            config, night, session=session, engine=engine, run_id=run_id, landed=landed, landers=landers, started=started
+        )
 
 
 def land_sources(config: Config, night: date, *, session: Session, run_id: str, landers: Sequence[Lander]) -> list[Landed]:

@@ -1,0 +1,88 @@
+"""Two runs of the same night at once: one publishes, the other exits naming the holder; a dead run's lock expires and
+is taken over; nothing is corrupted and the lock is gone afterwards."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from pipelines.aws import lake_session
+from pipelines.lake import catalog
+from pipelines.lake.lock import NightLocked, lock_uri, night_lock
+from pipelines.lake.paths import split_s3_uri
+from pipelines.nightly import NightResult, run_night
+from pipelines.query.local import LocalLakeEngine
+from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, make_config, new_lake, published, seed_invocations
+
+
+def _lock_exists(session: Any, uri: str) -> bool:
+    bucket, key = split_s3_uri(uri)
+    return bool(session.client("s3").list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount"))
+
+
+def test_a_second_run_of_a_night_in_progress_exits_naming_the_first(stack: Any) -> None:
+    seed_invocations(stack.metric_store, ACCOUNTS[0], "ep-a", NIGHT)
+    config = make_config(stack.endpoint_url, statistics=["Sum"], lookback_days=0)
+    session = new_lake(config)
+    uri = lock_uri(config.lake, DT)
+    with night_lock(session, config.lake, DT, "20261130T020000Z-first1"):
+        assert _lock_exists(session, uri)
+        with pytest.raises(NightLocked, match=r"night .* is being run by run 20261130T020000Z-first1 .*wait for it"):
+            run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
+        assert catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT) is None  # nothing touched
+    assert not _lock_exists(session, uri)  # released by its holder
+    assert run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake)).ok
+    assert not _lock_exists(session, uri)
+
+
+def test_a_dead_runs_lock_expires_and_is_taken_over(stack: Any) -> None:
+    seed_invocations(stack.metric_store, ACCOUNTS[0], "ep-a", NIGHT)
+    config = make_config(stack.endpoint_url, statistics=["Sum"], lookback_days=0)
+    session = new_lake(config)
+    bucket, key = split_s3_uri(lock_uri(config.lake, DT))
+    past = datetime.now(UTC) - timedelta(hours=1)
+    dead = {
+        "run_id": "dead",
+        "host": "gone",
+        "pid": 1,
+        "acquired_at": (past - timedelta(hours=6)).isoformat(),
+        "expires_at": past.isoformat(),
+    }
+    session.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(dead).encode())
+    assert run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake)).ok
+    assert not _lock_exists(session, lock_uri(config.lake, DT))
+
+
+def test_two_runs_started_together_publish_once(stack: Any) -> None:
+    for endpoint in ("ep-a", "ep-b"):
+        seed_invocations(stack.metric_store, ACCOUNTS[0], endpoint, NIGHT)
+    config = make_config(stack.endpoint_url, statistics=["Sum"], lookback_days=0)
+    new_lake(config)
+    start = threading.Barrier(2)
+    outcomes: list[NightResult | Exception] = []
+
+    def one_run() -> None:
+        session = lake_session(config.lake.region, config.endpoint_url)
+        start.wait()
+        try:
+            outcomes.append(run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake)))
+        except NightLocked as error:
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    results = [o for o in outcomes if isinstance(o, NightResult)]
+    refused = [o for o in outcomes if isinstance(o, NightLocked)]
+    assert len(results) == 1 and len(refused) == 1 and results[0].ok
+    assert results[0].run_id in str(refused[0])
+    session = lake_session(config.lake.region, config.endpoint_url)
+    rows = published(session, config, "cloudwatch_metrics", DT)
+    pairs = set(zip(rows["endpoint_name"].to_pylist(), rows["ts"].to_pylist(), strict=True))
+    assert rows.num_rows == len(pairs) > 0 and {endpoint for endpoint, _ in pairs} == {"ep-a", "ep-b"}  # no duplicates
