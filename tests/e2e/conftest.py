@@ -40,4 +40,6 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"{DEMO_DAYS} nights" in done.stdout
+    (out.parent / "demo.stdout").write_text(done.stdout, encoding="utf-8")  # what the user saw, scanned by test_demo.py
+    (out.parent / "demo.stderr").write_text(done.stderr, encoding="utf-8")
     return out

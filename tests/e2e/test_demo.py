@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines.demo.fleet_stories import PROMISED
@@ -120,3 +121,40 @@ def test_the_rightsizing_sheet_has_something_to_say(demo_out: Path) -> None:
         "select endpoint_name, recommendation from endpoint_rightsizing where recommendation <> 'ok' group by 1, 2 order by 1"
     ).fetchall()
     assert flagged == [("churn-predictor-prod", "upsize"), ("price-optimizer-eu", "downsize")]
+
+
+# What must never be written anywhere: access key ids, the emulator's session tokens, signed-URL parts, secret keys.
+SECRETS = re.compile(
+    rb"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|FQoGZXIvYXdzE|X-Amz-(?:Signature|Credential|Security-Token)"
+    rb"|(?i:aws_secret_access_key|secretaccesskey|sessiontoken)\W{0,3}[:=]"
+)
+
+
+def _texts(path: Path) -> list[bytes]:
+    """Every text a file holds: Parquet and DuckDB values row by row (their pages are compressed), else the bytes."""
+    if path.suffix == ".parquet":
+        return [json.dumps(pq.read_table(path).to_pylist(), default=str).encode()]
+    if path.suffix == ".duckdb":
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            names = [r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()]
+            return [json.dumps(con.sql(f'select * from "{name}"').fetchall(), default=str).encode() for name in names]
+        finally:
+            con.close()
+    return [path.read_bytes()]
+
+
+def test_nothing_a_demo_writes_holds_a_credential(demo_out: Path) -> None:
+    """Every file under the demo's folder (the lake copy, lake.duckdb, Data Docs, the report page, the summary) and
+    what it printed: no AWS key id, session token, secret or signed-URL part of the local stack's credentials."""
+    assert SECRETS.search(b"key=ASIA8NWMTLYQABCDEFGH") and SECRETS.search(b'"SessionToken": "x"')  # the scan can see one
+    files = [p for p in demo_out.parent.rglob("*") if p.is_file()]
+    kinds = {p.suffix for p in files}
+    assert {".parquet", ".duckdb", ".html", ".json", ".stdout", ".stderr"} <= kinds and len(files) > 50
+    found = {
+        str(p.relative_to(demo_out.parent)): m.group().decode(errors="replace")
+        for p in files
+        for text in _texts(p)
+        if (m := SECRETS.search(text))
+    }
+    assert found == {}
