@@ -16,6 +16,7 @@ ExternalId = Annotated[str, StringConstraints(min_length=2, max_length=1224, pat
 RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
 _PERCENTILE = re.compile(r"^p\d{1,2}(\.\d+)?$")
+_PREFIX_FOLDER = re.compile(r"[A-Za-z0-9_.=-]{1,200}")
 _STATISTICS = {"Average", "Sum", "Minimum", "Maximum", "SampleCount"}
 
 
@@ -34,7 +35,11 @@ class LakeConfig(_Strict):
     @field_validator("prefix")
     @classmethod
     def _prefix_ends_with_slash(cls, value: str) -> str:
+        """Folders of letters, digits and `_ . = -` only, never `.` or `..`: the prefix becomes every key of the lake."""
         value = value.lstrip("/")
+        folders = value.rstrip("/").split("/") if value else []
+        if any(not _PREFIX_FOLDER.fullmatch(f) or f in (".", "..") for f in folders):
+            raise ValueError(f"{value!r}: folders of letters, digits and _ . = - only (no '..', '%', spaces or newlines)")
         return value if not value or value.endswith("/") else value + "/"
 
     def table_uri(self, table: str) -> str:

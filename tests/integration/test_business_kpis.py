@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date, timedelta
 from typing import Any
@@ -244,3 +245,39 @@ def test_the_inbox_is_listed_page_by_page_without_its_sidecars(lake: tuple[Confi
     files = list(iter_inbox_files(s3, Inbox.from_uri(INBOX), page_size=2))
     assert [f.key for f in files] == ["a.csv", "b.csv", "e.csv", "sub/c.csv", "sub/d.parquet"]
     assert len(pages) >= 3 and all(f.size == len(DROP) and f.last_modified.tzinfo for f in files)
+
+
+def test_hostile_names_in_a_drop_land_as_data_and_stay_inside_the_lake(lake: tuple[Config, Any]) -> None:
+    """Business units a file chooses are values: quotes, ../, %, newlines, very long and non-ASCII names land verbatim,
+    write no key outside the table's partitions, and a query with a quoted literal finds each. KPI names must be
+    identifiers: a file with a hostile one is refused naming its row and column, and the other file still lands."""
+    import csv
+    import io
+
+    from pipelines.query.local import LocalLakeEngine
+
+    config, session = lake
+    hostile = ["O'Brien's unit", "../../_quarantine", "100% of %s", "line\nbreak", "Zahlungsverkehr 支付", "u" * 300]
+
+    def drop(name: str, rows: list[tuple[str, str, int]]) -> None:
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["date", "business_unit", "kpi", "value", "unit"])
+        writer.writerows([(D1, unit, kpi, value, "count") for unit, kpi, value in rows])
+        put(session, name, text.getvalue())
+
+    drop("hostile-units.csv", [(unit, f"kpi_{i}", i) for i, unit in enumerate(hostile)])
+    drop("hostile-kpi.csv", [("Payments", "revenue'); DROP TABLE x; --", 1)])
+    before = set(keys(session, ""))
+    landing = night(session, config)
+    [refused] = landing.rejections
+    assert refused["source_uri"].endswith("hostile-kpi.csv") and "row 2 column kpi" in refused["reason"]
+    assert values(session, config, D1) == {(unit, f"kpi_{i}"): float(i) for i, unit in enumerate(hostile)}
+    written = set(keys(session, "")) - before
+    assert written and all(k.startswith(("lake/business_kpis/dt=", "inbox/kpis_")) for k in written), written
+    assert all(re.fullmatch(r"[A-Za-z0-9_./=-]{1,400}", k) for k in written), written  # names slugged into keys
+    engine = LocalLakeEngine(session, config.lake)
+    for i, unit in enumerate(hostile):
+        literal = unit.replace("'", "''")
+        found = engine.run(f"SELECT kpi_name FROM business_kpis WHERE business_unit = '{literal}'").to_pylist()
+        assert found == [{"kpi_name": f"kpi_{i}"}]
