@@ -83,6 +83,19 @@ def test_a_non_number_names_file_row_and_column() -> None:
     assert rejection(body) == f"{URI} row 6 column value: 'abc' is not a number"
 
 
+@pytest.mark.parametrize("cell", ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A2)", '"\tPayments"', '" =HYPERLINK(""x"")"'])
+def test_a_formula_in_a_text_cell_is_refused_naming_row_and_column(cell: str) -> None:
+    """CSV injection: a business unit a spreadsheet would run as a formula, in the exports people open from the report."""
+    body = GOOD + f"2025-06-03,{cell},orders,12,count\n".encode()
+    message = rejection(body)
+    assert message.startswith(f"{URI} row 6 column business_unit: ") and "starts like a spreadsheet formula" in message
+
+
+def test_a_dash_or_plus_inside_a_name_is_fine() -> None:
+    parts = parts_of(GOOD + b"2025-06-03,Pay-ments+Growth,orders,12,count\n")
+    assert "Pay-ments+Growth" in {r["business_unit"] for part in parts for r in part.table.to_pylist()}
+
+
 def test_every_problem_is_listed_with_its_row() -> None:
     body = b"date,business_unit,kpi,value\n06/02/2025,Payments,revenue,1\n2025-06-02,,revenue,1\n2025-02-30,Growth,orders,\n"
     message = rejection(body)

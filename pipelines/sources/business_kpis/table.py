@@ -159,9 +159,18 @@ def parse_value(value: Any) -> float:
     return number
 
 
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection): the business unit would run as
+# one in the exports people open from the report. Refused, never "fixed".
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def parse_text(value: Any) -> str:
-    """Non-empty text, trimmed."""
-    return _text(value)
+    """Non-empty text, trimmed, that no spreadsheet would read as a formula."""
+    text = _text(value)
+    raw = str(value).lstrip(" ")
+    if raw.startswith(_FORMULA_START) or text.startswith(_FORMULA_START):
+        raise ValueError(f"{text[:40]!r} starts like a spreadsheet formula ({raw[:1]!r}); name it without that")
+    return text
 
 
 def parse_kpi_name(value: Any) -> str:
