@@ -97,11 +97,10 @@ def audit_and_switch(
     """Publish the partition if no critical expectation failed; else hold back just the objects that fail (the rest
     publishes, pipelines/audit/objects.py), or, when the failure concerns the partition as a whole, all of it."""
     report, data, suite, params = _audited(session, config, staged, suite)
+    record_results(session, config, report, night)  # what the staged partition showed, culprits included
     if report.passed:
-        record_results(session, config, report, night)
         return GateOutcome(staged, report, switch(session, config.lake, staged), None)
     split = split_offenders(data, suite, params, dt=staged.dt, run_id=staged.run_id)
-    record_results(session, config, report, night)  # what the staged partition showed, culprits included
     if split is not None:
         verdict = {**split.held_report.to_dict(), "failed": split.held_report.failed_names()}
         held = quarantine_objects(session, config.lake, staged, split.held, split.objects, verdict)

@@ -18,14 +18,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipelines.audit.engine import ValidationReport, validate_table
 from pipelines.audit.suites import Suite
 from pipelines.aws import Session
-from pipelines.lake.paths import split_s3_uri
 from pipelines.lake.schemas import SOURCE_URI
-from pipelines.lake.staging import StagedPartition, upload_parquet
+from pipelines.lake.staging import StagedPartition, read_table, upload_parquet
 
 # Parameters of expectations about the partition as a whole (its row count): not judged per object.
 PARTITION_WIDE = ("min_rows", "max_rows")
@@ -89,9 +87,7 @@ def restage_without(session: Session, staged: StagedPartition, objects: Sequence
     unwanted = pa.array(list(objects), pa.string())
     rows = 0
     for uri in staged.files:
-        bucket, key = split_s3_uri(uri)
-        body = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-        table = pq.read_table(pa.BufferReader(body), schema=schema)
+        table = read_table(session, [uri], schema)
         keep = table.filter(pc.invert(pc.is_in(table[SOURCE_URI.name], unwanted)))
         if keep.num_rows != table.num_rows:
             upload_parquet(session, keep, uri)

@@ -9,14 +9,13 @@ from typing import Any
 
 import awswrangler as wr
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipelines.aws import Session
 from pipelines.config import LakeConfig
 from pipelines.errors import FatalError
 from pipelines.lake import catalog
 from pipelines.lake.paths import quarantine_prefix, quarantine_root, run_of, run_prefix, split_s3_uri
-from pipelines.lake.staging import StagedPartition, Switched, switch, upload_parquet
+from pipelines.lake.staging import StagedPartition, Switched, parquet_rows, switch, upload_parquet
 
 VERDICT = "validation.json"
 
@@ -148,7 +147,7 @@ def _release_objects(session: Session, lake: LakeConfig, item: Quarantined, curr
     published = wr.s3.list_objects(current.rstrip("/") + "/", boto3_session=session)
     copied = wr.s3.copy_objects(published, source_path=current.rstrip("/") + "/", target_path=target, boto3_session=session)
     copied += wr.s3.copy_objects([f"{item.uri}{HELD_ROWS}"], source_path=item.uri, target_path=target, boto3_session=session)
-    rows = sum(pq.read_metadata(pa.BufferReader(_get_bytes(session, uri))).num_rows for uri in copied)
+    rows = parquet_rows(session, copied)
     switched = switch(session, lake, StagedPartition(item.table, item.dt, run_id, target, tuple(copied), rows))
     wr.s3.delete_objects(item.uri, boto3_session=session)
     return switched
@@ -162,11 +161,6 @@ def drop(session: Session, item: Quarantined) -> None:
 def _item(document: dict[str, Any]) -> Quarantined:
     fields = dict(document["quarantine"])
     return Quarantined(**{**fields, "objects": tuple(fields.get("objects", ()))})
-
-
-def _get_bytes(session: Session, uri: str) -> bytes:
-    bucket, key = split_s3_uri(uri)
-    return bytes(session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def _put_json(session: Session, uri: str, document: dict[str, Any]) -> None:

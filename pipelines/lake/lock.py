@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from pipelines.aws import Session
 from pipelines.config import LakeConfig
 from pipelines.errors import FatalError
+from pipelines.faults import MISSING_OBJECT, error_code
 from pipelines.lake.paths import split_s3_uri
 from pipelines.logs import get_logger
 
@@ -52,12 +53,19 @@ def night_lock(session: Session, lake: LakeConfig, night: str, run_id: str, ttl:
         "expires_at": (now + ttl).isoformat(timespec="seconds"),
     }
     body = json.dumps(mine).encode("utf-8")
-    try:
-        s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*", ContentType="application/json")
-    except ClientError as error:
-        if not _precondition_failed(error):
-            raise
-        _take_over_if_expired(s3, bucket, key, body, night, now)
+    for attempt in range(2):  # the holder may let go between our refused write and our read of its lock: once more
+        try:
+            s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*", ContentType="application/json")
+            break
+        except ClientError as error:
+            if not _precondition_failed(error):
+                raise
+        try:
+            _take_over_if_expired(s3, bucket, key, body, night, now)
+            break
+        except ClientError as error:
+            if attempt or error_code(error) not in MISSING_OBJECT:
+                raise
     try:
         yield
     finally:

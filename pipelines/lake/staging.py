@@ -102,7 +102,7 @@ class Stager:
             return []
         target = run_prefix(self.lake, self.spec.name, dt, self.run_id)
         copied = wr.s3.copy_objects(sources, source_path=previous, target_path=target, boto3_session=self.session)
-        rows = sum(pq.read_metadata(pa.BufferReader(_read_bytes(self.session, uri))).num_rows for uri in copied)
+        rows = parquet_rows(self.session, copied)
         self._files.setdefault(dt, []).extend(copied)
         self._rows[dt] = self._rows.get(dt, 0) + rows
         return list(copied)
@@ -121,7 +121,12 @@ class Stager:
         ]
 
 
-def _read_bytes(session: Session, uri: str) -> bytes:
+def parquet_rows(session: Session, uris: list[str]) -> int:
+    """Rows in these Parquet objects, from their footers."""
+    return sum(pq.read_metadata(pa.BufferReader(read_bytes(session, uri))).num_rows for uri in uris)
+
+
+def read_bytes(session: Session, uri: str) -> bytes:
     bucket, key = split_s3_uri(uri)
     return bytes(session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
@@ -175,5 +180,5 @@ def discard(session: Session, staged: StagedPartition) -> None:
 
 def read_table(session: Session, uris: list[str], schema: pa.Schema) -> pa.Table:
     """Read Parquet objects back with the contract schema (used for small tables and checks)."""
-    tables = [pq.read_table(pa.BufferReader(_read_bytes(session, uri)), schema=schema) for uri in uris]
+    tables = [pq.read_table(pa.BufferReader(read_bytes(session, uri)), schema=schema) for uri in uris]
     return pa.concat_tables(tables) if tables else schema.empty_table()

@@ -86,3 +86,22 @@ def test_two_runs_started_together_publish_once(stack: Any) -> None:
     rows = published(session, config, "cloudwatch_metrics", DT)
     pairs = set(zip(rows["endpoint_name"].to_pylist(), rows["ts"].to_pylist(), strict=True))
     assert rows.num_rows == len(pairs) > 0 and {endpoint for endpoint, _ in pairs} == {"ep-a", "ep-b"}  # no duplicates
+
+
+def test_a_holder_letting_go_between_our_refused_write_and_our_read_is_no_error(stack: Any) -> None:
+    """The race at the AWS boundary: our conditional write is refused, then the holder deletes its lock just before
+    we read it; the second attempt takes the free lock."""
+    config = make_config(stack.endpoint_url)
+    session = new_lake(config)
+    other = lake_session(config.lake.region, config.endpoint_url).client("s3")
+    bucket, key = split_s3_uri(lock_uri(config.lake, DT))
+    other.put_object(Bucket=bucket, Key=key, Body=json.dumps({"run_id": "holder"}).encode())
+
+    def holder_lets_go(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key") == key:
+            other.delete_object(Bucket=bucket, Key=key)
+
+    session.register_hook("before-parameter-build.s3.GetObject", holder_lets_go)
+    with night_lock(session, config.lake, DT, "20261201T020000Z-second"):
+        mine = json.loads(other.get_object(Bucket=bucket, Key=key)["Body"].read())
+        assert mine["run_id"] == "20261201T020000Z-second"

@@ -35,7 +35,8 @@ def iter_metric_data(cloudwatch: CloudWatchClient, queries: Sequence[MetricQuery
         final_status: dict[str, str] = {}
         token: str | None = None
         seen: set[str] = set()
-        for _ in range(max_pages(batch, window)):
+        bound = max_pages(batch, window)
+        for _ in range(bound):
             continuation: dict[str, Any] = {"NextToken": token} if token else {}
             try:
                 response = cloudwatch.get_metric_data(
@@ -58,7 +59,7 @@ def iter_metric_data(cloudwatch: CloudWatchClient, queries: Sequence[MetricQuery
                 raise IncompleteMetricData(f"GetMetricData returned the same NextToken twice ({len(batch)} queries)")
             seen.add(token)
         else:
-            raise IncompleteMetricData(f"GetMetricData kept paging past {max_pages(batch, window)} pages ({len(batch)} queries)")
+            raise IncompleteMetricData(f"GetMetricData kept paging past {bound} pages ({len(batch)} queries)")
         _check_complete(batch, final_status)
 
 
