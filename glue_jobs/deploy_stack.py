@@ -113,13 +113,13 @@ def converge(cloudformation: Any, stack: str, template_url: str, params: dict[st
         cloudformation.delete_change_set(StackName=stack, ChangeSetName=name)
         if any(text in reason for text in NO_CHANGES):
             return "unchanged"
-        raise DeployError(f"change set {name} failed: {reason}") from None
+        raise DeployError(f"change set {name} failed: {reason}") from error
     cloudformation.execute_change_set(StackName=stack, ChangeSetName=name)
     waiter = "stack_create_complete" if kind == "CREATE" else "stack_update_complete"
     try:
         cloudformation.get_waiter(waiter).wait(StackName=stack, WaiterConfig=WAIT)
-    except WaiterError:
-        raise DeployError(f"stack {stack} did not converge: {_first_failure(cloudformation, stack)}") from None
+    except WaiterError as error:
+        raise DeployError(f"stack {stack} did not converge: {_first_failure(cloudformation, stack)}") from error
     return "created" if kind == "CREATE" else "updated"
 
 
@@ -162,13 +162,13 @@ def destroy(args: argparse.Namespace) -> int:
     try:
         outputs = cloudformation.describe_stacks(StackName=args.stack)["Stacks"][0].get("Outputs", [])
     except ClientError as error:
-        raise DeployError(f"stack {args.stack} in {session.region_name}: {error.response['Error']['Message']}") from None
+        raise DeployError(f"stack {args.stack} in {session.region_name}: {error.response['Error']['Message']}") from error
     bucket = next((o["OutputValue"] for o in outputs if o["OutputKey"] == "LakeBucketName"), "?")
     cloudformation.delete_stack(StackName=args.stack)
     try:
         cloudformation.get_waiter("stack_delete_complete").wait(StackName=args.stack, WaiterConfig=WAIT)
-    except WaiterError:
-        raise DeployError(f"stack {args.stack} was not deleted: {_first_failure(cloudformation, args.stack)}") from None
+    except WaiterError as error:
+        raise DeployError(f"stack {args.stack} was not deleted: {_first_failure(cloudformation, args.stack)}") from error
     print(f"stack {args.stack}: deleted; the lake bucket {bucket} is kept (DeletionPolicy: Retain)")
     return 0
 
@@ -178,10 +178,10 @@ def _check_credentials(session: boto3.Session) -> None:
         raise DeployError("no AWS region: pass --region or set AWS_REGION")
     try:
         session.client("sts").get_caller_identity()
-    except NoCredentialsError:
-        raise DeployError("no AWS credentials: set AWS_PROFILE (or run aws sso login) and try again") from None
+    except NoCredentialsError as error:
+        raise DeployError("no AWS credentials: set AWS_PROFILE (or run aws sso login) and try again") from error
     except ClientError as error:
-        raise DeployError(f"AWS refused the credentials: {error.response['Error']['Message']}") from None
+        raise DeployError(f"AWS refused the credentials: {error.response['Error']['Message']}") from error
 
 
 def _overrides(pairs: list[str]) -> dict[str, str]:

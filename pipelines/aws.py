@@ -65,13 +65,15 @@ class Session(boto3.Session):
         endpoint_url: str | None = None,
         calls: ApiCalls | None = None,
         hooks: tuple[tuple[str, Callable[..., Any]], ...] = (),
+        retries: BotoConfig | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.endpoint_url = endpoint_url
         self.calls = calls if calls is not None else ApiCalls()
         self.hooks = hooks
-        self._boto_config = LOCAL_RETRIES if endpoint_url else RETRIES
+        # `retries` overrides the policy, e.g. AWS's adaptive retries against the local stack in a fault-injection test.
+        self._boto_config = retries or (LOCAL_RETRIES if endpoint_url else RETRIES)
         self._clients: dict[tuple[str, str | None, str | None], Any] = {}
         self._clients_lock = threading.Lock()
         self.events.register("before-call.*.*", self.calls.record)
@@ -94,6 +96,7 @@ class Session(boto3.Session):
             endpoint_url=self.endpoint_url,
             calls=self.calls,
             hooks=self.hooks,
+            retries=self._boto_config,
             region_name=region,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,

@@ -7,7 +7,17 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from pipelines.errors import ConfigError
 
@@ -15,6 +25,19 @@ AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 ExternalId = Annotated[str, StringConstraints(min_length=2, max_length=1224, pattern=r"^[A-Za-z0-9+=,.@:/_-]+$")]
 RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or blank")
+    return value
+
+
+# A name people match on (business units): "" would match nothing, and in row_access it would mean "every unit".
+Name = Annotated[str, AfterValidator(_not_blank)]
+# CloudWatch's namespace rule (PutMetricData, ListMetrics): 1-255 of these characters, not starting with ':'.
+Namespace = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/#-][A-Za-z0-9._/#: -]{0,254}$")]
+MetricName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 _PERCENTILE = re.compile(r"^p\d{1,2}(\.\d+)?$")
 _PREFIX_FOLDER = re.compile(r"[A-Za-z0-9_.=-]{1,200}")
 _STATISTICS = {"Average", "Sum", "Minimum", "Maximum", "SampleCount"}
@@ -24,13 +47,21 @@ class _Strict(BaseModel):
     # Unknown keys are typos until proven otherwise; frozen so stages cannot mutate settings.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_yes_no_numbers(cls, value: object, info: ValidationInfo) -> object:
+        # pydantic reads true as 1; YAML reads yes/no/on/off as booleans: `max_workers: yes` is a typo, not 1.
+        if isinstance(value, bool) and info.field_name and cls.model_fields[info.field_name].annotation is not bool:
+            raise ValueError(f"got {str(value).lower()} (YAML reads yes, no, on and off as booleans): not a value for this key")
+        return value
+
 
 class LakeConfig(_Strict):
     region: Region
     bucket: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
     prefix: str = "lake/"
     database: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")]
-    athena_workgroup: str = "primary"
+    athena_workgroup: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,128}$")] = "primary"
 
     @field_validator("prefix")
     @classmethod
@@ -66,7 +97,7 @@ class MonitoringAccountConfig(_Strict):
 
 
 class CloudWatchConfig(_Strict):
-    namespaces: Annotated[list[str], Field(min_length=1)] = [
+    namespaces: Annotated[list[Namespace], Field(min_length=1)] = [
         "AWS/SageMaker",
         "/aws/sagemaker/Endpoints",
         "aws/sagemaker/Endpoints/data-metrics",
@@ -76,7 +107,7 @@ class CloudWatchConfig(_Strict):
     statistics: list[str] = ["Average", "Sum", "Minimum", "Maximum", "SampleCount"]
     percentiles: list[str] = ["p50", "p90", "p99"]
     # Percentiles are requested only for these metric names (they cost a query each).
-    percentile_metrics: list[str] = ["ModelLatency", "OverheadLatency"]
+    percentile_metrics: list[MetricName] = ["ModelLatency", "OverheadLatency"]
     lookback_days: Annotated[int, Field(ge=0, le=14)] = 1
     monitoring_account: MonitoringAccountConfig | None = None
 
@@ -101,7 +132,7 @@ class CloudWatchConfig(_Strict):
     @field_validator("percentiles")
     @classmethod
     def _percentiles(cls, value: list[str]) -> list[str]:
-        bad = [p for p in value if not _PERCENTILE.match(p) or not 0 < float(p[1:]) < 100]
+        bad = [p for p in value if not _PERCENTILE.fullmatch(p) or not 0 < float(p[1:]) < 100]
         if bad:
             raise ValueError(f"percentiles must look like p50, p99.9; got {bad}")
         return value
@@ -139,12 +170,14 @@ DEFAULT_ERROR_PATTERNS = {
 
 class LogPatternsConfig(_Strict):
     enabled: bool = True
-    error_patterns: dict[str, str] = DEFAULT_ERROR_PATTERNS
+    error_patterns: dict[str, Annotated[str, StringConstraints(min_length=1)]] = DEFAULT_ERROR_PATTERNS
     query_timeout_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
 
     @field_validator("error_patterns")
     @classmethod
-    def _compiles(cls, value: dict[str, str]) -> dict[str, str]:
+    def _compiles(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if not value and info.data.get("enabled", True):
+            raise ValueError("no error patterns to count: name at least one, or set log_patterns.enabled: false")
         for name, pattern in value.items():
             try:
                 re.compile(pattern)
@@ -154,11 +187,11 @@ class LogPatternsConfig(_Strict):
 
 
 class EndpointConfig(_Strict):
-    business_unit: str
+    business_unit: Name
     product: str | None = None
     owner: str | None = None
     # Alarm thresholds of this endpoint, when they differ from alerts.latency_p99_ms / error_5xx_rate.
-    latency_p99_ms: Annotated[float, Field(gt=0)] | None = None
+    latency_p99_ms: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     error_5xx_rate: Annotated[float, Field(gt=0, le=1)] | None = None
 
 
@@ -169,14 +202,14 @@ QuickSightPrincipal = Annotated[
 
 class QuickSightConfig(_Strict):
     account_id: AccountId
-    owners: list[str] = []
-    viewers: list[str] = []
+    owners: list[QuickSightPrincipal] = []
+    viewers: list[QuickSightPrincipal] = []
     import_mode: Literal["SPICE", "DIRECT_QUERY"] = "SPICE"
     # Row-level security: a user or group ARN -> the business units it sees ([] = all of them). Empty: no rules.
-    row_access: dict[QuickSightPrincipal, list[str]] = {}
+    row_access: dict[QuickSightPrincipal, list[Name]] = {}
     # The daily SPICE refresh (UTC), placed after the nightly run; the nightly run also refreshes what it changed.
     refresh_at: Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "06:00"
-    namespace: str = "default"
+    namespace: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = "default"
 
 
 class ValidationConfig(_Strict):
@@ -184,11 +217,19 @@ class ValidationConfig(_Strict):
     data_docs: str | None = None
     # Row-count band: a partition outside [min, max] x the median of its trailing nights fails.
     trailing_nights: Annotated[int, Field(ge=1, le=31)] = 7
-    min_row_ratio: Annotated[float, Field(ge=0)] = 0.1
-    max_row_ratio: Annotated[float, Field(gt=0)] = 10.0
+    # The band must hold the median itself, or a steady table fails every night.
+    min_row_ratio: Annotated[float, Field(ge=0, le=1)] = 0.1
+    max_row_ratio: Annotated[float, Field(ge=1, allow_inf_nan=False)] = 10.0
     # CloudWatch sums CPU and GPU utilisation over cores: 100 x the largest instance's vCPUs.
     max_vcpus: Annotated[int, Field(ge=1)] = 192
-    metrics_namespace: str = "MLLake"
+    metrics_namespace: Namespace = "MLLake"
+
+    @field_validator("metrics_namespace")
+    @classmethod
+    def _not_aws(cls, value: str) -> str:
+        if value.startswith("AWS/"):
+            raise ValueError("AWS/ namespaces are reserved for AWS services: PutMetricData refuses them")
+        return value
 
 
 SnsTopicArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")]
@@ -199,7 +240,7 @@ class AlertsConfig(_Strict):
     # Where alarms and rules notify; a topic in the lake account (its policy must let source accounts publish).
     sns_topic_arn: SnsTopicArn | None = None
     # Endpoint alarms (in each endpoint's account and region), over `evaluation_minutes` of 5-minute periods.
-    latency_p99_ms: Annotated[float, Field(gt=0)] = 1000.0
+    latency_p99_ms: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1000.0
     error_5xx_rate: Annotated[float, Field(gt=0, le=1)] = 0.05
     evaluation_minutes: Annotated[int, Field(ge=5, le=1440, multiple_of=5)] = 15
     # When a drift or quality alarm fires: start this SageMaker pipeline / Lambda / state machine (optional).

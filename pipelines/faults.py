@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+import tenacity
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -28,6 +29,9 @@ from botocore.exceptions import (
 )
 
 from pipelines.errors import ConfigError, PipelineError, RetriableError
+from pipelines.logs import get_logger
+
+_log = get_logger(__name__)
 
 
 class Kind(StrEnum):
@@ -143,3 +147,36 @@ def describe(error: BaseException) -> tuple[int, str]:
 def _message(error: BaseException) -> str:
     response = getattr(error, "response", None) or {}
     return str(response.get("Error", {}).get("Message") or error)
+
+
+# A unit of work (an account x region's extract, a partition's audit and switch, a run record) is tried again
+# this many times in all when it fails with a retriable error after botocore's own retries are spent.
+UNIT_ATTEMPTS = 3
+
+
+def unit_retries(what: str, *, local: bool, attempts: int = UNIT_ATTEMPTS) -> tenacity.Retrying:
+    """Bounded retries of one unit of work, only for RETRIABLE errors; the last error is raised as it was.
+
+        for attempt in unit_retries("cloudwatch_metrics 111111111111/us-east-1", local=...):
+            with attempt:
+                rows = extract(...)
+
+    In AWS the waits are long enough for a throttled API to recover (botocore has already backed off
+    up to its own cap); against the local stack they are short, as botocore's are there.
+    """
+    wait = (
+        tenacity.wait_exponential_jitter(initial=0.05, max=0.5) if local else tenacity.wait_exponential_jitter(initial=5, max=60)
+    )
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception(lambda error: classify(error) is Kind.RETRIABLE),
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=wait,
+        reraise=True,
+        before_sleep=lambda state: _log.warning(
+            "unit_retry",
+            unit=what,
+            attempt=state.attempt_number,
+            of=attempts,
+            error=str(state.outcome.exception()) if state.outcome else "",
+        ),
+    )

@@ -17,6 +17,7 @@ from pipelines.audit.gate import GateOutcome, audit_and_switch, emit_metrics
 from pipelines.aws import Session
 from pipelines.config import Config
 from pipelines.errors import PipelineError
+from pipelines.faults import unit_retries
 from pipelines.lake.catalog import ensure_lake
 from pipelines.lake.lock import night_lock
 from pipelines.lake.log_tables import append_log
@@ -30,7 +31,6 @@ from pipelines.publish.quicksight.assets import QUICKSIGHT_DIR
 from pipelines.publish.quicksight.refresh import Ingestion, dataset_views, start_ingestions
 from pipelines.publish.views import load_views
 from pipelines.query.engine import QueryEngine
-from pipelines.query.view_sql import ViewError
 from pipelines.run_summary import write_summary
 from pipelines.sources.business_kpis.landing import LANDER as BUSINESS_KPIS
 from pipelines.sources.cloudwatch_metrics.landing import LANDER as CLOUDWATCH_METRICS
@@ -172,15 +172,31 @@ def publish_landed(
     `shard_calls`/`shard_cost_usd` are what other processes spent landing (a sharded night), added to this session's.
     """
     with run_context(run_id, night.isoformat()):
-        outcomes = [gate(session, config, staged, night.isoformat()) for one in landed for staged in one.landing.staged]
+        local = session.endpoint_url is not None
+        outcomes: list[GateOutcome] = []
+        unpublished: list[RunRecord] = []  # partitions whose audit or switch kept failing: readers keep what they had
+        for staged in (staged for one in landed for staged in one.landing.staged):
+            try:
+                for attempt in unit_retries(f"publish {staged.table} dt={staged.dt}", local=local):
+                    with attempt:
+                        outcome = gate(session, config, staged, night.isoformat())
+                outcomes.append(outcome)
+            except (PipelineError, ClientError, BotoCoreError) as error:
+                message = f"not published: {type(error).__name__}: {error}"
+                log.error("publish_failed", run_id=run_id, table=staged.table, dt=staged.dt, error=message)
+                unpublished.append(
+                    RunRecord(run_id, staged.dt or night.isoformat(), staged.table, 0, FAILED, started, _now(), [], message)
+                )
         for lander in landers:
             _finish(lander, session, config, night, run_id)
         _after_audit(session, config, night, run_id, [one.landing for one in landed], outcomes)
         view_error = _apply_views(session, config, engine, run_id)
         switched = [o.switched for o in outcomes if o.switched]
         ingestions = [] if view_error else _refresh_reports(session, config, night, switched, run_id)
-        records = _records(run_id, night, started, list(landed), outcomes, view_error)
-        write_run_records(session, config.lake, records)
+        records = _records(run_id, night, started, list(landed), outcomes, view_error) + unpublished
+        for attempt in unit_retries("pipeline_runs records", local=local):
+            with attempt:
+                write_run_records(session, config.lake, records)
         calls = Counter(session.calls.snapshot())
         calls.update(shard_calls or {})
         result = NightResult(
@@ -212,8 +228,10 @@ def _summarize(session: Session, config: Config, result: NightResult) -> None:
     summary = result.summary()
     log.info("run_summary", **summary)
     try:
-        write_summary(session, config.lake, summary)
-    except (ClientError, BotoCoreError) as error:
+        for attempt in unit_retries("run summary", local=session.endpoint_url is not None):
+            with attempt:
+                write_summary(session, config.lake, summary)
+    except (PipelineError, ClientError, BotoCoreError) as error:
         log.warning("run_summary_not_written", run_id=result.run_id, error=str(error))
 
 
@@ -262,8 +280,10 @@ def _after_audit(
 def _apply_views(session: Session, config: Config, engine: QueryEngine, run_id: str) -> str | None:
     """The views follow every switch; one that fails is the night's failure, the data stays switched in."""
     try:
-        changes = apply_views(session, config.lake, engine)
-    except ViewError as error:
+        for attempt in unit_retries("views", local=session.endpoint_url is not None):
+            with attempt:
+                changes = apply_views(session, config.lake, engine)
+    except (PipelineError, ClientError, BotoCoreError) as error:
         log.error("views", run_id=run_id, error=str(error))
         return str(error)
     log.info("views", run_id=run_id, **{c.name: c.action for c in changes})

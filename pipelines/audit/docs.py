@@ -33,13 +33,13 @@ def build_data_docs(reports: Sequence[ValidationReport], directory: Path) -> Pat
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise DataDocsError(f"cannot create Data Docs folder {directory}: {error}") from None
+        raise DataDocsError(f"cannot create Data Docs folder {directory}: {error}") from error
     context = _context(directory)
     _store_results(context, [r for r in reports if r.ge_result is not None])
     try:
         context.build_data_docs(site_names=[SITE])
     except OSError as error:
-        raise DataDocsError(f"cannot write Data Docs to {directory}: {error}") from None
+        raise DataDocsError(f"cannot write Data Docs to {directory}: {error}") from error
     return directory / "index.html"
 
 

@@ -97,9 +97,9 @@ def load_suite(table: str, directory: Path = SUITES_DIR) -> Suite:
     except FileNotFoundError:
         raise SuiteError(f"{path}: no expectation suite for table {table!r} (every table needs one)") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise SuiteError(f"{path}: cannot read: {error}") from None
+        raise SuiteError(f"{path}: cannot read: {error}") from error
     except yaml.YAMLError as error:
-        raise SuiteError(f"{path}: invalid YAML: {error}") from None
+        raise SuiteError(f"{path}: invalid YAML: {error}") from error
     if not isinstance(document, dict):
         raise SuiteError(f"{path}: expected a mapping with 'table' and 'expectations', got {type(document).__name__}")
     unknown = set(document) - _TOP_KEYS
@@ -262,7 +262,7 @@ def _check_columns(where: str, spec: ExpectationSpec, contract: TableSpec) -> No
     try:
         pd.DataFrame(columns=list(contract.schema.names)).query(condition)
     except Exception as error:  # noqa: BLE001 - pandas raises many types for a bad expression; all mean "fix the suite"
-        raise SuiteError(f"{where}: row_condition {condition!r} does not evaluate: {type(error).__name__}: {error}") from None
+        raise SuiteError(f"{where}: row_condition {condition!r} does not evaluate: {type(error).__name__}: {error}") from error
 
 
 def _check_with_ge(where: str, spec: ExpectationSpec, index: int) -> None:
@@ -275,7 +275,7 @@ def _check_with_ge(where: str, spec: ExpectationSpec, index: int) -> None:
         raise SuiteError(f"{where}: unknown expectation type {spec.type!r} (not a Great Expectations expectation)") from None
     except (TypeError, ValueError) as error:  # pydantic's ValidationError is a ValueError
         message = " ".join(str(error).split())
-        raise SuiteError(f"{where}: invalid kwargs: {message}") from None
+        raise SuiteError(f"{where}: invalid kwargs: {message}") from error
 
 
 def _check_unique_names(suite: Suite) -> None:

@@ -71,7 +71,7 @@ def nightly(
         else:
             result = _one_process_night(settings, night, session)
     except PipelineError as error:
-        raise _fail(error) from None
+        raise _fail(error) from error
     _print_night(result)
 
 
@@ -190,7 +190,7 @@ def backfill(
             settings, start.date(), end.date(), session=session, engine=engine, force=force, parallel=parallel, runner=elsewhere
         )
     except (PipelineError, ValueError) as error:
-        raise _fail(error) from None
+        raise _fail(error) from error
     typer.echo(f"landed {len(result.nights)} nights, skipped {len(result.skipped)} already published")
     for night in result.failed:
         typer.echo(f"night {night}: not all published")
@@ -211,7 +211,7 @@ def validate(
     try:
         reports = revalidate(session, settings, date_.date().isoformat(), new_run_id())
     except PipelineError as error:
-        raise _fail(error) from None
+        raise _fail(error) from error
     for report in reports:
         typer.echo(report.summary())
     raise typer.Exit(code=0 if all(r.passed for r in reports) else 1)
@@ -245,14 +245,14 @@ def query(
         try:
             sql = file.read_text(encoding="utf-8")
         except OSError as error:
-            raise _fail(ValueError(f"{file}: {error.strerror}")) from None
+            raise _fail(ValueError(f"{file}: {error.strerror}")) from error
     settings = _load(config) if config else None
     from pipelines.query.render import render
 
     try:
         table = _query_engine(settings, duckdb).run(str(sql))
     except PipelineError as error:
-        raise _fail(error) from None
+        raise _fail(error) from error
     text = render(table, format_.value)
     if output:
         output.write_text(text, encoding="utf-8")

@@ -93,9 +93,9 @@ def _alarms(config: Path, *, apply: bool) -> None:
     try:
         changes = deploy_for_lake(session, settings, engine_for(settings, session), apply=apply)
     except PipelineError as error:
-        raise _fail(error) from None
+        raise _fail(error) from error
     except (ClientError, BotoCoreError) as error:
-        raise _fail(RuntimeError(f"CloudWatch/EventBridge: {error}")) from None
+        raise _fail(RuntimeError(f"CloudWatch/EventBridge: {error}")) from error
     for change in changes:
         verb = (
             change.action
@@ -128,9 +128,9 @@ def _quicksight_release(config: Path, assets: Path | None, *, apply: bool) -> No
         release = build_release(settings, lake_columns(session, settings, directory), directory)
         changes = deploy_release(session.client("quicksight"), release, apply=apply)
     except PipelineError as error:
-        raise _fail(error) from None
+        raise _fail(error) from error
     except (ClientError, BotoCoreError) as error:
-        raise _fail(RuntimeError(f"QuickSight: {error}")) from None
+        raise _fail(RuntimeError(f"QuickSight: {error}")) from error
     for change in changes:
         verb = (
             change.action if apply else {"created": "would create", "updated": "would update"}.get(change.action, change.action)

@@ -31,7 +31,7 @@ def _load(path: Path) -> Config:
     try:
         return load_config(path)
     except PipelineError as error:
-        raise _fail(error) from None
+        raise _fail(error) from error
 
 
 def _query_engine(settings: Config | None, duckdb: Path | None) -> Any:
@@ -65,4 +65,4 @@ def _guard(action: Callable[[], T]) -> T:
     try:
         return action()
     except PipelineError as error:
-        raise _fail(error) from None
+        raise _fail(error) from error

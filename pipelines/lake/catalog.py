@@ -131,8 +131,8 @@ _TABLE_INPUT_KEYS = {
 def _storage_descriptor(glue: GlueClient, lake: LakeConfig, table: str, location: str) -> dict[str, Any]:
     try:
         found = glue.get_table(DatabaseName=lake.database, Name=table)["Table"]
-    except glue.exceptions.EntityNotFoundException:
-        raise FatalError(f"table {lake.database}.{table} does not exist: create it before publishing") from None
+    except glue.exceptions.EntityNotFoundException as error:
+        raise FatalError(f"table {lake.database}.{table} does not exist: create it before publishing") from error
     return {**found["StorageDescriptor"], "Location": location}
 
 

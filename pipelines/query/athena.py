@@ -34,7 +34,7 @@ class AthenaEngine:
                     ddl, database=self.lake.database, workgroup=self.lake.athena_workgroup, wait=True, boto3_session=self.session
                 )
             except (ClientError, wr.exceptions.QueryFailed) as error:
-                raise ViewError(f"view {name}: Athena refused it: {error}") from None
+                raise ViewError(f"view {name}: Athena refused it: {error}") from error
 
 
 def run_athena_query(session: Session, lake: LakeConfig, sql: str) -> pa.Table:
@@ -52,11 +52,11 @@ def run_athena_query(session: Session, lake: LakeConfig, sql: str) -> pa.Table:
             boto3_session=session,
         )
     except (wr.exceptions.QueryFailed, wr.exceptions.QueryCancelled) as error:
-        raise QueryError(f"Athena query failed in {where}: {error}") from None
+        raise QueryError(f"Athena query failed in {where}: {error}") from error
     except ClientError as error:
-        raise QueryError(f"Athena refused the query in {where}: {error}") from None
+        raise QueryError(f"Athena refused the query in {where}: {error}") from error
     except BotoCoreError as error:
-        raise RetriableError(f"cannot reach Athena for {where}: {error}") from None
+        raise RetriableError(f"cannot reach Athena for {where}: {error}") from error
     return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
 
 
@@ -68,6 +68,6 @@ def result_location(session: Session, lake: LakeConfig) -> str | None:
     try:
         group = session.client("athena").get_work_group(WorkGroup=lake.athena_workgroup)["WorkGroup"]
     except ClientError as error:
-        raise QueryError(f"Athena workgroup {lake.athena_workgroup!r} in {lake.region}: {error}") from None
+        raise QueryError(f"Athena workgroup {lake.athena_workgroup!r} in {lake.region}: {error}") from error
     configured = group.get("Configuration", {}).get("ResultConfiguration", {}).get("OutputLocation")
     return None if configured else f"s3://{lake.bucket}/athena-results/"

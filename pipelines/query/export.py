@@ -62,7 +62,7 @@ def copy_published_lake(
             try:
                 s3.download_file(file.bucket, file.key, str(target))
             except (ClientError, BotoCoreError) as error:
-                raise ExportError(f"cannot copy {file.uri} to {target}: {error}") from None
+                raise ExportError(f"cannot copy {file.uri} to {target}: {error}") from error
         counts[table.name] = len(files)
     catalog = {
         "database": lake.database,
@@ -90,7 +90,7 @@ def write_duckdb_views(dest_dir: str | Path, duckdb_path: str | Path, views: Map
     try:
         catalog = json.loads((dest_dir / CATALOG_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise ExportError(f"{dest_dir / CATALOG_FILE}: run copy_published_lake first ({error})") from None
+        raise ExportError(f"{dest_dir / CATALOG_FILE}: run copy_published_lake first ({error})") from error
     database = catalog["database"]
     rows: dict[str, int] = {}
 
@@ -145,7 +145,7 @@ def _write_atomically(path: Path, build: Callable[[duckdb.DuckDBPyConnection], N
         build(out)
         out.execute("CHECKPOINT")
     except duckdb.Error as error:
-        raise ExportError(f"cannot write {path}: {error}") from None
+        raise ExportError(f"cannot write {path}: {error}") from error
     finally:
         out.close()
     os.replace(partial, path)
@@ -200,7 +200,7 @@ def open_duckdb_file(path: str | Path) -> duckdb.DuckDBPyConnection:
     try:
         return connect(str(path), read_only=True)
     except duckdb.Error as error:
-        raise ExportError(f"{path}: not a readable DuckDB file: {error}") from None
+        raise ExportError(f"{path}: not a readable DuckDB file: {error}") from error
 
 
 @dataclass(frozen=True)

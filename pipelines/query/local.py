@@ -145,10 +145,10 @@ def read_catalog(glue: GlueClient, database: str, *, page_size: int | None = Non
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code == "EntityNotFoundException" and error.operation_name == "GetTables":
-            raise QueryError(f"Glue database {database!r} not found: nothing has been published yet") from None
-        raise QueryError(f"cannot read the Glue catalog {database!r}: {code}: {error}") from None
+            raise QueryError(f"Glue database {database!r} not found: nothing has been published yet") from error
+        raise QueryError(f"cannot read the Glue catalog {database!r}: {code}: {error}") from error
     except BotoCoreError as error:
-        raise RetriableError(f"cannot reach the Glue catalog {database!r}: {error}") from None
+        raise RetriableError(f"cannot reach the Glue catalog {database!r}: {error}") from error
     return sorted(tables, key=lambda t: t.name)
 
 
@@ -204,9 +204,9 @@ def _list_keys(s3: S3Client, bucket: str, prefix: str, page_size: int | None) ->
                 if item.get("Size", 1) > 0:
                     yield item["Key"]
     except ClientError as error:
-        raise QueryError(f"cannot list s3://{bucket}/{prefix}: {error}") from None
+        raise QueryError(f"cannot list s3://{bucket}/{prefix}: {error}") from error
     except BotoCoreError as error:
-        raise RetriableError(f"cannot reach S3 listing s3://{bucket}/{prefix}: {error}") from None
+        raise RetriableError(f"cannot reach S3 listing s3://{bucket}/{prefix}: {error}") from error
 
 
 def _split_uri(uri: str) -> tuple[str, str]:
@@ -310,7 +310,7 @@ class LocalLakeEngine:
             try:
                 register_views(con, views)
             except QueryError as error:
-                raise ViewError(str(error)) from None
+                raise ViewError(str(error)) from error
             for name in names:
                 columns = [{"Name": column, "Type": kind} for column, kind in athena_columns(con, name)]
                 store_view(self.session, self.lake, name, views[name], columns)
@@ -349,7 +349,7 @@ def register_views(con: duckdb.DuckDBPyConnection, sqls: Mapping[str, str], *, d
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(database)}")
                 alias_view(con, database, name)
         except duckdb.Error as error:
-            raise QueryError(f"view {name}: {error}\n-- as DuckDB SQL:\n{body}") from None
+            raise QueryError(f"view {name}: {error}\n-- as DuckDB SQL:\n{body}") from error
 
 
 def date_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -364,7 +364,7 @@ def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     try:
         return con.sql(duck).to_arrow_table()
     except duckdb.Error as error:
-        raise QueryError(f"{type(error).__name__}: {error}\n-- as DuckDB SQL:\n{duck}") from None
+        raise QueryError(f"{type(error).__name__}: {error}\n-- as DuckDB SQL:\n{duck}") from error
 
 
 def alias_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:

@@ -60,9 +60,9 @@ def parse_athena(sql: str) -> exp.Expr:
     try:
         statements = [s for s in sqlglot.parse(sql, read="athena", error_level=ErrorLevel.RAISE) if s is not None]
     except ParseError as error:
-        raise QueryError(f"not valid Athena SQL: {_describe(error)}") from None
+        raise QueryError(f"not valid Athena SQL: {_describe(error)}") from error
     except TokenError as error:
-        raise QueryError(f"not valid Athena SQL: {error}") from None
+        raise QueryError(f"not valid Athena SQL: {error}") from error
     if len(statements) != 1:
         raise UnsupportedQueryError(f"expected exactly one statement, got {len(statements)}")
     statement = statements[0]
@@ -101,7 +101,7 @@ def athena_to_duckdb(sql: str, *, date_columns: Collection[str] = ()) -> str:
     try:
         return tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
     except SqlglotError as error:
-        raise UnsupportedQueryError(f"cannot translate to DuckDB: {error}") from None
+        raise UnsupportedQueryError(f"cannot translate to DuckDB: {error}") from error
 
 
 def _rewrite(node: exp.Expr, dates: set[str]) -> exp.Expr:

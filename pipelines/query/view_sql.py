@@ -37,7 +37,7 @@ def referenced_tables(name: str, sql: str) -> set[str]:
     try:
         statements = [s for s in sqlglot.parse(sql, read="athena", error_level=ErrorLevel.RAISE) if s is not None]
     except (ParseError, TokenError) as error:
-        raise ViewError(f"view {name}: not valid Athena SQL: {error}") from None
+        raise ViewError(f"view {name}: not valid Athena SQL: {error}") from error
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise ViewError(f"view {name}: the file must hold exactly one SELECT (the pipeline adds CREATE VIEW)")
     tree = statements[0]

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from pipelines.aws import Session
 from pipelines.config import Config
+from pipelines.faults import unit_retries
 from pipelines.lake.staging import StagedPartition
 
 
@@ -65,9 +66,17 @@ class SourceLander:
     name: str
     land_night: LandNight
     finish_night: FinishNight | None = None
+    # Landing again from the start after a retriable failure (a staging write, a carry-over) stages the same files
+    # under the same run: true for every source that only reads its inputs; the KPI inbox moves files, so not there.
+    rerunnable: bool = True
 
     def land(self, session: Session, config: Config, night: date, run_id: str) -> Landing:
-        return self.land_night(session, config, night, run_id)
+        if not self.rerunnable:
+            return self.land_night(session, config, night, run_id)
+        for attempt in unit_retries(f"land {self.name}", local=session.endpoint_url is not None):
+            with attempt:
+                landing = self.land_night(session, config, night, run_id)
+        return landing
 
     def finish(self, session: Session, config: Config, night: date) -> None:
         if self.finish_night is not None:

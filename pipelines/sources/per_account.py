@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipelines.aws import Session
 from pipelines.config import Config
 from pipelines.errors import PipelineError
+from pipelines.faults import unit_retries
 from pipelines.lake.paths import account_region_file
 from pipelines.lake.schemas import TableSpec
 from pipelines.lake.staging import Encoder, Stager, parquet_bytes
@@ -56,6 +57,7 @@ def land_per_account(
     """Stage `extract`'s rows for every configured account x region, one file each in partition dt=`night`,
     or, given `days`, in each of those partitions the rows whose `ts` falls on that day.
 
+    An account x region that fails with a retriable error is tried again (`faults.unit_retries`) before it counts.
     An account x region that fails (cannot assume its role, AccessDenied, ...) goes to `errors`
     and keeps what was published for it before (its files are carried over); the others land.
     With every one failed nothing is staged, so readers keep the previous partitions.
@@ -69,15 +71,17 @@ def land_per_account(
     for account_id, role_arn, region in account_regions(config):
         elsewhere = (read_elsewhere or {}).get((account_id, region))
         try:
-            if elsewhere is not None:
-                extracted = elsewhere()
-            else:
-                source_session = (
-                    session.assume(role_arn, region, external_id=external_ids.get(account_id))
-                    if role_arn
-                    else session.in_region(region)
-                )
-                extracted = extract(source_session, account_id, region)
+            for attempt in unit_retries(f"{spec.name} {account_id}/{region}", local=session.endpoint_url is not None):
+                with attempt:
+                    if elsewhere is not None:
+                        extracted = elsewhere()
+                    else:
+                        source_session = (
+                            session.assume(role_arn, region, external_id=external_ids.get(account_id))
+                            if role_arn
+                            else session.in_region(region)
+                        )
+                        extracted = extract(source_session, account_id, region)
         except (PipelineError, ClientError, BotoCoreError) as error:
             result = AccountRegionResult(account_id, region, error=f"{type(error).__name__}: {error}")
             log.warning("account_region_failed", source=spec.name, account_id=account_id, region=region, error=str(error))

@@ -12,7 +12,8 @@ from botocore.exceptions import (
 )
 
 from pipelines.errors import AccountError, ConfigError, FatalError, RetriableError
-from pipelines.faults import Kind, classify, describe
+from pipelines.faults import UNIT_ATTEMPTS, Kind, classify, describe, unit_retries
+from pipelines.query.transpile import QueryError
 
 
 def client_error(code: str, status: int = 400, operation: str = "GetMetricData", message: str = "nope") -> ClientError:
@@ -73,3 +74,45 @@ def test_the_lines_say_what_to_do() -> None:
     assert describe(EndpointConnectionError(endpoint_url="http://127.0.0.1:9/"))[1].startswith("cannot reach http://127.0.0.1:9/")
     assert "run again later" in describe(client_error("Throttling"))[1]
     assert describe(KeyError("x")) == (1, "unexpected KeyError: 'x' (--log-level DEBUG shows where)")
+
+
+def _failing(errors: list[BaseException]) -> tuple[list[int], object]:
+    calls: list[int] = []
+
+    def unit() -> str:
+        calls.append(1)
+        if errors:
+            raise errors.pop(0)
+        return "done"
+
+    return calls, unit
+
+
+def _run(unit: object) -> object:
+    for attempt in unit_retries("test unit", local=True):
+        with attempt:
+            result = unit()  # type: ignore[operator]
+    return result
+
+
+def test_a_unit_of_work_is_tried_again_after_a_retriable_error_wrapped_or_not() -> None:
+    wrapped = QueryError("cannot list s3://lake/x/")
+    wrapped.__cause__ = client_error("SlowDown", 503, "ListObjectsV2")
+    calls, unit = _failing([client_error("Throttling"), wrapped])
+    assert _run(unit) == "done" and len(calls) == 3
+
+
+def test_retries_of_a_unit_are_bounded_and_the_last_error_is_raised_as_it_was() -> None:
+    errors: list[BaseException] = [client_error("InternalError", 500) for _ in range(UNIT_ATTEMPTS + 2)]
+    calls, unit = _failing(errors)
+    with pytest.raises(ClientError, match="InternalError"):
+        _run(unit)
+    assert len(calls) == UNIT_ATTEMPTS
+
+
+@pytest.mark.parametrize("error", [client_error("AccessDenied", 403), FatalError("bad input"), NoCredentialsError()])
+def test_a_fatal_or_unreachable_failure_is_not_tried_again(error: BaseException) -> None:
+    calls, unit = _failing([error])
+    with pytest.raises(type(error)):
+        _run(unit)
+    assert len(calls) == 1

@@ -189,14 +189,14 @@ def _require_valid(path: Path, operation: str, request: Mapping[str, Any]) -> No
     try:
         require_valid(operation, request)
     except RequestError as error:
-        raise RequestError(f"{path.name}: {error}") from None
+        raise RequestError(f"{path.name}: {error}") from error
 
 
 def _load(path: Path, values: Mapping[str, str]) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise AssetError(f"{path.name}: not readable JSON: {error}") from None
+        raise AssetError(f"{path.name}: not readable JSON: {error}") from error
     return dict(_fill(document, values, path.name, ""))
 
 

@@ -99,7 +99,7 @@ def _columns(engine: QueryEngine, dataset: Dataset) -> dict[str, pa.DataType]:
         raise MissingViewError(
             f"dataset {dataset.identifier} ({dataset.dataset_id}): cannot read view {dataset.relation} in the lake "
             f"(missing, or not published yet): {error}"
-        ) from None
+        ) from error
     return {field.name: field.type for field in schema}
 
 
@@ -107,4 +107,4 @@ def _run(engine: QueryEngine, visual: Visual, sql: str) -> pa.Table:
     try:
         return engine.run(sql)
     except FatalError as error:
-        raise PreviewError(f"visual {visual.visual_id} (sheet {visual.sheet_id}, dataset {visual.dataset}): {error}") from None
+        raise PreviewError(f"visual {visual.visual_id} (sheet {visual.sheet_id}, dataset {visual.dataset}): {error}") from error

@@ -176,7 +176,7 @@ def read_csv(uri: str, body: bytes) -> pa.Table:
             parse_options=pacsv.ParseOptions(invalid_row_handler=invalid_row),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-        raise RejectedDrop(uri, [Problem(f"not a readable CSV file: {error}")]) from None
+        raise RejectedDrop(uri, [Problem(f"not a readable CSV file: {error}")]) from error
     if ragged:
         raise RejectedDrop(uri, ragged)
     return table
@@ -186,7 +186,7 @@ def read_parquet(uri: str, body: bytes) -> pa.Table:
     try:
         return pq.read_table(pa.BufferReader(body), use_threads=False)
     except (pa.ArrowInvalid, OSError) as error:
-        raise RejectedDrop(uri, [Problem(f"not a readable Parquet file: {error}")]) from None
+        raise RejectedDrop(uri, [Problem(f"not a readable Parquet file: {error}")]) from error
 
 
 def set_aside(s3: S3Client, inbox: Inbox, file: InboxFile, reason: str) -> str:

@@ -258,4 +258,4 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-LANDER = SourceLander(SOURCE, land_business_kpis, finish_business_kpis)
+LANDER = SourceLander(SOURCE, land_business_kpis, finish_business_kpis, rerunnable=False)

@@ -72,7 +72,7 @@ def decode_get_metric_data(body: bytes, protocol: str) -> DecodedPage:
         try:
             return _CborReader(body).page()
         except (IndexError, cbor2.CBORDecodeError) as error:
-            raise MalformedMetricData(f"not a valid CBOR body: {error or 'it ends early'}") from None
+            raise MalformedMetricData(f"not a valid CBOR body: {error or 'it ends early'}") from error
     if protocol == JSON:
         return _json_page(body)
     raise ValueError(f"unsupported protocol {protocol!r}")
@@ -213,7 +213,7 @@ def _float_list(items: Sequence[Any]) -> np.ndarray:
     try:
         return np.array(items, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise MalformedMetricData(f"values that are not numbers: {error}") from None
+        raise MalformedMetricData(f"values that are not numbers: {error}") from error
 
 
 def _epoch_seconds(array: np.ndarray) -> np.ndarray:
@@ -239,7 +239,7 @@ def _json_page(body: bytes) -> DecodedPage:
     try:
         doc = pydantic_core.from_json(body)
     except ValueError as error:
-        raise MalformedMetricData(f"the body is not JSON: {error}") from None
+        raise MalformedMetricData(f"the body is not JSON: {error}") from error
     if not isinstance(doc, dict):
         raise MalformedMetricData("the body is not a JSON object")
     results = [r for r in doc.get("MetricDataResults") or () if r is not None]

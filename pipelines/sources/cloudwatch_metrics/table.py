@@ -63,7 +63,7 @@ class QueryCatalog:
         except KeyError as error:
             raise UnknownQueryId(
                 f"GetMetricData returned result id {error.args[0]!r}, which is not among the {len(self._position)} queries sent"
-            ) from None
+            ) from error
 
 
 def cloudwatch_metrics_table(pages: Iterable[DecodedPage], queries: Mapping[str, MetricQuery]) -> pa.Table:

@@ -68,7 +68,7 @@ def log_pattern_query(pattern: str) -> str:
     try:
         re.compile(pattern)
     except re.error as error:
-        raise FatalError(f"error pattern {pattern!r} is not a regular expression: {error}") from None
+        raise FatalError(f"error pattern {pattern!r} is not a regular expression: {error}") from error
     if _NOT_RE2.search(pattern):
         raise FatalError(f"error pattern {pattern!r}: Logs Insights regexes (RE2) have no lookaround or backreferences")
     flags = "i"

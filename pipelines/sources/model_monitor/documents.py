@@ -63,11 +63,11 @@ def decode_report(body: bytes) -> Any:
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise UnreadableReport(f"not UTF-8 text (binary or another encoding): {error}") from None
+        raise UnreadableReport(f"not UTF-8 text (binary or another encoding): {error}") from error
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise UnreadableReport(f"not valid JSON (truncated?): {error}") from None
+        raise UnreadableReport(f"not valid JSON (truncated?): {error}") from error
     except RecursionError:
         raise UnreadableReport("not readable JSON: nested too deeply") from None
 

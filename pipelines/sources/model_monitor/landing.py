@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipelines.aws import Session
 from pipelines.config import Config
 from pipelines.errors import PipelineError
+from pipelines.faults import unit_retries
 from pipelines.lake.paths import account_region_file
 from pipelines.lake.staging import StagedPartition, Stager
 from pipelines.logs import get_logger
@@ -120,7 +121,13 @@ def land_model_monitor(
     if not state.found:  # every prefix failed: keep what readers see now
         return Landing(SOURCE, errors=state.errors, counts=state.counts)
     baselines = _baselines(readers, state)
-    _read_reports(state, config.model_monitor.max_workers, config.model_monitor.max_report_bytes, progress)
+    _read_reports(
+        state,
+        config.model_monitor.max_workers,
+        config.model_monitor.max_report_bytes,
+        progress,
+        local=config.endpoint_url is not None,
+    )
     staged = _stage(session, config, run_id, state, baselines)
     log.info(
         "model_monitor",
@@ -151,7 +158,9 @@ def _discover(readers: _Readers, state: _Night, uri: str) -> None:
         owner = report_owner(bucket, readers.config)
         group = readers.group(owner)
         s3 = readers.client(owner)
-        executions = list(iter_executions(s3, bucket, key, state.night, *group))
+        for attempt in unit_retries(f"model_monitor prefix {uri}", local=readers.config.endpoint_url is not None):
+            with attempt:
+                executions = list(iter_executions(s3, bucket, key, state.night, *group))
     except (ClientError, BotoCoreError, PipelineError) as error:
         state.errors.append(f"model_monitor prefix {uri}: {type(error).__name__}: {error}")
         if group is not None:
@@ -173,7 +182,12 @@ def _baselines(readers: _Readers, state: _Night) -> dict[str, Thresholds]:
         try:
             owner = report_owner(split_s3_uri(uri)[0], readers.config)
             group = readers.group(owner)
-            fetched = fetch_one(readers.client(owner), uri, readers.config.model_monitor.max_report_bytes)
+            fetched = fetch_one(
+                readers.client(owner),
+                uri,
+                readers.config.model_monitor.max_report_bytes,
+                local=readers.config.endpoint_url is not None,
+            )
             if fetched.body is None:
                 raise UnreadableReport(fetched.error or "not read")
             read[uri] = read_report(CONSTRAINTS, fetched.body).thresholds
@@ -184,7 +198,7 @@ def _baselines(readers: _Readers, state: _Night) -> dict[str, Thresholds]:
     return {name: read[uri] for name, uri in uris.items() if uri in read}
 
 
-def _read_reports(state: _Night, max_workers: int, max_bytes: int, progress: Progress | None) -> None:
+def _read_reports(state: _Night, max_workers: int, max_bytes: int, progress: Progress | None, *, local: bool) -> None:
     """Fetch every report object concurrently and parse each as it arrives; unreadable ones are rejected."""
     execution_of = {obj.uri: e.uri for group in state.found for e in state.executions(group) for obj in e.reports}
     total = len(execution_of)
@@ -193,7 +207,14 @@ def _read_reports(state: _Night, max_workers: int, max_bytes: int, progress: Pro
         for s3, executions in prefixes:
             objects = [obj for e in executions for obj in e.reports]
             for fetched in iter_report_bodies(
-                s3, objects, max_workers=max_workers, max_bytes=max_bytes, progress=progress, done_before=done, total=total
+                s3,
+                objects,
+                max_workers=max_workers,
+                max_bytes=max_bytes,
+                progress=progress,
+                done_before=done,
+                total=total,
+                local=local,
             ):
                 obj = fetched.obj
                 state.count("objects")

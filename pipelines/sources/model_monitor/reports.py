@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines.config import AccountConfig, Config
 from pipelines.errors import FatalError
+from pipelines.faults import unit_retries
 from pipelines.lake import paths as lake_paths
 
 if TYPE_CHECKING:
@@ -225,12 +226,14 @@ def iter_report_bodies(
     progress: Progress | None = None,
     done_before: int = 0,
     total: int | None = None,
+    local: bool = False,
 ) -> Iterator[Fetched]:
     """Download `objects` with a bounded thread pool, yielding each as it completes (order not kept).
 
     Objects listed over `max_bytes` are refused without a download. At most 2 x `max_workers`
     bodies are in flight, so a slow consumer never holds a whole night in memory. `progress`
-    gets (done, total); `done_before`/`total` let several calls share one bar.
+    gets (done, total); `done_before`/`total` let several calls share one bar. A read that keeps failing with a
+    retriable error is tried again (`faults.unit_retries`, short waits when `local`) before the object is refused.
     """
     total = len(objects) + done_before if total is None else total
     done = done_before
@@ -239,7 +242,7 @@ def iter_report_bodies(
         running: set[Future[Fetched]] = set()
         while True:
             for obj in pending:
-                running.add(pool.submit(_fetch, s3, obj, max_bytes))
+                running.add(pool.submit(_fetch, s3, obj, max_bytes, local))
                 if len(running) >= 2 * max_workers:
                     break
             if not running:
@@ -252,13 +255,15 @@ def iter_report_bodies(
                 yield future.result()
 
 
-def _fetch(s3: S3Client, obj: ReportObject, max_bytes: int) -> Fetched:
+def _fetch(s3: S3Client, obj: ReportObject, max_bytes: int, local: bool = False) -> Fetched:
     if obj.size > max_bytes:
         return Fetched(obj, None, f"{obj.size} bytes is over max_report_bytes ({max_bytes}); not downloaded")
     try:
-        body = s3.get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
-        data = body.read(max_bytes + 1)  # the object may have grown since it was listed
-        body.close()
+        for attempt in unit_retries(f"report {obj.uri}", local=local):
+            with attempt:
+                body = s3.get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
+                data = body.read(max_bytes + 1)  # the object may have grown since it was listed
+                body.close()
     except ClientError as error:
         return Fetched(obj, None, f"GetObject failed: {error.response.get('Error', {}).get('Code', 'error')}: {error}")
     except BotoCoreError as error:
@@ -268,10 +273,10 @@ def _fetch(s3: S3Client, obj: ReportObject, max_bytes: int) -> Fetched:
     return Fetched(obj, bytes(data))
 
 
-def fetch_one(s3: S3Client, uri: str, max_bytes: int) -> Fetched:
-    """One object by URI (a baseline constraints file), with the same size limit and error handling."""
+def fetch_one(s3: S3Client, uri: str, max_bytes: int, *, local: bool = False) -> Fetched:
+    """One object by URI (a baseline constraints file), with the same size limit, retries and error handling."""
     bucket, key = split_s3_uri(uri)
-    return _fetch(s3, ReportObject(bucket, key, 0, key.rsplit("/", 1)[-1]), max_bytes)
+    return _fetch(s3, ReportObject(bucket, key, 0, key.rsplit("/", 1)[-1]), max_bytes, local)
 
 
 def objects_of(executions: Iterable[Execution]) -> list[ReportObject]:

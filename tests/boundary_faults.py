@@ -1,0 +1,84 @@
+"""Faults injected at the AWS boundary: a botocore `before-send` handler answers a share of requests itself, with
+what AWS answers when it is overloaded (throttling in each protocol's own error format, HTTP 500/503) or with a read
+timeout, before the request reaches the local stack. botocore's retries see exactly what they would see from AWS."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ReadTimeoutError
+
+# (HTTP status, body) per protocol family, keyed by the service id botocore puts in the event name.
+_XML_REST = {"s3"}
+_XML_QUERY = {"sts", "sns", "iam"}
+
+
+class _Body:
+    """The raw stream an AWSResponse reads its content from."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self.data
+
+
+def throttled(service: str, url: str) -> AWSResponse:
+    """What `service` answers when it throttles, in its own protocol's error format."""
+    if service in _XML_REST:
+        body = b"<Error><Code>SlowDown</Code><Message>injected: reduce your request rate</Message></Error>"
+        return AWSResponse(url, 503, {"Content-Type": "application/xml"}, _Body(body))
+    if service in _XML_QUERY:
+        body = (
+            b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>injected</Message></Error></ErrorResponse>"
+        )
+        return AWSResponse(url, 400, {"Content-Type": "text/xml"}, _Body(body))
+    payload = {"__type": "ThrottlingException", "message": "injected: rate exceeded"}
+    return AWSResponse(url, 400, {"Content-Type": "application/x-amz-json-1.1"}, _Body(json.dumps(payload).encode()))
+
+
+def server_error(url: str, status: int) -> AWSResponse:
+    return AWSResponse(url, status, {}, _Body(b""))
+
+
+@dataclass
+class Storm:
+    """Answers `share` of the requests whose service is in `services` with a fault: throttling, HTTP 500 or 503,
+    or a read timeout, in turn. Seeded, thread-safe; counts what it did per service and fault."""
+
+    share: float
+    services: frozenset[str]
+    seed: int = 12
+    injected: Counter[str] = field(default_factory=Counter)
+    passed: Counter[str] = field(default_factory=Counter)
+    _random: random.Random = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        service = event_name.split(".")[1]
+        if service not in self.services:
+            return None
+        with self._lock:
+            hit = self._random.random() < self.share
+            kind = self._random.choice(("throttled", "throttled", "500", "503", "timeout")) if hit else ""
+            (self.injected if hit else self.passed)[f"{service}:{kind}" if hit else service] += 1
+        if kind == "throttled":
+            return throttled(service, request.url)
+        if kind in ("500", "503"):
+            return server_error(request.url, int(kind))
+        if kind == "timeout":
+            raise ReadTimeoutError(endpoint_url=request.url)
+        return None
+
+    def share_of(self, service: str) -> float:
+        hits = sum(n for key, n in self.injected.items() if key.startswith(f"{service}:"))
+        return hits / max(1, hits + self.passed[service])
