@@ -76,7 +76,8 @@ class Session(boto3.Session):
         self._boto_config = retries or (LOCAL_RETRIES if endpoint_url else RETRIES)
         self._clients: dict[tuple[str, str | None, str | None], Any] = {}
         self._clients_lock = threading.Lock()
-        self.events.register("before-call.*.*", self.calls.record)
+        # before-parameter-build sees the API parameters (before-call sees the serialized request): once per call, retries aside
+        self.events.register("before-parameter-build.*.*", self.calls.record)
         for event, handler in hooks:
             self.events.register(event, handler)
 

@@ -24,6 +24,7 @@ from pipelines.lake.log_tables import append_log
 from pipelines.lake.runs import FAILED, PUBLISHED, QUARANTINED, RunRecord, write_run_records
 from pipelines.lake.schemas import SOURCE_REJECTIONS
 from pipelines.lake.staging import StagedPartition, Switched
+from pipelines.lake.trash import empty_trash
 from pipelines.logs import get_logger, run_context
 from pipelines.publish.alarms.signals import emit_night_signals, night_signals
 from pipelines.publish.apply_views import apply_views
@@ -211,6 +212,7 @@ def publish_landed(
             ingestions,
         )
         _signal(session, config, engine, night, result, run_id)
+        empty_trash(session, config.lake)  # partitions replaced more than the grace ago, by this night or earlier ones
         log.info(
             "night",
             night=result.night,

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from pipelines.audit.engine import ValidationReport, validate_table, validation_rows
 from pipelines.audit.objects import restage_without, split_offenders
-from pipelines.audit.quarantine import Quarantined, quarantine, quarantine_objects
+from pipelines.audit.quarantine import Quarantined, quarantine, quarantine_objects, sweep_unfinished
 from pipelines.audit.suites import Suite, load_suite
 from pipelines.aws import Session
 from pipelines.config import Config
@@ -20,7 +20,7 @@ from pipelines.lake import catalog
 from pipelines.lake.log_tables import append_log
 from pipelines.lake.runs import PUBLISHED, read_run_records
 from pipelines.lake.schemas import AUDITED, CLOUDWATCH_METRICS, TABLES, VALIDATION_RESULTS
-from pipelines.lake.staging import StagedPartition, Switched, read_table, switch
+from pipelines.lake.staging import StagedPartition, Switched, read_table, sweep_abandoned, switch
 
 
 @dataclass(frozen=True)
@@ -99,15 +99,22 @@ def audit_and_switch(
     report, data, suite, params = _audited(session, config, staged, suite)
     record_results(session, config, report, night)  # what the staged partition showed, culprits included
     if report.passed:
-        return GateOutcome(staged, report, switch(session, config.lake, staged), None)
+        switched = switch(session, config.lake, staged)
+        sweep_unfinished(session, config.lake, staged)
+        return GateOutcome(staged, report, switched, None)
     split = split_offenders(data, suite, params, dt=staged.dt, run_id=staged.run_id)
     if split is not None:
         verdict = {**split.held_report.to_dict(), "failed": split.held_report.failed_names()}
         held = quarantine_objects(session, config.lake, staged, split.held, split.objects, verdict)
         kept = restage_without(session, staged, split.objects, TABLES[staged.table].schema)
-        return GateOutcome(kept, split.kept_report, switch(session, config.lake, kept), held)
+        switched = switch(session, config.lake, kept)
+        sweep_unfinished(session, config.lake, staged)
+        return GateOutcome(kept, split.kept_report, switched, held)
     verdict = {**report.to_dict(), "failed": report.failed_names()}
-    return GateOutcome(staged, report, None, quarantine(session, config.lake, staged, verdict, report.summary()))
+    held_back = quarantine(session, config.lake, staged, verdict, report.summary())
+    sweep_abandoned(session, staged, config.lake)  # what dead runs staged here; a switch does this too
+    sweep_unfinished(session, config.lake, staged)
+    return GateOutcome(staged, report, None, held_back)
 
 
 def record_results(session: Session, config: Config, report: ValidationReport, night: str) -> None:

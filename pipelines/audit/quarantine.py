@@ -15,9 +15,12 @@ from pipelines.config import LakeConfig
 from pipelines.errors import FatalError
 from pipelines.lake import catalog
 from pipelines.lake.paths import quarantine_prefix, quarantine_root, run_of, run_prefix, split_s3_uri
-from pipelines.lake.staging import StagedPartition, Switched, parquet_rows, switch, upload_parquet
+from pipelines.lake.staging import StagedPartition, Switched, parquet_rows, sweep_runs, switch, upload_parquet
+from pipelines.logs import get_logger
 
 VERDICT = "validation.json"
+
+log = get_logger(__name__)
 
 
 class QuarantineError(FatalError):
@@ -89,6 +92,23 @@ def quarantine_objects(
     )
     _put_json(session, f"{target}{VERDICT}", {**verdict, "quarantine": {**item.__dict__, "objects": list(objects)}})
     return item
+
+
+def sweep_unfinished(session: Session, lake: LakeConfig, staged: StagedPartition) -> list[str]:
+    """Delete the partition's quarantine entries that runs began and never finished (data copied, no verdict: the
+    run died in between), once they are ABANDONED_AFTER older than this run. `quarantine list` never shows such an
+    entry and nothing else would ever delete it; one with its verdict is a person's to release or drop."""
+    folder = quarantine_prefix(lake, staged.table, staged.dt, staged.run_id).rstrip("/").rsplit("/", 1)[0] + "/"
+    s3 = session.client("s3")
+
+    def finished(uri: str) -> bool:
+        bucket, key = split_s3_uri(f"{uri}{VERDICT}")
+        return bool(s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("KeyCount"))
+
+    swept = sweep_runs(session, folder, staged.run_id, keep=finished)
+    if swept:
+        log.info("swept_unfinished_quarantines", table=staged.table, dt=staged.dt, prefixes=swept)
+    return swept
 
 
 def list_quarantined(session: Session, lake: LakeConfig, table: str | None = None) -> list[Quarantined]:

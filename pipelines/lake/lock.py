@@ -3,8 +3,9 @@
 Two runs of the same night at once (a retry started while the first still runs, a person rerunning
 by hand during the scheduled run) would both stage, audit and switch the same partitions and append
 twice to the logs. The second one to arrive finds the lock and exits with a message naming the
-holder. A run that died leaves its lock behind: after LOCK_TTL (longer than a job may run) the next
-run takes it over, again with a conditional write, so two late-comers cannot both win.
+holder. A run that died leaves its lock behind: a run on the same host takes it over at once when the
+holder's process is gone; elsewhere, after LOCK_TTL (longer than a job may run), the next run takes it
+over, again with a conditional write, so two late-comers cannot both win.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def _take_over_if_expired(s3: Any, bucket: str, key: str, body: bytes, night: st
     held = s3.get_object(Bucket=bucket, Key=key)
     holder = json.loads(held["Body"].read())
     expires = datetime.fromisoformat(holder["expires_at"])
-    if expires > now:
+    dead = holder.get("host") == socket.gethostname() and not _alive(int(holder.get("pid", 0)))
+    if expires > now and not dead:
         raise NightLocked(
             f"night {night} is being run by run {holder['run_id']} (on {holder['host']}, pid {holder['pid']}, since "
             f"{holder['acquired_at']}): wait for it to finish; if that run is dead, its lock expires at {holder['expires_at']} "
@@ -88,7 +90,26 @@ def _take_over_if_expired(s3: Any, bucket: str, key: str, body: bytes, night: st
         if _precondition_failed(error):
             raise NightLocked(f"night {night}: another run took over the expired lock of run {holder['run_id']} first") from error
         raise
-    log.warning("night_lock_taken_over", night=night, expired_run=holder["run_id"], expired_at=holder["expires_at"])
+    log.warning(
+        "night_lock_taken_over",
+        night=night,
+        expired_run=holder["run_id"],
+        expired_at=holder["expires_at"],
+        reason="its process is gone" if dead else "expired",
+    )
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs on this host (a lock's holder here that crashed need not be waited for)."""
+    if pid <= 0:
+        return True  # unknown: wait for the expiry
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
 
 
 def _release(s3: Any, bucket: str, key: str, run_id: str) -> None:

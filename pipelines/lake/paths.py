@@ -5,6 +5,7 @@ s3://<bucket>/<prefix><table>/dt=D/<name>.parquet                               
 s3://<bucket>/<prefix>_quarantine/<table>/dt=D/run=<run_id>/                     held back, with validation.json
 s3://<bucket>/<prefix>_staging/dt=D/run=<run_id>/                                a run's working area: shard manifests,
                                                                                  the publish marker, the run summary
+s3://<bucket>/<prefix>_trash/<table>/dt=D/run=<run_id>.json                     a replaced run prefix, deleted after the grace
 """
 
 from __future__ import annotations

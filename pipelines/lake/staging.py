@@ -16,6 +16,7 @@ from pipelines.config import LakeConfig
 from pipelines.lake import catalog
 from pipelines.lake.paths import run_of, run_prefix, split_s3_uri
 from pipelines.lake.schemas import TableSpec
+from pipelines.lake.trash import Replaced, defer_delete, pending
 from pipelines.logs import get_logger
 
 log = get_logger(__name__)
@@ -132,36 +133,48 @@ def read_bytes(session: Session, uri: str) -> bytes:
 
 
 def switch(session: Session, lake: LakeConfig, staged: StagedPartition) -> Switched:
-    """Make staged data visible in one catalog update, then remove the superseded prefix."""
+    """Make staged data visible in one catalog update; the replaced prefix goes to the trash (`lake/trash.py`), so
+    queries planned before the switch still read it whole, and is deleted after the grace."""
     if staged.dt is None:
         previous: str | None = catalog.switch_table_location(session, lake, staged.table, staged.uri)
     else:
         previous = catalog.switch_partition(session, lake, staged.table, staged.dt, staged.uri)
     if previous and previous.rstrip("/") != staged.uri.rstrip("/") and run_of(previous) is not None:
         # Only run-scoped prefixes are ours to delete; a hand-made location is left alone.
-        wr.s3.delete_objects(previous.rstrip("/") + "/", boto3_session=session)
-    sweep_abandoned(session, staged)
+        replaced = Replaced(staged.table, staged.dt, previous.rstrip("/") + "/", staged.run_id, datetime.now(UTC))
+        defer_delete(session, lake, replaced)
+    sweep_abandoned(session, staged, lake)
     return Switched(staged.table, staged.dt, staged.uri, previous, staged.rows)
 
 
-def sweep_abandoned(session: Session, staged: StagedPartition) -> list[str]:
+def sweep_abandoned(session: Session, staged: StagedPartition, lake: LakeConfig) -> list[str]:
     """Delete the partition's run prefixes staged by runs that ended without switching them in (a crash, a failed
     publish step); returns them. Only runs that started ABANDONED_AFTER before this one: a run still going is not
-    touched. No lifecycle rule can find these (they sit beside published data); versioning keeps them a while."""
-    started = run_started(staged.run_id)
+    touched, nor a replaced prefix waiting out its grace in the trash. No lifecycle rule can find these (they sit
+    beside published data); versioning keeps them a while."""
+    folder = staged.uri.rstrip("/").rsplit("/", 1)[0] + "/"
+    swept = sweep_runs(session, folder, staged.run_id, keep=lambda uri: pending(session, lake, uri))
+    if swept:
+        log.info("swept_abandoned_runs", table=staged.table, dt=staged.dt, prefixes=swept)
+    return swept
+
+
+def sweep_runs(session: Session, folder: str, run_id: str, *, keep: Callable[[str], bool] | None = None) -> list[str]:
+    """Delete the run prefixes (`run=<id>/`) directly under `folder` of runs that started ABANDONED_AFTER before run
+    `run_id`, except those `keep(uri)` wants kept and names that are not ours; returns the prefixes deleted."""
+    started = run_started(run_id)
     if started is None:
         return []
-    bucket, key = split_s3_uri(staged.uri.rstrip("/").rsplit("/", 1)[0] + "/")
+    bucket, key = split_s3_uri(folder)
     pages = session.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key, Delimiter="/")
     swept = []
     for prefix in (p["Prefix"] for page in pages for p in page.get("CommonPrefixes", [])):
         run = run_of(prefix)
         other = run_started(run) if run else None
-        if run != staged.run_id and other is not None and other < started - ABANDONED_AFTER:
-            wr.s3.delete_objects(f"s3://{bucket}/{prefix}", boto3_session=session)
-            swept.append(f"s3://{bucket}/{prefix}")
-    if swept:
-        log.info("swept_abandoned_runs", table=staged.table, dt=staged.dt, prefixes=swept)
+        uri = f"s3://{bucket}/{prefix}"
+        if run != run_id and other is not None and other < started - ABANDONED_AFTER and not (keep and keep(uri)):
+            wr.s3.delete_objects(uri, boto3_session=session)
+            swept.append(uri)
     return swept
 
 

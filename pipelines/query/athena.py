@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import awswrangler as wr
 import pyarrow as pa
@@ -15,6 +17,9 @@ from pipelines.errors import RetriableError
 from pipelines.query.transpile import QueryError, parse_athena
 from pipelines.query.view_sql import ViewError, view_ddl
 
+# Athena's own DDL timeout is 600 minutes; a CREATE VIEW takes seconds, so one still running after this is stuck.
+VIEW_DEADLINE_SECONDS = 600.0
+
 
 @dataclass(frozen=True)
 class AthenaEngine:
@@ -22,19 +27,40 @@ class AthenaEngine:
 
     session: Session
     lake: LakeConfig
+    view_deadline_seconds: float = VIEW_DEADLINE_SECONDS
 
     def run(self, sql: str) -> pa.Table:
         return run_athena_query(self.session, self.lake, sql)
 
     def create_views(self, views: Mapping[str, str], names: Sequence[str]) -> None:
+        athena = self.session.client("athena")
         for name in names:
             ddl = view_ddl(name, views[name], self.lake.database)
             try:
-                wr.athena.start_query_execution(
-                    ddl, database=self.lake.database, workgroup=self.lake.athena_workgroup, wait=True, boto3_session=self.session
+                query_id = wr.athena.start_query_execution(
+                    ddl, database=self.lake.database, workgroup=self.lake.athena_workgroup, wait=False, boto3_session=self.session
                 )
-            except (ClientError, wr.exceptions.QueryFailed) as error:
+                status = wait_for_query(athena, str(query_id), self.view_deadline_seconds)
+            except ClientError as error:
                 raise ViewError(f"view {name}: Athena refused it: {error}") from error
+            if status["State"] != "SUCCEEDED":
+                raise ViewError(f"view {name}: Athena {status['State'].lower()} it: {status.get('StateChangeReason', '')}")
+
+
+def wait_for_query(athena: Any, query_id: str, deadline_seconds: float) -> dict[str, Any]:
+    """The final Status of query `query_id`, polled with growing pauses; past the deadline it is stopped and
+    RetriableError says so (the next night applies the view again)."""
+    give_up = time.monotonic() + deadline_seconds
+    pause = 0.2
+    while True:
+        status: dict[str, Any] = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
+        if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            return status
+        if time.monotonic() >= give_up:
+            athena.stop_query_execution(QueryExecutionId=query_id)
+            raise RetriableError(f"Athena query {query_id} still {status['State']} after {deadline_seconds:.0f} s: stopped it")
+        time.sleep(min(pause, max(0.0, give_up - time.monotonic())))
+        pause = min(pause * 2, 5.0)
 
 
 def run_athena_query(session: Session, lake: LakeConfig, sql: str) -> pa.Table:

@@ -199,6 +199,40 @@ def test_a_bad_file_is_rejected_and_moved_aside_while_the_others_land(lake: tupl
     assert ("Growth", "revenue") not in values(session, config, D1) and ("Payments", "revenue") in values(session, config, D1)
 
 
+def test_a_day_outside_the_window_rejects_its_file_while_late_corrections_and_the_others_land(
+    lake: tuple[Config, Any],
+) -> None:
+    """A typo'd year (after every night, or a century back) refuses its whole file naming row and column; a correction
+    of a day months back lands, and so does a day after the night that has ended (a backfill's first night takes them)."""
+    config, session = lake
+    put(session, "good.csv", DROP)
+    put(session, "late.csv", HEADER + "2024-12-31,Payments,revenue,900,USD\n")  # a correction 155 days back
+    put(session, "ahead.csv", HEADER + "2025-06-20,Payments,revenue,1100,USD\n")  # after the night, before today
+    future = put(
+        session,
+        "future.csv",
+        HEADER + f"{D1},Growth,revenue,1,USD\n{D1},Growth,orders,2,count\n2206-01-01,Growth,revenue,3,USD\n",
+    )
+    past = put(session, "past.csv", HEADER + "1926-01-01,Growth,revenue,4,USD\n")
+    landing = night(session, config)
+    reasons = {r["source_uri"]: r["reason"] for r in landing.rejections}
+    assert set(reasons) == {future, past}
+    assert re.fullmatch(
+        rf"{re.escape(future)} row 4 column date: 2206-01-01 is after \d{{4}}-\d{{2}}-\d{{2}}, the last day \(UTC\) "
+        "that had ended when the file was landed",
+        reasons[future],
+    ), reasons[future]  # the night is an old one: its bound is the day before landing (the wall clock's)
+    assert (
+        reasons[past] == f"{past} row 2 column date: 1926-01-01 is more than 366 days before the night being landed (2025-06-04)"
+    )
+    assert keys(session, "inbox/kpis_rejected/") == ["future.csv", "future.csv.reason.txt", "past.csv", "past.csv.reason.txt"]
+    assert keys(session, "inbox/kpis/") == []
+    assert sorted(s.dt for s in landing.staged) == ["2024-12-31", D1, D2, "2025-06-20"]
+    assert values(session, config, "2024-12-31") == {("Payments", "revenue"): 900}
+    assert values(session, config, "2025-06-20") == {("Payments", "revenue"): 1100}
+    assert all(unit != "Growth" for unit, _ in values(session, config, D1)), "no row of a refused file lands"
+
+
 def test_a_quarantined_day_keeps_its_drop_in_the_inbox_until_released(lake: tuple[Config, Any]) -> None:
     config, session = lake
     put(session, "drop.csv", HEADER + f"{D1},Growth,conversion_rate,12.5,percent\n")  # a percentage sent as a ratio

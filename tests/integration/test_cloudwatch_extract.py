@@ -89,6 +89,21 @@ def test_missing_periods_stay_missing(stack: Any) -> None:
     assert table["ts"][0].as_py().date() == NIGHT
 
 
+def test_the_cost_counts_every_metric_requested_in_each_call(stack: Any) -> None:
+    """GetMetricData is billed per metric requested: the tally must see each call's queries (not the wire request)."""
+    for endpoint in ("ep-a", "ep-b", "ep-c"):
+        seed_invocations(stack.metric_store, ACCOUNTS[0], endpoint, NIGHT)
+    source, client = _cloudwatch(stack)
+    series = list(iter_metric_series(client, ACCOUNTS[0], "us-east-1", ["AWS/SageMaker"]))
+    queries = plan_queries(series, CloudWatchConfig(period_seconds=60, statistics=["Sum", "Maximum"], percentiles=[]))
+    pages = list(iter_metric_data(client, queries, night_window(NIGHT, 0)))
+    calls = source.calls.snapshot()["CloudWatch.GetMetricData"]
+    assert len(queries) == 6 and calls == len(pages) >= 1
+    assert source.calls.metrics_requested == 6 * calls
+    listed = source.calls.snapshot()["CloudWatch.ListMetrics"]
+    assert source.calls.cloudwatch_cost_usd() == pytest.approx(6 * calls * 0.01 / 1000 + listed * 0.01 / 1000)
+
+
 def test_paging_is_bounded_and_access_denied_is_not_called_retriable(stack: Any) -> None:
     """Fault injection at the AWS boundary: CloudWatch answering every page with the same NextToken must end in an
     error, not a loop; AccessDenied is fatal for the source (retrying will not help), throttling retriable."""

@@ -7,13 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import EndpointConnectionError
 
 from pipelines.aws import Session
+from pipelines.config import parse_config
 from pipelines.faults import Kind, classify
 from pipelines.nightly import run_night
 from pipelines.query.local import LocalLakeEngine
 from tests.boundary_faults import Storm
-from tests.integration.lakehelpers import ACCOUNTS, NIGHT, make_config, new_lake, seed_invocations
+from tests.integration.killpoints import LANDERS
+from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, make_config, new_lake, published, seed_invocations
 from tests.integration.test_reruns import _readers_see
 
 SERVICES = frozenset({"cloudwatch", "s3", "glue", "sts"})
@@ -74,3 +77,31 @@ def test_past_every_retry_a_night_completes_or_fails_clearly_and_readers_never_s
 
     assert run_night(config, NIGHT, session=calm, engine=LocalLakeEngine(calm, config.lake)).ok  # the next run heals
     assert _readers_see(calm, config) == expected
+
+
+def test_one_region_unreachable_the_others_publish_and_the_next_run_fills_the_gap(stack: Any) -> None:
+    regions = ["us-east-1", "eu-west-1"]
+    for region in regions:
+        seed_invocations(stack.metric_store, ACCOUNTS[0], "ep-a", NIGHT, region=region)
+    base = make_config(stack.endpoint_url, statistics=["Sum"], lookback_days=0).model_dump(mode="json")
+    config = parse_config({**base, "sources": [{**base["sources"][0], "regions": regions}]})
+    calm = new_lake(config)
+
+    def unreachable(request: Any, **_: Any) -> None:
+        if "/eu-west-1/" in str(request.headers.get("Authorization", "")):  # the region signed into the request
+            raise EndpointConnectionError(endpoint_url=request.url)
+
+    session = _storm_session(
+        config, Storm(share=0.0, services=SERVICES), BotoConfig(retries={"mode": "standard", "max_attempts": 2})
+    )
+    session.register_hook("before-send.*.*", unreachable)
+    result = run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake), landers=LANDERS)
+
+    summary = result.summary()
+    [error] = summary["source_errors"]
+    assert not summary["ok"] and f"{ACCOUNTS[0]}/eu-west-1" in error and "Could not connect" in error
+    assert any("eu-west-1" in failed for failed in summary["failed"])  # the partition's run record says what is missing
+    assert set(published(calm, config, "cloudwatch_metrics", DT)["region"].to_pylist()) == {"us-east-1"}
+
+    assert run_night(config, NIGHT, session=calm, engine=LocalLakeEngine(calm, config.lake), landers=LANDERS).ok
+    assert set(published(calm, config, "cloudwatch_metrics", DT)["region"].to_pylist()) == set(regions)

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from pipelines.aws import Session
 from pipelines.compose import engine_for
 from pipelines.config import LakeConfig, parse_config
+from pipelines.errors import RetriableError
 from pipelines.lake.schemas import CLOUDWATCH_METRICS, ENDPOINTS, PIPELINE_RUNS, TableSpec
 from pipelines.lake.staging import parquet_bytes
 from pipelines.query import ExportError, LakeFileEngine, LocalLakeEngine, QueryError, UnsupportedQueryError
@@ -461,3 +462,27 @@ class RecordingHandler(pafs.FileSystemHandler):
 
     create_dir = delete_dir = delete_dir_contents = delete_root_dir_contents = delete_file = _read_only
     move = copy_file = open_output_stream = open_append_stream = _read_only
+
+
+def test_a_view_athena_never_finishes_is_stopped_at_the_deadline(session: Session) -> None:
+    """Athena's DDL timeout is 600 minutes: our own deadline stops a CREATE VIEW that hangs (fault injected at the
+    boundary: every GetQueryExecution answers RUNNING)."""
+    athena = session.client("athena")
+    stopped: list[str] = []
+
+    def still_running(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["QueryExecution"]["Status"]["State"] = "RUNNING"
+
+    def stop(params: dict[str, Any], **_: Any) -> None:
+        stopped.append(params["QueryExecutionId"])
+
+    athena.meta.events.register("after-call.athena.GetQueryExecution", still_running)
+    athena.meta.events.register("before-parameter-build.athena.StopQueryExecution", stop)
+    try:
+        with pytest.raises(RetriableError, match=r"still RUNNING after 1 s: stopped it"):
+            AthenaEngine(session, LAKE, view_deadline_seconds=1.0).create_views({"v": "SELECT 1 AS x"}, ["v"])
+    finally:
+        athena.meta.events.unregister("after-call.athena.GetQueryExecution", still_running)
+        athena.meta.events.unregister("before-parameter-build.athena.StopQueryExecution", stop)
+    assert len(stopped) == 1
+    AthenaEngine(session, LAKE, view_deadline_seconds=1.0).create_views({"v": "SELECT 1 AS x"}, ["v"])  # answered: done

@@ -13,10 +13,19 @@ from pipelines.audit.suites import load_suite
 from pipelines.lake.schemas import BUSINESS_KPIS
 from pipelines.sources.business_kpis.inbox import Inbox, InboxFile, RejectedDrop, read_csv, read_parquet
 from pipelines.sources.business_kpis.landing import Drop, latest_parts
-from pipelines.sources.business_kpis.table import business_kpis_parts, parse_date, parse_kpi_name, parse_value, unit_file_name
+from pipelines.sources.business_kpis.table import (
+    DateWindow,
+    business_kpis_parts,
+    parse_date,
+    parse_kpi_name,
+    parse_value,
+    unit_file_name,
+)
 
 URI = "s3://acme-ml-lake/inbox/kpis/drop.csv"
 LOADED = dt.datetime(2025, 6, 10, 4, 30)
+NIGHT = dt.date(2025, 6, 9)  # what the nightly lands at LOADED: the day before
+WINDOW = DateWindow.landing(NIGHT, LOADED)
 GOOD = b"""date,business_unit,kpi,value,unit
 2025-06-02,Payments,revenue,1234.5,USD
 2025-06-02,Payments,conversion_rate,0.91,ratio
@@ -25,13 +34,13 @@ GOOD = b"""date,business_unit,kpi,value,unit
 """
 
 
-def parts_of(body: bytes, uri: str = URI) -> list:
-    return business_kpis_parts(read_csv(uri, body), uri, LOADED)
+def parts_of(body: bytes, uri: str = URI, window: DateWindow | None = WINDOW) -> list:
+    return business_kpis_parts(read_csv(uri, body), uri, LOADED, window=window)
 
 
-def rejection(body: bytes, uri: str = URI) -> str:
+def rejection(body: bytes, uri: str = URI, window: DateWindow | None = WINDOW) -> str:
     with pytest.raises(RejectedDrop) as raised:
-        parts_of(body, uri)
+        parts_of(body, uri, window)
     return str(raised.value)
 
 
@@ -103,6 +112,61 @@ def test_every_problem_is_listed_with_its_row() -> None:
     assert "row 3 column business_unit: is empty" in message
     assert "row 4 column date: '2025-02-30' is not a valid date" in message
     assert "row 4 column value: is empty" in message
+
+
+@pytest.mark.parametrize(
+    ("day", "message"),
+    [
+        ("2206-01-01", "2206-01-01 is after the night being landed (2025-06-09)"),  # a typo'd year
+        ("2025-06-10", "2025-06-10 is after the night being landed (2025-06-09)"),  # today's date on yesterday's figures
+        ("1926-01-01", "1926-01-01 is more than 366 days before the night being landed (2025-06-09)"),
+        ("2024-06-07", "2024-06-07 is more than 366 days before the night being landed (2025-06-09)"),
+    ],
+)
+def test_a_day_outside_the_window_refuses_the_file_naming_row_and_column(day: str, message: str) -> None:
+    body = GOOD + f"{day},Payments,orders,12,count\n".encode()
+    assert rejection(body) == f"{URI} row 6 column date: {message}"
+
+
+def test_the_window_runs_from_a_year_and_a_day_before_the_night_to_the_night() -> None:
+    """Late corrections land up to 366 days back (2024-06-08): the same day last year even with a 29 February between."""
+    body = b"date,business_unit,kpi,value\n2024-06-08,P,revenue,1\n2025-01-31,P,revenue,2\n2025-06-09,P,revenue,3\n"
+    assert [p.dt for p in parts_of(body)] == ["2024-06-08", "2025-01-31", "2025-06-09"]
+    assert (WINDOW.earliest, WINDOW.latest) == (dt.date(2024, 6, 8), NIGHT)
+
+
+def test_an_older_night_takes_the_drops_of_every_day_that_has_ended() -> None:
+    """A backfill's first night (or a rerun of an old night) takes the whole inbox: days after it that have ended land."""
+    backfill = DateWindow.landing(dt.date(2025, 6, 3), LOADED)
+    assert backfill.latest == dt.date(2025, 6, 9) and backfill.earliest == dt.date(2024, 6, 2)
+    assert [p.dt for p in parts_of(b"date,business_unit,kpi,value\n2025-06-09,P,revenue,1\n", window=backfill)] == ["2025-06-09"]
+    message = rejection(b"date,business_unit,kpi,value\n2025-06-09,P,revenue,1\n2025-06-10,P,revenue,1\n", window=backfill)
+    assert (
+        message
+        == f"{URI} row 3 column date: 2025-06-10 is after 2025-06-09, the last day (UTC) that had ended when the file was landed"
+    )
+    ahead = DateWindow.landing(dt.date(2027, 1, 1), dt.datetime(2026, 12, 1, 22))  # a night the clock has not reached
+    assert ahead.latest == dt.date(2027, 1, 1)
+
+
+def test_every_row_outside_the_window_is_listed_and_parquet_dates_are_checked_too() -> None:
+    table = pa.table(
+        {
+            "date": pa.array([dt.datetime(2025, 6, 2), dt.datetime(2206, 1, 1), dt.datetime(1926, 1, 1)], pa.timestamp("ms")),
+            "business_unit": ["G", "G", "G"],
+            "kpi": ["a", "b", "c"],
+            "value": [1.0, 2.0, 3.0],
+        }
+    )
+    uri = "s3://b/inbox/x.parquet"
+    with pytest.raises(RejectedDrop) as raised:
+        business_kpis_parts(table, uri, LOADED, first_row=1, window=WINDOW)
+    assert str(raised.value) == (
+        f"{uri} row 2 column date: 2206-01-01 is after the night being landed (2025-06-09); "
+        "row 3 column date: 1926-01-01 is more than 366 days before the night being landed (2025-06-09)"
+    )
+    parsed_alone = business_kpis_parts(table, uri, LOADED, first_row=1)  # no window: parsing alone takes any date
+    assert [p.dt for p in parsed_alone] == ["1926-01-01", "2025-06-02", "2206-01-01"]
 
 
 def test_wrong_columns_are_rejected_naming_them() -> None:

@@ -15,7 +15,8 @@ Order and idempotency:
   drop): `finish_business_kpis`, called after the gate, archives them to `<inbox>_processed/<night>/`.
   A quarantined or failed partition leaves its drops in the inbox and they are retried next night.
 - A drop that cannot be read or checked is moved to `<inbox>_rejected/` with a `.reason.txt` and
-  reported as a `source_rejections` row; the other drops still land.
+  reported as a `source_rejections` row; the other drops still land. A row dated outside the night's
+  `DateWindow` (more than a year before the night, or after the last day that has ended) is such a problem.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from pipelines.sources.business_kpis.inbox import (
     read_inbox_file,
     set_aside,
 )
-from pipelines.sources.business_kpis.table import KpiPart, business_kpis_parts
+from pipelines.sources.business_kpis.table import DateWindow, KpiPart, business_kpis_parts
 from pipelines.sources.landing import Landing, SourceLander
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def land_business_kpis(session: Session, config: Config, night: date, run_id: st
         files = list(iter_inbox_files(s3, inbox))
     except RetriableError as error:
         return Landing(SOURCE, errors=[str(error)])
-    drops, rejections, errors = _read_drops(s3, inbox, files, loaded_at, reject=True)
+    drops, rejections, errors = _read_drops(s3, inbox, files, loaded_at, night, reject=True)
     winners = latest_parts(drops)
     published = _published(session, config.lake, {dt for dt, _ in winners}, errors)
     staged, unit_files = [], 0
@@ -145,7 +146,7 @@ def finish_business_kpis(session: Session, config: Config, night: date) -> list[
     except RetriableError as error:
         log.warning("business_kpis_finish", error=str(error))
         return []
-    drops, _, errors = _read_drops(s3, inbox, files, _now(), reject=False)
+    drops, _, errors = _read_drops(s3, inbox, files, _now(), night, reject=False)
     published = _published(session, config.lake, {p.dt for d in drops for p in d.parts}, errors)
     archived = _archive_covered(s3, inbox, drops, published, night, errors)
     log.info(
@@ -202,15 +203,18 @@ def _newer(stamp: Stamp, published: Stamp | None) -> bool:
 
 
 def _read_drops(
-    s3: S3Client, inbox: Inbox, files: list[InboxFile], loaded_at: datetime, *, reject: bool
+    s3: S3Client, inbox: Inbox, files: list[InboxFile], loaded_at: datetime, night: date, *, reject: bool
 ) -> tuple[list[Drop], list[dict[str, Any]], list[str]]:
-    """Read and check each file; bad ones are moved aside (when `reject`) and become rejection rows."""
+    """Read and check each file, its dates against `night`; bad ones are moved aside (when `reject`) and become rejection rows."""
     drops: list[Drop] = []
     rejections: list[dict[str, Any]] = []
     errors: list[str] = []
+    # Finish builds it again, later: `earliest` hangs on the night and `latest` only moves on, so what landed still passes.
+    window = DateWindow.landing(night, loaded_at)
     for file in files:
         try:
-            drops.append(Drop(file, business_kpis_parts(read_inbox_file(s3, inbox, file), file.uri, loaded_at, file.first_row)))
+            raw = read_inbox_file(s3, inbox, file)
+            drops.append(Drop(file, business_kpis_parts(raw, file.uri, loaded_at, file.first_row, window=window)))
         except RejectedDrop as rejected:
             if reject:
                 rejections.append(_reject(s3, inbox, file, rejected, loaded_at, errors))

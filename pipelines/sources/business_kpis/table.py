@@ -7,7 +7,7 @@ import re
 import unicodedata
 import zlib
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,11 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _GROUPED_NUMBER = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # 1,234,567.89
 _KPI_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# How far back before the night a row's date may go. Late corrections are real (chargebacks restate fraud losses
+# weeks later, a quarter's close restates revenue, and the same day last year, which year-over-year charts compare
+# with, may be corrected even across a 29 February): a year and a day covers them. An older date is a typo'd year
+# (1926 or 2016 for 2026) that would silently replace a business unit's day in a past partition.
+MAX_DAYS_BACK = 366
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,39 @@ class KpiPart:
         return unit_file_name(self.business_unit)
 
 
+@dataclass(frozen=True)
+class DateWindow:
+    """The days a drop's rows may carry when landed for `night`: from MAX_DAYS_BACK before it to `latest`.
+
+    `latest` is the later of the night and the last day that had ended (UTC) when the drop was landed: a day after
+    both has no result yet (a typo'd year such as 2206, or today's date written for yesterday's figures). It is not the
+    night alone because the inbox's drops belong to no night: a backfill's first night, or a rerun of an old night,
+    takes every drop in the inbox, the newest days' included.
+    """
+
+    night: date
+    latest: date
+
+    @classmethod
+    def landing(cls, night: date, landed_at: datetime) -> DateWindow:
+        """The window of drops landed at `landed_at` (UTC) for `night`."""
+        return cls(night, max(night, landed_at.date() - timedelta(days=1)))
+
+    @property
+    def earliest(self) -> date:
+        return self.night - timedelta(days=MAX_DAYS_BACK)
+
+    def check(self, day: date) -> date:
+        """`day` if a row may carry it, else ValueError saying which bound it crosses."""
+        if day < self.earliest:
+            raise ValueError(f"{day} is more than {MAX_DAYS_BACK} days before the night being landed ({self.night})")
+        if day > self.latest:
+            if self.latest == self.night:
+                raise ValueError(f"{day} is after the night being landed ({self.night})")
+            raise ValueError(f"{day} is after {self.latest}, the last day (UTC) that had ended when the file was landed")
+        return day
+
+
 def unit_file_name(business_unit: str) -> str:
     """`part-<slug>`: one file per business unit in each partition, so a unit's drop replaces only its file.
 
@@ -48,10 +86,13 @@ def unit_file_name(business_unit: str) -> str:
     return f"part-{slug or 'bu-' + format(zlib.crc32(business_unit.encode('utf-8')), '08x')}"
 
 
-def business_kpis_parts(raw: pa.Table, source_uri: str, loaded_at: datetime, first_row: int = 2) -> list[KpiPart]:
+def business_kpis_parts(
+    raw: pa.Table, source_uri: str, loaded_at: datetime, first_row: int = 2, *, window: DateWindow | None = None
+) -> list[KpiPart]:
     """Every row of a drop checked and typed, split by day and business unit (sorted by both).
 
-    Column names are matched trimmed and case-insensitively; `kpi` becomes `kpi_name`.
+    Column names are matched trimmed and case-insensitively; `kpi` becomes `kpi_name`. Dates must lie in
+    `window` (the lander always gives one; None: any date).
     Raises RejectedDrop naming the file, row and column of every problem (up to MAX_PROBLEMS).
     """
     positions = _column_positions(raw, source_uri)
@@ -63,7 +104,7 @@ def business_kpis_parts(raw: pa.Table, source_uri: str, loaded_at: datetime, fir
     problems: list[Problem] = []
     for i in range(raw.num_rows):
         row = first_row + i
-        parsed = _parse_row(row, {name: values[i] for name, values in columns.items()}, problems)
+        parsed = _parse_row(row, {name: values[i] for name, values in columns.items()}, problems, window)
         if parsed is None:
             if len(problems) >= MAX_PROBLEMS:
                 break
@@ -105,11 +146,14 @@ def _column_positions(raw: pa.Table, source_uri: str) -> dict[str, int]:
     return positions
 
 
-def _parse_row(row: int, values: dict[str, Any], problems: list[Problem]) -> tuple[date, str, str, float, str | None] | None:
+def _parse_row(
+    row: int, values: dict[str, Any], problems: list[Problem], window: DateWindow | None
+) -> tuple[date, str, str, float, str | None] | None:
     """One record's typed values, or None after adding its problems."""
     before = len(problems)
     parsed: dict[str, Any] = {}
-    for column, parse in (("date", parse_date), ("business_unit", parse_text), ("kpi", parse_kpi_name), ("value", parse_value)):
+    day = parse_date if window is None else lambda value: window.check(parse_date(value))
+    for column, parse in (("date", day), ("business_unit", parse_text), ("kpi", parse_kpi_name), ("value", parse_value)):
         try:
             parsed[column] = parse(values[column])
         except ValueError as error:
