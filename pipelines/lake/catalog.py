@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from pipelines.aws import Session
 from pipelines.config import LakeConfig
 from pipelines.errors import FatalError
+from pipelines.faults import error_code
 from pipelines.lake.schemas import TABLES, TableSpec
 
 if TYPE_CHECKING:
@@ -32,12 +33,28 @@ def ensure_database(session: Session, lake: LakeConfig) -> bool:
         glue.get_database(Name=lake.database)
         return False
     except glue.exceptions.EntityNotFoundException:
-        glue.create_database(DatabaseInput={"Name": lake.database, "Description": "ML performance lake"})
+        try:
+            glue.create_database(DatabaseInput={"Name": lake.database, "Description": "ML performance lake"})
+        except glue.exceptions.AlreadyExistsException:
+            return False  # another run (a concurrent night of a backfill) made it between our two calls
         return True
 
 
 def ensure_table(session: Session, lake: LakeConfig, spec: TableSpec) -> str:
-    """Create the table, update it when its columns changed, else do nothing; says which."""
+    """Create the table, update it when its columns changed, else do nothing; says which.
+
+    Two runs may ensure the same new table at once (the nights of a parallel backfill): the one whose
+    creation Glue refuses as already existing looks again and finds the other's table.
+    """
+    try:
+        return _ensure_table(session, lake, spec)
+    except ClientError as error:
+        if error_code(error) != "AlreadyExistsException":
+            raise
+        return _ensure_table(session, lake, spec)
+
+
+def _ensure_table(session: Session, lake: LakeConfig, spec: TableSpec) -> str:
     wanted = spec.glue_columns()
     current = _glue_columns(session, lake, spec.name)
     if current == (wanted, spec.partitioned):

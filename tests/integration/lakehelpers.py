@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -11,8 +12,10 @@ from pipelines.aws import Session, lake_session
 from pipelines.config import Config, parse_config
 from pipelines.demo.buckets import create_bucket
 from pipelines.lake import catalog
-from pipelines.lake.schemas import TABLES
+from pipelines.lake.schemas import AUDITED, TABLES
 from pipelines.lake.staging import read_table
+from pipelines.nightly import run_night
+from pipelines.query.local import LocalLakeEngine
 from tests.clock import NIGHT  # just before the stack's clock: CloudWatch lists series with data in the last two weeks
 
 BUCKET = "mlmon-test-lake"
@@ -89,3 +92,24 @@ def published(session: Session, config: Config, table: str, dt: str | None = Non
 
 def day_after(day: date) -> date:
     return day + timedelta(days=1)
+
+
+def readers_see(session: Session, config: Config) -> dict[str, list[tuple[Any, ...]]]:
+    """Every audited table's published rows for the night (unpartitioned: the table), sorted, ingestion-free."""
+    seen = {}
+    for spec in AUDITED:
+        table: pa.Table = published(session, config, spec.name, DT if spec.partitioned else None)
+        rows = [tuple(str(v) for k, v in sorted(r.items()) if k not in ("landed_at", "ingested_at")) for r in table.to_pylist()]
+        seen[spec.name] = sorted(rows)
+    return seen
+
+
+def published_night(stack: Any) -> tuple[Config, Session, dict[str, list[tuple[Any, ...]]]]:
+    """Two accounts x two endpoints landed for NIGHT on a new lake by a calm run: its config, session and what readers see."""
+    for account in ACCOUNTS:
+        for endpoint in ("ep-a", "ep-b"):
+            seed_invocations(stack.metric_store, account, endpoint, NIGHT)
+    config = make_config(stack.endpoint_url, statistics=["Sum", "Maximum"], lookback_days=0)
+    session = new_lake(config)
+    assert run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake)).ok
+    return config, session, readers_see(session, config)

@@ -16,8 +16,17 @@ from pipelines.nightly import run_night
 from pipelines.query.local import LocalLakeEngine
 from tests.boundary_faults import Storm
 from tests.integration.killpoints import LANDERS
-from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, make_config, new_lake, published, seed_invocations
-from tests.integration.test_reruns import _readers_see
+from tests.integration.lakehelpers import (
+    ACCOUNTS,
+    DT,
+    NIGHT,
+    make_config,
+    new_lake,
+    published,
+    published_night,
+    readers_see,
+    seed_invocations,
+)
 
 SERVICES = frozenset({"cloudwatch", "s3", "glue", "sts"})
 
@@ -35,32 +44,20 @@ def _storm_session(config: Any, storm: Storm, retries: BotoConfig) -> Session:
 
 
 def test_a_night_under_a_storm_of_throttling_5xx_and_timeouts_lands_what_a_calm_night_lands(stack: Any) -> None:
-    for account in ACCOUNTS:
-        for endpoint in ("ep-a", "ep-b"):
-            seed_invocations(stack.metric_store, account, endpoint, NIGHT)
-    config = make_config(stack.endpoint_url, statistics=["Sum", "Maximum"], lookback_days=0)
-    calm = new_lake(config)
-    assert run_night(config, NIGHT, session=calm, engine=LocalLakeEngine(calm, config.lake)).ok
-    expected = _readers_see(calm, config)
+    config, calm, expected = published_night(stack)
 
     storm = Storm(share=0.3, services=SERVICES)  # 8 attempts like AWS (adaptive mode would only pace calls, slower)
     session = _storm_session(config, storm, BotoConfig(retries={"mode": "standard", "max_attempts": 8}))
     result = run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
 
     assert result.ok, result.summary()
-    assert _readers_see(calm, config) == expected
+    assert readers_see(calm, config) == expected
     assert {key.split(":")[0] for key in storm.injected} == SERVICES, storm.injected
     assert sum(storm.injected.values()) > 30, storm.injected
 
 
 def test_past_every_retry_a_night_completes_or_fails_clearly_and_readers_never_see_a_partial_partition(stack: Any) -> None:
-    for account in ACCOUNTS:
-        for endpoint in ("ep-a", "ep-b"):
-            seed_invocations(stack.metric_store, account, endpoint, NIGHT)
-    config = make_config(stack.endpoint_url, statistics=["Sum", "Maximum"], lookback_days=0)
-    calm = new_lake(config)
-    assert run_night(config, NIGHT, session=calm, engine=LocalLakeEngine(calm, config.lake)).ok
-    expected = _readers_see(calm, config)
+    config, calm, expected = published_night(stack)
     storm = Storm(share=0.4, services=SERVICES, seed=3)
     session = _storm_session(config, storm, BotoConfig(retries={"mode": "standard", "max_attempts": 2}))
     try:
@@ -73,10 +70,10 @@ def test_past_every_retry_a_night_completes_or_fails_clearly_and_readers_never_s
         for failure in summary["failed"] + summary["source_errors"]:
             assert "reached max retries" in failure or "Read timeout" in failure, failure  # says what kept failing
     assert sum(storm.injected.values()) > 30, storm.injected
-    assert _readers_see(calm, config) == expected  # each table: the whole old partition or the whole new one
+    assert readers_see(calm, config) == expected  # each table: the whole old partition or the whole new one
 
     assert run_night(config, NIGHT, session=calm, engine=LocalLakeEngine(calm, config.lake)).ok  # the next run heals
-    assert _readers_see(calm, config) == expected
+    assert readers_see(calm, config) == expected
 
 
 def test_one_region_unreachable_the_others_publish_and_the_next_run_fills_the_gap(stack: Any) -> None:

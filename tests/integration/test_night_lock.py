@@ -14,6 +14,7 @@ from pipelines.aws import lake_session
 from pipelines.lake import catalog
 from pipelines.lake.lock import NightLocked, lock_uri, night_lock
 from pipelines.lake.paths import split_s3_uri
+from pipelines.lake.schemas import TABLES
 from pipelines.nightly import NightResult, run_night
 from pipelines.query.local import LocalLakeEngine
 from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, make_config, new_lake, published, seed_invocations
@@ -105,3 +106,29 @@ def test_a_holder_letting_go_between_our_refused_write_and_our_read_is_no_error(
     with night_lock(session, config.lake, DT, "20261201T020000Z-second"):
         mine = json.loads(other.get_object(Bucket=bucket, Key=key)["Body"].read())
         assert mine["run_id"] == "20261201T020000Z-second"
+
+
+def test_two_runs_making_a_new_lake_at_once_both_succeed(stack: Any) -> None:
+    """The nights of a parallel backfill ensure the catalog before taking their own night's lock: when another run
+    creates the database or a table between our look and our create (injected at the boundary), ours is no error."""
+    config = make_config(stack.endpoint_url)
+    session = new_lake(config)
+    other = lake_session(config.lake.region, config.endpoint_url)
+    raced: list[str] = []
+
+    def other_run_first(params: dict[str, Any], event_name: str, **_: Any) -> None:
+        if event_name.endswith("CreateDatabase") and not raced:
+            catalog.ensure_database(other, config.lake)
+            raced.append("database")
+        elif event_name.endswith("CreateTable") and len(raced) == 1:
+            name = params["TableInput"]["Name"]
+            catalog.ensure_table(other, config.lake, TABLES[name])
+            raced.append(name)
+
+    session.register_hook("before-parameter-build.glue.CreateDatabase", other_run_first)
+    session.register_hook("before-parameter-build.glue.CreateTable", other_run_first)
+    catalog.ensure_lake(session, config.lake)
+    assert len(raced) == 2  # both races happened
+    assert catalog.ensure_table(session, config.lake, TABLES[raced[1]]) == "unchanged"
+    names = {t["Name"] for t in session.client("glue").get_tables(DatabaseName=config.lake.database)["TableList"]}
+    assert names >= set(TABLES)

@@ -9,6 +9,8 @@ from typing import Any
 
 import awswrangler as wr
 
+from pipelines.aws import Session
+from pipelines.config import Config
 from pipelines.lake import catalog
 from pipelines.lake.schemas import TABLES
 from pipelines.lake.staging import read_table
@@ -21,12 +23,18 @@ from tests.integration.lakehelpers import ACCOUNTS, DT, NIGHT, make_config, new_
 COUNT = f"SELECT count(*) AS n FROM cloudwatch_metrics WHERE dt = '{DT}'"
 
 
-def test_queries_during_a_publish_see_the_old_partition_or_the_new_one_whole(stack: Any) -> None:
+def _one_night(stack: Any) -> tuple[Config, Session, LocalLakeEngine]:
+    """A lake with NIGHT's cloudwatch_metrics partition published from one endpoint."""
     seed_invocations(stack.metric_store, ACCOUNTS[0], "ep-a", NIGHT)
     config = make_config(stack.endpoint_url, statistics=["Sum"], lookback_days=0)
     session = new_lake(config)
     engine = LocalLakeEngine(session, config.lake)
     assert run_night(config, NIGHT, session=session, engine=engine, landers=LANDERS).ok
+    return config, session, engine
+
+
+def test_queries_during_a_publish_see_the_old_partition_or_the_new_one_whole(stack: Any) -> None:
+    config, session, engine = _one_night(stack)
     old = engine.run(COUNT).to_pylist()[0]["n"]
 
     # A query planned now: it lists the partition's files, as Athena does, and reads them after the switch below.
@@ -65,11 +73,7 @@ def test_queries_during_a_publish_see_the_old_partition_or_the_new_one_whole(sta
 
 
 def test_the_trash_keeps_a_replaced_partition_for_the_grace_and_never_deletes_what_readers_see(stack: Any) -> None:
-    seed_invocations(stack.metric_store, ACCOUNTS[0], "ep-a", NIGHT)
-    config = make_config(stack.endpoint_url, statistics=["Sum"], lookback_days=0)
-    session = new_lake(config)
-    engine = LocalLakeEngine(session, config.lake)
-    assert run_night(config, NIGHT, session=session, engine=engine, landers=LANDERS).ok
+    config, session, engine = _one_night(stack)
     first = catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT)
     assert run_night(config, NIGHT, session=session, engine=engine, landers=LANDERS).ok
     current = catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT)
