@@ -79,6 +79,8 @@ class Storm:
             raise ReadTimeoutError(endpoint_url=request.url)
         return None
 
-    def share_of(self, service: str) -> float:
-        hits = sum(n for key, n in self.injected.items() if key.startswith(f"{service}:"))
-        return hits / max(1, hits + self.passed[service])
+    @property
+    def injected_share(self) -> float:
+        """The share of requests (to the storm's services) answered with a fault."""
+        hits = sum(self.injected.values())
+        return hits / max(1, hits + sum(self.passed.values()))

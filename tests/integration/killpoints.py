@@ -53,4 +53,8 @@ def night_killed_at(endpoint_url: str, cloudwatch: dict[str, Any], night: date, 
     process = multiprocessing.get_context("spawn").Process(target=_night, args=(endpoint_url, cloudwatch, night, run_id, point))
     process.start()
     process.join(timeout=300)
-    return process.exitcode if process.exitcode is not None else -1
+    if process.exitcode is None:  # it never reached the kill point: do not leave it running
+        process.kill()
+        process.join()
+        return -1
+    return process.exitcode
