@@ -76,6 +76,7 @@ class ValidationReport:
     outcomes: tuple[ExpectationOutcome, ...]
     suite_path: str
     ge_result: Any = field(default=None, compare=False, repr=False)  # GE's ExpectationSuiteValidationResult, for Data Docs
+    witness_rows: int | None = None  # validated on a witness of this many rows (audit/screen.py), not row by row
 
     @property
     def passed(self) -> bool:
@@ -104,7 +105,8 @@ class ValidationReport:
             verdict = f"FAILED, not publishable: {critical} critical and {warnings} warning expectation(s) failed"
         else:
             verdict = f"passed with {warnings} warning(s)" if warnings else "passed"
-        lines = [f"{where}: {verdict} ({self.rows:,} rows, {len(self.outcomes)} expectations, suite {self.suite_path})"]
+        how = f", on a witness of {self.witness_rows:,} rows" if self.witness_rows is not None else ""
+        lines = [f"{where}: {verdict} ({self.rows:,} rows{how}, {len(self.outcomes)} expectations, suite {self.suite_path})"]
         for outcome in (*self.failed_critical, *self.failed_warnings):
             lines.append(f"  {outcome.severity.upper():<8} {outcome.name}: {_detail(outcome)}")
             if outcome.description:
@@ -186,6 +188,19 @@ class Validator:
         run_id: str = "",
     ) -> ValidationReport:
         """Run `suite` on `table`; expectations whose run-time parameters are all None are skipped."""
+        return self.validate_frame(to_validation_frame(table), table.column_names, suite, parameters, dt=dt, run_id=run_id)
+
+    def validate_frame(
+        self,
+        frame: pd.DataFrame,
+        columns: list[str],
+        suite: Suite,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        dt: str | None = None,
+        run_id: str = "",
+    ) -> ValidationReport:
+        """`validate` on a frame already made (`columns`: the table's, for naming missing ones)."""
         evaluated_at = datetime.now(UTC).replace(tzinfo=None)
         values = resolve_parameters(suite, parameters)
         skipped = {
@@ -199,15 +214,15 @@ class Validator:
             ge_suite = self._suite_class(
                 name=suite.table, expectations=[ge_expectation(suite.expectations[i], i) for i in to_run]
             )
-            batch = self._batches.get_batch(batch_parameters={"dataframe": to_validation_frame(table)})
+            batch = self._batches.get_batch(batch_parameters={"dataframe": frame})
             with string_row_conditions():  # GE rebuilds the expectations while validating
                 result = batch.validate(ge_suite, result_format=RESULT_FORMAT, expectation_parameters=values)
         by_index = {r.expectation_config.meta["index"]: r for r in (result.results if result else []) if r.expectation_config}
         outcomes = tuple(
-            _skipped_outcome(spec, skipped[i]) if i in skipped else _outcome(spec, by_index[i], table.column_names)
+            _skipped_outcome(spec, skipped[i]) if i in skipped else _outcome(spec, by_index[i], columns)
             for i, spec in enumerate(suite.expectations)
         )
-        return ValidationReport(suite.table, dt, run_id, table.num_rows, evaluated_at, outcomes, str(suite.path), result)
+        return ValidationReport(suite.table, dt, run_id, len(frame), evaluated_at, outcomes, str(suite.path), result)
 
 
 @functools.cache

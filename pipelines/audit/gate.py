@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import statistics
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import awswrangler as wr
 import pyarrow as pa
 
-from pipelines.audit.engine import ValidationReport, validate_table, validation_rows
+from pipelines.audit.engine import ValidationReport, validation_rows
 from pipelines.audit.objects import restage_without, split_offenders
 from pipelines.audit.quarantine import Quarantined, quarantine, quarantine_objects, sweep_unfinished
+from pipelines.audit.screen import read_local, validate_files
 from pipelines.audit.suites import Suite, load_suite
 from pipelines.aws import Session
 from pipelines.config import Config
 from pipelines.lake import catalog
 from pipelines.lake.log_tables import append_log
+from pipelines.lake.paths import split_s3_uri
 from pipelines.lake.runs import PUBLISHED, read_run_records
 from pipelines.lake.schemas import AUDITED, CLOUDWATCH_METRICS, TABLES, VALIDATION_RESULTS
-from pipelines.lake.staging import StagedPartition, Switched, read_table, sweep_abandoned, switch
+from pipelines.lake.staging import StagedPartition, Switched, sweep_abandoned, switch
 
 
 @dataclass(frozen=True)
@@ -79,16 +85,47 @@ def parameters(session: Session, config: Config, table: str, dt: str | None) -> 
 
 def audit(session: Session, config: Config, staged: StagedPartition, suite: Suite | None = None) -> ValidationReport:
     """Validate exactly what was written (read back from S3), not what we meant to write."""
-    return _audited(session, config, staged, suite)[0]
+    with local_copy(session, staged) as local:
+        return _audited(session, config, staged, suite, local)[0]
+
+
+@dataclass(frozen=True)
+class LocalCopy:
+    """A staged partition's files downloaded for the audit, and a scratch directory beside them."""
+
+    scratch: Path
+    paths: list[Path]
+
+    def table(self, schema: pa.Schema) -> pa.Table:
+        """Every row, in memory: only for a partition that failed its audit (to find what to hold back)."""
+        return read_local(self.paths, schema)
+
+
+@contextmanager
+def local_copy(session: Session, staged: StagedPartition) -> Iterator[LocalCopy]:
+    """The staged files on local disk while the audit runs: DuckDB scans them there, and memory holds none of them."""
+    s3 = session.client("s3")
+    with tempfile.TemporaryDirectory(prefix="mlmon-audit-") as scratch:
+        paths = []
+        for i, uri in enumerate(staged.files):
+            bucket, key = split_s3_uri(uri)
+            path = Path(scratch) / f"{i:05d}.parquet"
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+            with path.open("wb") as out:
+                for chunk in body.iter_chunks(1 << 20):
+                    out.write(chunk)
+            paths.append(path)
+        yield LocalCopy(Path(scratch), paths)
 
 
 def _audited(
-    session: Session, config: Config, staged: StagedPartition, suite: Suite | None
-) -> tuple[ValidationReport, pa.Table, Suite, dict[str, Any]]:
-    data = read_table(session, list(staged.files), TABLES[staged.table].schema)
+    session: Session, config: Config, staged: StagedPartition, suite: Suite | None, local: LocalCopy
+) -> tuple[ValidationReport, Suite, dict[str, Any]]:
     suite = suite or load_suite(staged.table)
     params = parameters(session, config, staged.table, staged.dt)
-    return validate_table(data, suite, params, dt=staged.dt, run_id=staged.run_id), data, suite, params
+    schema = TABLES[staged.table].schema
+    report = validate_files(local.paths, schema, suite, params, local.scratch, dt=staged.dt, run_id=staged.run_id)
+    return report, suite, params
 
 
 def audit_and_switch(
@@ -96,12 +133,14 @@ def audit_and_switch(
 ) -> GateOutcome:
     """Publish the partition if no critical expectation failed; else hold back just the objects that fail (the rest
     publishes, pipelines/audit/objects.py), or, when the failure concerns the partition as a whole, all of it."""
-    report, data, suite, params = _audited(session, config, staged, suite)
-    record_results(session, config, report, night)  # what the staged partition showed, culprits included
-    if report.passed:
-        switched = switch(session, config.lake, staged)
-        sweep_unfinished(session, config.lake, staged)
-        return GateOutcome(staged, report, switched, None)
+    with local_copy(session, staged) as local:
+        report, suite, params = _audited(session, config, staged, suite, local)
+        record_results(session, config, report, night)  # what the staged partition showed, culprits included
+        if report.passed:
+            switched = switch(session, config.lake, staged)
+            sweep_unfinished(session, config.lake, staged)
+            return GateOutcome(staged, report, switched, None)
+        data = local.table(TABLES[staged.table].schema)
     split = split_offenders(data, suite, params, dt=staged.dt, run_id=staged.run_id)
     if split is not None:
         verdict = {**split.held_report.to_dict(), "failed": split.held_report.failed_names()}

@@ -1,0 +1,267 @@
+"""The audit of a large partition: Great Expectations validates its witness, a few real rows per group, not every row.
+
+A night of 10 M CloudWatch points cannot go through pandas row by row in the time the night has (GE took
+about 4.5 s per million rows, plus a frame of the whole partition in memory). But every expectation the
+suites use on such a table is decided by little: a row-wise check (not null, between, regex, in set) on a
+group of rows that agree on every column the check or its row condition reads as a value fails somewhere
+iff it fails on the group's rows holding the minimum, the maximum or a null of the columns it bounds; a
+uniqueness check fails iff some key occurs twice; a distinct-values check needs each distinct value once.
+
+So DuckDB scans the staged Parquet once, groups it, and keeps per group the real rows at the minimum, the
+maximum and a null of each bounded column (the witness); a second scan counts repeated keys. GE validates
+the witness with the suite as it is (the row-count check, on a frame of the partition's length). A witness
+that passes means the partition passes, and the report's counts are restated for the whole partition. A
+witness that fails anything, or any repeated key, sends the partition to the full row-by-row validation,
+so a failing report is always GE's verdict on every row, with exact counts and examples.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.audit.suites import ExpectationSpec, Suite
+
+if TYPE_CHECKING:
+    from pipelines.audit.engine import ValidationReport, Validator
+
+# Below this many rows the whole partition goes through GE: fast enough, and nothing to plan.
+SCREEN_ROWS = 200_000
+# DuckDB's working memory for the scans; beyond it the aggregation spills to the temporary directory.
+MEMORY_LIMIT = "1GB"
+
+ROW_WISE = {
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_between",
+    "expect_column_values_to_match_regex",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_be_of_type",
+}
+UNIQUE = {"expect_compound_columns_to_be_unique", "expect_column_values_to_be_unique"}
+ROW_COUNT = {"expect_table_row_count_to_be_between"}
+WHOLE_TABLE = {"expect_table_columns_to_match_ordered_list", "expect_column_distinct_values_to_contain_set"}
+# On a bounded column these are decided by its minimum, maximum and null: it need not be grouped by value.
+BOUNDED = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_between", "expect_column_values_to_be_of_type"}
+# A column only these read is grouped by whether it is null.
+NULL_ONLY = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_of_type"}
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a table is grouped: by value (`keys`), by null-ness (`null_keys`); `bounded` columns keep min/max/null rows."""
+
+    keys: tuple[str, ...]
+    null_keys: tuple[str, ...]
+    bounded: tuple[str, ...]
+    unique: tuple[tuple[str, ...], ...]
+
+
+def plan_for(suite: Suite, schema: pa.Schema) -> Plan | None:
+    """The grouping that keeps every expectation of `suite` decidable on the witness; None when one is not."""
+    specs = suite.expectations
+    if any(s.type not in ROW_WISE | UNIQUE | ROW_COUNT | WHOLE_TABLE or "mostly" in s.kwargs for s in specs):
+        return None
+    names = set(schema.names)
+    read_by: dict[str, set[str]] = {name: set() for name in names}  # column -> the expectation types reading its values
+    valued: set[str] = set()  # read as values by a row condition: grouped by value whatever else reads them
+    for spec in specs:
+        if spec.type.startswith("expect_table_"):
+            continue
+        for column in _columns(spec):
+            read_by[column].add(spec.type)
+        valued |= _condition_columns(spec, names)
+    bounded = [
+        f.name
+        for f in schema
+        if f.name not in valued
+        and read_by[f.name] <= BOUNDED | UNIQUE
+        and (pa.types.is_floating(f.type) or pa.types.is_timestamp(f.type) or pa.types.is_date(f.type))
+    ]
+    if not bounded:
+        return None  # nothing to summarise: the witness would be the table
+    null_keys = [
+        n for n in schema.names if n not in bounded and n not in valued and read_by[n] and read_by[n] <= NULL_ONLY | UNIQUE
+    ]
+    keys = [n for n in schema.names if n not in bounded and n not in null_keys and (read_by[n] or n in valued)]
+    unique = tuple(tuple(s.kwargs.get("column_list") or [s.kwargs["column"]]) for s in specs if s.type in UNIQUE)
+    return Plan(tuple(keys), tuple(null_keys), tuple(bounded), unique)
+
+
+@dataclass(frozen=True)
+class Witness:
+    """The witness rows (contract schema), each group's size by its value keys, the rows in all, repeated keys."""
+
+    rows: pa.Table
+    groups: pa.Table
+    total: int
+    repeated: dict[tuple[str, ...], int]
+
+
+def parquet_rows(paths: Sequence[Path]) -> int:
+    """Rows in local Parquet files, from their footers."""
+    return sum(pq.read_metadata(path).num_rows for path in paths)
+
+
+def find_witness(paths: Sequence[Path], schema: pa.Schema, plan: Plan, scratch: Path) -> Witness:
+    """Scan the files with DuckDB: the witness rows and group sizes (one scan), the repeated keys (one scan per list)."""
+    import duckdb
+
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(scratch)})
+    try:
+        files = ", ".join(_literal(str(path)) for path in paths)
+        con.execute(f"CREATE TEMP VIEW staged AS SELECT * FROM read_parquet([{files}])")
+        carried = [n for n in schema.names if n not in plan.keys]
+        row = "struct_pack(" + ", ".join(f"{_q(n)} := {_q(n)}" for n in carried) + ")"
+        picks = []
+        for name in plan.bounded:
+            # GE takes a NaN for a missing value: it is picked as a null is, never as the maximum (DuckDB's order)
+            nan = f" OR isnan({_q(name)})" if pa.types.is_floating(schema.field(name).type) else ""
+            number = f" FILTER (WHERE NOT isnan({_q(name)}))" if nan else ""
+            picks += [f"arg_min({row}, {_q(name)}){number}", f"arg_max({row}, {_q(name)}){number}"]
+            picks.append(f"any_value({row}) FILTER (WHERE {_q(name)} IS NULL{nan})")
+        group_by = [_q(k) for k in plan.keys] + [f"{_q(n)} IS NULL AS {_q('__null_' + n)}" for n in plan.null_keys]
+        con.execute(
+            f"CREATE TEMP TABLE groups AS SELECT {', '.join(group_by)}, count(*) AS __rows, "
+            f"list_distinct(list_filter([{', '.join(picks)}], lambda r: r IS NOT NULL)) AS __witness "
+            f"FROM staged GROUP BY ALL"
+        )
+        keys = ", ".join(_q(k) for k in plan.keys)
+        rows = con.sql(
+            f"SELECT {keys}{', ' if keys else ''}unnest(__witness, recursive := true) FROM "
+            f"(SELECT {keys}{', ' if keys else ''}unnest(__witness) AS __witness FROM groups)"
+        ).to_arrow_table()
+        sizes = con.sql(f"SELECT {keys}{', ' if keys else ''}__rows FROM groups").to_arrow_table()
+        repeated = {columns: _repeated(con, columns, schema) for columns in plan.unique}
+    finally:
+        con.close()
+    return Witness(_as_contract(rows, schema), sizes, parquet_rows(paths), repeated)
+
+
+def screen(
+    validator: Validator,
+    paths: Sequence[Path],
+    schema: pa.Schema,
+    suite: Suite,
+    parameters: Mapping[str, Any] | None,
+    scratch: Path,
+    *,
+    dt: str | None,
+    run_id: str,
+) -> ValidationReport | None:
+    """The partition's report when its witness passes; None when the partition must be validated row by row."""
+    plan = plan_for(suite, schema)
+    if plan is None:
+        return None
+    witness = find_witness(paths, schema, plan, scratch)
+    if any(witness.repeated.values()):
+        return None
+    counted = [i for i, s in enumerate(suite.expectations) if s.type in ROW_COUNT]
+    rest = replace(suite, expectations=tuple(s for i, s in enumerate(suite.expectations) if i not in counted))
+    on_rows = validator.validate(witness.rows, rest, parameters, dt=dt, run_id=run_id)
+    outcomes = list(on_rows.outcomes)
+    if counted:
+        length = pd.DataFrame(index=pd.RangeIndex(witness.total))
+        count_suite = replace(suite, expectations=tuple(suite.expectations[i] for i in counted))
+        on_count = validator.validate_frame(length, schema.names, count_suite, parameters, dt=dt, run_id=run_id)
+        for i, outcome in zip(counted, on_count.outcomes, strict=True):
+            outcomes.insert(i, outcome)
+    if any(o.failed for o in outcomes):
+        return None
+    sizes = validator_frame(witness.groups)
+    restated = tuple(_restated(o, s, witness.total, sizes) for o, s in zip(outcomes, suite.expectations, strict=True))
+    return replace(on_rows, rows=witness.total, outcomes=restated, witness_rows=witness.rows.num_rows)
+
+
+def validator_frame(table: pa.Table) -> pd.DataFrame:
+    """The group sizes as a frame GE's row conditions evaluate on (same conversion as the data's)."""
+    from pipelines.audit.engine import to_validation_frame
+
+    return to_validation_frame(table)
+
+
+def _restated(outcome: Any, spec: ExpectationSpec, total: int, sizes: pd.DataFrame) -> Any:
+    """A passing outcome on the witness, counted over the whole partition: no unexpected row, every row counted."""
+    if outcome.skipped or spec.type in ROW_COUNT or spec.type.startswith("expect_table_"):
+        return outcome
+    condition = spec.kwargs.get("row_condition")
+    elements = total if condition is None else int(sizes.query(condition)["__rows"].sum())
+    return replace(
+        outcome,
+        unexpected_count=None if outcome.unexpected_count is None else 0,
+        element_count=None if outcome.element_count is None else elements,
+    )
+
+
+def _repeated(con: Any, columns: tuple[str, ...], schema: pa.Schema) -> int:
+    """Rows whose key of `columns` an earlier row has already. Maps are hashed by their entries, whatever their order; a hash
+    collision can only report a repeat that is not one, which costs a full validation, never a missed duplicate."""
+    parts = []
+    for name in columns:
+        if pa.types.is_map(schema.field(name).type):
+            parts.append(f"list_aggregate(list_transform(map_entries({_q(name)}), lambda e: hash(e.key, e.value)), 'bit_xor')")
+        else:
+            parts.append(_q(name))
+    key = f"hash({', '.join(parts)})"  # one 64-bit key per row: a small hash table, no spilling at 10 M rows
+    found = con.execute(f"SELECT count(*) - count(DISTINCT {key}) FROM staged").fetchone()
+    return int(found[0]) if found else 0
+
+
+def _as_contract(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """DuckDB's result in the contract's column order and types (its fields come back nullable)."""
+    columns = [rows.column(name).cast(field.type) for name, field in zip(schema.names, schema, strict=True)]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _columns(spec: ExpectationSpec) -> list[str]:
+    return [str(c) for c in (spec.column or "").split(",") if c]
+
+
+def _condition_columns(spec: ExpectationSpec, names: set[str]) -> set[str]:
+    """Columns a row condition may read: every identifier in it that names a column (a superset is safe)."""
+    condition = spec.kwargs.get("row_condition")
+    return set(_IDENTIFIER.findall(condition)) & names if isinstance(condition, str) else set()
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def validate_files(
+    paths: Sequence[Path],
+    schema: pa.Schema,
+    suite: Suite,
+    parameters: Mapping[str, Any] | None,
+    scratch: Path,
+    *,
+    dt: str | None,
+    run_id: str,
+    screen_rows: int = SCREEN_ROWS,
+) -> ValidationReport:
+    """A staged partition's report from its local Parquet files: on the witness when it is large and passes, else
+    every row through GE (the verdict and counts of a failing partition always come from there)."""
+    from pipelines.audit.engine import shared_validator
+
+    validator = shared_validator()
+    if parquet_rows(paths) >= screen_rows:
+        report = screen(validator, paths, schema, suite, parameters, scratch, dt=dt, run_id=run_id)
+        if report is not None:
+            return report
+    return validator.validate(read_local(paths, schema), suite, parameters, dt=dt, run_id=run_id)
+
+
+def read_local(paths: Sequence[Path], schema: pa.Schema) -> pa.Table:
+    """Local Parquet files as one table of the contract schema."""
+    tables = [pq.read_table(path, schema=schema) for path in paths]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
