@@ -27,7 +27,9 @@ NON_NEGATIVE = "expect_column_values_to_be_between(value)[sagemaker_non_negative
 
 def fleet_night(endpoints: int, day: str = DT) -> pa.Table:
     """`endpoints` x 3 series, one point a minute for the day: the shape GetMetricData lands."""
-    series = [(f"ep-{i:03d}" if i > 1 else ("ep-a", "ep-b")[i], metric, stat) for i in range(endpoints) for metric, stat in METRICS]
+    series = [
+        (f"ep-{i:03d}" if i > 1 else ("ep-a", "ep-b")[i], metric, stat) for i in range(endpoints) for metric, stat in METRICS
+    ]
     points = 1440
     n = len(series) * points
     start = int(datetime.fromisoformat(day).timestamp())
