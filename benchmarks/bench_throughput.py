@@ -7,8 +7,6 @@ import datetime as dt
 import itertools
 import json
 import math
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,7 +24,7 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.model import Shape
 from botocore.parsers import create_parser
 
-from benchmarks import Result, at_least, at_most, info
+from benchmarks import Result, at_least, at_most, info, measured_child
 from pipelines.sources.cloudwatch_metrics.decode import CBOR, JSON, decode_get_metric_data, decoded_page, install_fast_decoder
 from pipelines.sources.cloudwatch_metrics.metric_query import MetricQuery, MetricSeries
 from pipelines.sources.cloudwatch_metrics.table import SCHEMA, QueryCatalog, iter_cloudwatch_metrics_tables, write_parquet
@@ -311,25 +309,11 @@ def _vm_hwm_kib() -> int:
     return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
 
 
-# A child's ru_maxrss starts at the RSS of the process that forked it (Linux keeps the high-water
-# mark across fork and exec), so the night runs under a tiny launcher: the launcher's
-# RUSAGE_CHILDREN then is the night's own peak, not this (large) benchmark process's.
-_LAUNCHER = """
-import json, resource, subprocess, sys
-done = subprocess.run([sys.executable, "-m", "benchmarks.bench_throughput", "--night", sys.argv[1]], capture_output=True, text=True, check=True)
-report = json.loads(done.stdout.strip().splitlines()[-1])
-report["children_maxrss_kib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps(report))
-"""
-
-
 def peak_memory() -> list[Result]:
     """(c) peak RSS of a whole 10 M-point night on the fast path, in a fresh child process."""
     results = []
     for protocol, label in ((CBOR, "cbor"), (JSON, "json")):
-        root = Path(__file__).resolve().parent.parent  # where `-m benchmarks...` resolves
-        done = subprocess.run([sys.executable, "-c", _LAUNCHER, protocol], cwd=root, capture_output=True, text=True, check=True)
-        child = json.loads(done.stdout.strip().splitlines()[-1])
+        child = measured_child("benchmarks.bench_throughput", "--night", protocol)
         peak_mib = child["children_maxrss_kib"] / 1024
         points = child["points"]
         results += [

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -93,7 +94,12 @@ class Session(boto3.Session):
             self._clients.clear()  # clients copy the session's handlers when made: make them anew
 
     def _derived(self, region: str, access_key: str | None, secret_key: str | None, token: str | None) -> Session:
+        # One loader for every session of a run: each botocore session would otherwise read and parse the service
+        # models again (~20 ms per service per session; a fleet's night assumes a role per account x region).
+        core = botocore.session.get_session()
+        core.register_component("data_loader", self._session.get_component("data_loader"))
         return Session(
+            botocore_session=core,
             endpoint_url=self.endpoint_url,
             calls=self.calls,
             hooks=self.hooks,

@@ -131,10 +131,12 @@ def run_night(
     engine: QueryEngine,
     run_id: str | None = None,
     landers: Sequence[Lander] | None = None,
+    gate: Gate = audit_and_switch,
 ) -> NightResult:
     """Land night `night` for every source: stage, audit and switch in (or hold back), finish, views, records.
 
-    `engine` is where the views are created (Athena in AWS, DuckDB over a local stack's lake).
+    `engine` is where the views are created (Athena in AWS, DuckDB over a local stack's lake); `gate` audits
+    each staged partition (a benchmark wraps it to time the audit apart).
     A sharded night (`pipelines.fanout`) is the same two halves: each shard lands its part, one step publishes.
     """
     run_id = run_id or new_run_id()
@@ -144,7 +146,15 @@ def run_night(
     with night_lock(session, config.lake, night.isoformat(), run_id):
         landed = land_sources(config, night, session=session, run_id=run_id, landers=landers)
         return publish_landed(
-            config, night, session=session, engine=engine, run_id=run_id, landed=landed, landers=landers, started=started
+            config,
+            night,
+            session=session,
+            engine=engine,
+            run_id=run_id,
+            landed=landed,
+            landers=landers,
+            started=started,
+            gate=gate,
         )
 
 

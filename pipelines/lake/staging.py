@@ -87,6 +87,17 @@ class Stager:
         self._rows[dt] = self._rows.get(dt, 0) + table.num_rows
         return uri
 
+    def add_parquet(self, dt: str | None, name: str, body: bytes, rows: int) -> str:
+        """Stage a Parquet body already written (streamed) in the contract's schema as file `name` of partition `dt`."""
+        schema = pq.read_schema(pa.BufferReader(body))
+        if not schema.equals(self.spec.schema, check_metadata=False):
+            raise TypeError(f"{self.spec.name}: staged schema differs from the contract:\n{schema}")
+        uri = f"{run_prefix(self.lake, self.spec.name, dt, self.run_id)}{name}.parquet"
+        wr.s3.upload(local_file=io.BytesIO(body), path=uri, boto3_session=self.session)
+        self._files.setdefault(dt, []).append(uri)
+        self._rows[dt] = self._rows.get(dt, 0) + rows
+        return uri
+
     def carry_over(self, dt: str, names: list[str]) -> list[str]:
         """Copy the published files `names` of partition `dt` into this run unchanged.
 

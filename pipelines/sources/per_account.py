@@ -31,8 +31,30 @@ class AccountRows:
     counts: Mapping[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DayFile:
+    """One day's rows of one account x region, as the Parquet body to stage."""
+
+    body: bytes
+    rows: int
+
+
+@dataclass(frozen=True)
+class AccountFiles:
+    """What a streaming extract wrote for one account x region: each day's Parquet body (and rows), and counts.
+
+    A large source (CloudWatch) writes its rows to Parquet as they arrive instead of holding them as a table."""
+
+    days: Mapping[str, DayFile]
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(day.rows for day in self.days.values())
+
+
 # (the account x region's session, account id, region) -> its rows for the night, in the table's schema
-AccountExtract = Callable[[Session, str, str], "pa.Table | AccountRows"]
+AccountExtract = Callable[[Session, str, str], "pa.Table | AccountRows | AccountFiles"]
 # An account x region read without a session of its own (e.g. from a monitoring account): its rows, or it raises.
 AccountRead = Callable[[], "pa.Table | AccountRows"]
 
@@ -87,10 +109,21 @@ def land_per_account(
             log.warning("account_region_failed", source=spec.name, account_id=account_id, region=region, error=str(error))
             results.append(result)
             continue
-        rows = extracted if isinstance(extracted, AccountRows) else AccountRows(extracted)
-        for dt in days:
-            stager.add(dt, account_region_file(account_id, region), rows_of_day(rows.table, dt) if split else rows.table)
-        results.append(AccountRegionResult(account_id, region, {**rows.counts, "rows": rows.table.num_rows}))
+        name = account_region_file(account_id, region)
+        if isinstance(extracted, AccountFiles):
+            for dt in days:
+                day = extracted.days.get(dt)
+                if day is None:
+                    stager.add(dt, name, spec.schema.empty_table())
+                else:
+                    stager.add_parquet(dt, name, day.body, day.rows)
+            counts = {**extracted.counts, "rows": extracted.rows}
+        else:
+            rows = extracted if isinstance(extracted, AccountRows) else AccountRows(extracted)
+            for dt in days:
+                stager.add(dt, name, rows_of_day(rows.table, dt) if split else rows.table)
+            counts = {**rows.counts, "rows": rows.table.num_rows}
+        results.append(AccountRegionResult(account_id, region, counts))
         log.info("account_region", source=spec.name, run_id=run_id, account_id=account_id, region=region, **results[-1].counts)
     failed = [account_region_file(r.account_id, r.region) for r in results if r.error]
     errors = [f"{r.account_id}/{r.region}: {r.error}" for r in results if r.error]

@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 from pipelines.config import CloudWatchConfig
 from pipelines.sources.cloudwatch_metrics.metric_query import MetricSeries
 from pipelines.sources.cloudwatch_metrics.plan import (
+    MAX_POINTS_PER_CALL,
     MAX_QUERIES_PER_CALL,
     MAX_REQUEST_BYTES,
     batches,
     minimum_calls,
     plan_queries,
+    queries_per_call,
 )
 from pipelines.windows import night_window
 
@@ -74,3 +76,21 @@ def test_minimum_calls() -> None:
     assert minimum_calls(0, 0) == 0
     assert minimum_calls(336, 336 * 576) == 2  # 193,536 points need two 100,800-point pages
     assert minimum_calls(1001, 1001) == 3
+
+
+@given(n=st.integers(min_value=1, max_value=3000), period=st.sampled_from([60, 300, 3600]), days=st.integers(1, 3))
+def test_batches_fill_whole_pages_so_calls_reach_the_minimum(n: int, period: int, days: int) -> None:
+    """Pages a batch needs are ceil(its points / 100,800); packed this way, their sum is the theoretical minimum."""
+    queries = plan_queries(_series(n), CloudWatchConfig(statistics=["Sum"], period_seconds=period))
+    points = days * 86_400 // period
+    packed = batches(queries, points)
+    pages = sum(math.ceil(len(batch) * points / MAX_POINTS_PER_CALL) for batch in packed)
+    assert pages == minimum_calls(len(queries), len(queries) * points)
+    assert all(len(batch) <= MAX_QUERIES_PER_CALL for batch in packed)
+    assert [q.id for batch in packed for q in batch] == [q.id for q in queries]
+
+
+def test_a_day_at_60_s_packs_490_queries_a_call() -> None:
+    assert queries_per_call(1440) == 490  # 7 pages of 70 queries x 1,440 points
+    assert queries_per_call(288) == 350  # 1 day at 300 s: 2 pages of 175
+    assert queries_per_call(24) == MAX_QUERIES_PER_CALL  # hourly: 500 queries fit one page

@@ -214,3 +214,27 @@ def test_rows_parquet_round_trip(case: tuple[list[DecodedPage], dict[str, Metric
                 )
     got = [(r["metric_name"], r["dimensions"], r["stat"], r["ts"], r["value"], r["unit"]) for r in back.to_pylist()]
     assert got == expected
+
+
+def test_pages_stream_into_one_parquet_body_per_day_with_exactly_its_rows() -> None:
+    from pipelines.sources.cloudwatch_metrics.days import stream_days
+    from pipelines.sources.cloudwatch_metrics.table import QueryCatalog
+    from pipelines.sources.per_account import rows_of_day
+
+    day0 = T0 - T0 % 86_400
+    before, first, second, after = day0 - 60, day0 + 300, day0 + 86_400 + 60, day0 + 2 * 86_400
+    pages = [
+        make_page([("inv", [first, first + 300, second], [1.0, 2.0, 3.0]), ("lat", [first], [math.nan])], "t"),
+        make_page([("inv", [second + 300], [4.0]), ("cpu", [before, first, after], [5.0, 6.0, 7.0])], "u"),
+        make_page([("job", [second], [8.0])]),  # all on the second day: taken whole, not filtered
+    ]
+    days = [utc(day0).date().isoformat(), utc(day0 + 86_400).date().isoformat()]
+    files = stream_days(pages, QueryCatalog(QUERIES), days)
+
+    whole = cloudwatch_metrics_table(pages, QUERIES)
+    for day in days:
+        table = pq.read_table(pa.BufferReader(files[day].body))
+        assert table.schema.equals(SCHEMA)
+        assert table.equals(rows_of_day(whole, day))  # what the in-memory landing stages, row for row
+        assert files[day].rows == table.num_rows
+    assert [files[d].rows for d in days] == [4, 3]  # the points before and after the window are no day's

@@ -30,7 +30,9 @@ def iter_metric_data(cloudwatch: CloudWatchClient, queries: Sequence[MetricQuery
     CloudWatch marks a result PartialData when a page ran out mid-result, and the
     continuation page completes it; one still partial after the last page is lost data.
     """
-    for batch in batches(queries):
+    seconds = (window.end - window.start).total_seconds()
+    points_per_query = max((math.ceil(seconds / query.period_seconds) for query in queries), default=0)
+    for batch in batches(queries, int(points_per_query)):
         api_queries: list[Any] = [query.to_api() for query in batch]
         final_status: dict[str, str] = {}
         token: str | None = None

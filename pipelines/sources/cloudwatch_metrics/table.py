@@ -119,29 +119,61 @@ def _query_table(queries: list[MetricQuery]) -> pa.Table:
 
 
 def write_parquet(tables: Iterable[pa.Table], sink: str | IO[bytes] | pa.NativeFile, row_group_rows: int = ROW_GROUP_ROWS) -> int:
-    """Stream tables of the cloudwatch_metrics schema into one zstd Parquet file; returns rows written.
-
-    Pages are gathered into row groups of about `row_group_rows`; each row group is encoded on a
-    worker thread (Arrow releases the GIL) while the next one is decoded and built, so at most
-    two row groups are in memory at once.
-    """
-    rows = 0
-    pending: list[pa.Table] = []
-    pending_rows = 0
-    writing: Future[int] | None = None
-    options = {"compression": "zstd", "use_dictionary": DICTIONARY_COLUMNS, "write_statistics": STATISTICS_COLUMNS}
-    with pq.ParquetWriter(sink, SCHEMA, **options) as writer, ThreadPoolExecutor(1, thread_name_prefix="parquet") as pool:
+    """Stream tables of the cloudwatch_metrics schema into one zstd Parquet file; returns rows written."""
+    with ParquetStream(sink, row_group_rows) as stream:
         for table in tables:
-            pending.append(table)
-            pending_rows += table.num_rows
-            if pending_rows >= row_group_rows:
-                rows += writing.result() if writing else 0
-                writing = pool.submit(_flush, writer, pending)
-                pending, pending_rows = [], 0
-        rows += writing.result() if writing else 0
-        if pending or rows == 0:
-            rows += _flush(writer, pending)
-    return rows
+            stream.write(table)
+    return stream.rows
+
+
+class ParquetStream:
+    """One zstd Parquet file that tables of the cloudwatch_metrics schema are pushed into, as they come.
+
+    Tables are gathered into row groups of about `row_group_rows`; each row group is encoded on a
+    worker thread (Arrow releases the GIL) while the next one is decoded and built, so at most
+    two row groups are in memory at once. `rows` is what was written, once closed.
+    """
+
+    def __init__(self, sink: str | IO[bytes] | pa.NativeFile, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+        options = {"compression": "zstd", "use_dictionary": DICTIONARY_COLUMNS, "write_statistics": STATISTICS_COLUMNS}
+        self._writer = pq.ParquetWriter(sink, SCHEMA, **options)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="parquet")
+        self._row_group_rows = row_group_rows
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._writing: Future[int] | None = None
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        if self._pending_rows >= self._row_group_rows:
+            self.rows += self._writing.result() if self._writing else 0
+            self._writing = self._pool.submit(_flush, self._writer, self._pending)
+            self._pending, self._pending_rows = [], 0
+
+    def close(self) -> int:
+        """Write what is pending, end the file; returns the rows written."""
+        try:
+            self.rows += self._writing.result() if self._writing else 0
+            self._writing = None
+            if self._pending or self.rows == 0:
+                self.rows += _flush(self._writer, self._pending)
+            self._pending = []
+        finally:
+            self._writer.close()
+            self._pool.shutdown()
+        return self.rows
+
+    def __enter__(self) -> ParquetStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.close()
+            return
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._writer.close()
 
 
 def _flush(writer: pq.ParquetWriter, tables: list[pa.Table]) -> int:

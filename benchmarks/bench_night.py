@@ -1,0 +1,206 @@
+"""A whole night at fleet scale, end to end: extract -> stage -> audit -> publish -> views, in its own process.
+
+The local stack runs in another process (seeded there), so the night's CPU time is the pipeline's own. The fleet:
+ENDPOINTS endpoints across 2 accounts x 2 regions, each with 5 counters and 2 latencies published every minute for
+a day; the night asks for Sum of every metric and p99 of the latencies at 60 s periods: 9 x 1,440 points per
+endpoint (10.4 M points for 800 endpoints, 5,600 series). The night runs under a launcher that reads its peak RSS
+and CPU time (`benchmarks.measured_child`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks import Result, at_least, at_most, info, measured_child
+
+DAY = date(2026, 11, 20)
+ACCOUNTS = ("111111111111", "222222222222")
+REGIONS = ("us-east-1", "eu-west-1")
+ENDPOINTS = 800
+COUNTERS = ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "InvocationsPerInstance", "ModelSetupTime")
+LATENCIES = ("ModelLatency", "OverheadLatency")
+TARGET_M_POINTS_PER_CPU_S = 1.0
+TARGET_PEAK_MIB = 1536
+TARGET_AUDIT_SHARE = 0.25
+
+
+def serve(endpoints: int) -> None:
+    """Child: a local stack seeded with the fleet; prints its endpoint, serves until stdin closes."""
+    import numpy as np
+
+    from pipelines.localstack.server import LocalStack
+
+    stack = LocalStack(now=datetime.combine(DAY + timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=6))
+    url = stack.start()
+    start = int(datetime.combine(DAY, datetime.min.time(), UTC).timestamp())
+    ts = start + 60 * np.arange(1440, dtype=np.int64)
+    rng = np.random.default_rng(1)
+    places = [(account, region) for account in ACCOUNTS for region in REGIONS]
+    for i in range(endpoints):
+        account, region = places[i % len(places)]
+        dims = {"EndpointName": f"ep-{i:05d}", "VariantName": "AllTraffic"}
+        for metric in COUNTERS:
+            stack.metric_store.put_series(
+                account, region, "AWS/SageMaker", metric, dims, "None", ts, rng.poisson(50, 1440).astype(float)
+            )
+        for metric in LATENCIES:
+            stack.metric_store.put_series(
+                account,
+                region,
+                "AWS/SageMaker",
+                metric,
+                dims,
+                "Microseconds",
+                ts,
+                rng.lognormal(10, 0.5, 1440),
+                np.full(1440, 50.0),
+            )
+    print(url, flush=True)
+    sys.stdin.read()
+    stack.stop()
+
+
+def config_text(url: str, bucket: str) -> str:
+    sources = "\n".join(
+        f'  - account_id: "{account}"\n    role_arn: arn:aws:iam::{account}:role/Reader\n    regions: [{", ".join(REGIONS)}]'
+        for account in ACCOUNTS
+    )
+    return f"""lake:
+  region: {REGIONS[0]}
+  bucket: {bucket}
+  prefix: lake/
+  database: bench
+sources:
+{sources}
+cloudwatch:
+  namespaces: [AWS/SageMaker]
+  period_seconds: 60
+  statistics: [Sum]
+  percentiles: [p99]
+  lookback_days: 0
+log_patterns:
+  enabled: false
+endpoint_url: {url}
+"""
+
+
+def night(config_path: str) -> dict[str, Any]:
+    """Child: one night of `config_path`, timed by phase. Prints JSON."""
+    started_cpu, started = time.process_time(), time.perf_counter()
+    from pipelines.audit.gate import audit_and_switch
+    from pipelines.aws import lake_session
+    from pipelines.config import load_config
+    from pipelines.demo.buckets import create_bucket
+    from pipelines.logs import configure_logging
+    from pipelines.nightly import run_night
+    from pipelines.query.local import LocalLakeEngine
+    from pipelines.sources.cloudwatch_metrics.plan import minimum_calls
+
+    configure_logging("WARNING")
+    config = load_config(Path(config_path))
+    session = lake_session(config.lake.region, config.endpoint_url)
+    create_bucket(session, config.lake.bucket, config.lake.region)
+    imported_cpu, imported = time.process_time(), time.perf_counter()
+    audit = {"seconds": 0.0, "cpu": 0.0}
+
+    def timed_gate(*args: Any) -> Any:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return audit_and_switch(*args)
+        finally:
+            audit["seconds"] += time.perf_counter() - wall
+            audit["cpu"] += time.process_time() - cpu
+
+    result = run_night(config, DAY, session=session, engine=LocalLakeEngine(session, config.lake), gate=timed_gate)
+    accounts = result.landing("cloudwatch_metrics").accounts
+    return {
+        "ok": result.ok,
+        "points": sum(a.counts.get("datapoints", 0) for a in accounts),
+        "series": sum(a.counts.get("series", 0) for a in accounts),
+        "queries": sum(a.counts.get("queries", 0) for a in accounts),
+        "minimum_calls": sum(minimum_calls(a.counts["queries"], a.counts["datapoints"]) for a in accounts if a.counts),
+        "get_metric_data_calls": result.api_calls.get("CloudWatch.GetMetricData", 0),
+        "api_calls": sum(result.api_calls.values()),
+        "cost_usd": result.cloudwatch_cost_usd,
+        "night_seconds": time.perf_counter() - imported,
+        "night_cpu_s": time.process_time() - imported_cpu,
+        "startup_seconds": imported - started,
+        "startup_cpu_s": imported_cpu - started_cpu,
+        "audit_seconds": audit["seconds"],
+        "audit_cpu_s": audit["cpu"],
+    }
+
+
+def whole_night() -> list[Result]:
+    """The fleet's night in a fresh process against a stack in another: points per CPU-second, peak RSS, the audit's share."""
+    stack = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.bench_night", "--serve", str(ENDPOINTS)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        assert stack.stdout is not None
+        url = stack.stdout.readline().strip()
+        with tempfile.TemporaryDirectory(prefix="bench-night-") as folder:
+            config = Path(folder) / "night.yaml"
+            config.write_text(config_text(url, "bench-night-lake"))
+            child = measured_child("benchmarks.bench_night", "--night", str(config))
+    finally:
+        if stack.stdin:
+            stack.stdin.close()
+        stack.wait(timeout=120)
+    points, cpu = child["points"], child["children_cpu_s"]
+    label = f"night of {points / 1e6:.1f} M points ({child['series']:,} series, 2 accounts x 2 regions)"
+    return [
+        at_least(
+            f"{label}: points per CPU-second, whole process", points / cpu / 1e6, "M points/CPU-s", TARGET_M_POINTS_PER_CPU_S
+        ),
+        info(f"{label}: points per CPU-second, the night alone", points / child["night_cpu_s"] / 1e6, "M points/CPU-s"),
+        info(f"{label}: CPU, whole process (imports {child['startup_cpu_s']:.1f} s)", cpu, "CPU-s"),
+        info(f"{label}: wall, the night", child["night_seconds"], "s"),
+        at_most(f"{label}: peak RSS", child["children_maxrss_kib"] / 1024, "MiB", TARGET_PEAK_MIB),
+        at_most(
+            f"{label}: audit's share of the night's wall",
+            child["audit_seconds"] / child["night_seconds"],
+            "ratio",
+            TARGET_AUDIT_SHARE,
+        ),
+        info(f"{label}: audit wall", child["audit_seconds"], "s"),
+        at_most(
+            f"{label}: GetMetricData calls / minimum",
+            child["get_metric_data_calls"] / max(child["minimum_calls"], 1),
+            "ratio",
+            1.0,
+        ),
+        info(f"{label}: estimated CloudWatch cost", child["cost_usd"], "USD"),
+        info(f"{label}: night ok", float(child["ok"]), "bool"),
+    ]
+
+
+BENCHMARKS = (whole_night,)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="child processes of the whole-night benchmark")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--serve", type=int, metavar="ENDPOINTS", help="serve a local stack seeded with this many endpoints")
+    group.add_argument("--night", metavar="CONFIG", help="run one night of this config and print its numbers as JSON")
+    args = parser.parse_args(argv)
+    if args.serve is not None:
+        serve(args.serve)
+    else:
+        print(json.dumps(night(args.night)))
+
+
+if __name__ == "__main__":
+    main()
