@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,16 +34,17 @@ TARGET_PEAK_MIB = 1536
 TARGET_AUDIT_SHARE = 0.25
 
 
-def serve(endpoints: int) -> None:
-    """Child: a local stack seeded with the fleet; prints its endpoint, serves until stdin closes."""
+def serve(endpoints: int, days: list[date]) -> None:
+    """Child: a local stack seeded with the fleet on `days`; prints its endpoint, serves until stdin closes."""
     import numpy as np
 
     from pipelines.localstack.server import LocalStack
 
-    stack = LocalStack(now=datetime.combine(DAY + timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=6))
+    stack = LocalStack(now=datetime.combine(max(days) + timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=6))
     url = stack.start()
-    start = int(datetime.combine(DAY, datetime.min.time(), UTC).timestamp())
-    ts = start + 60 * np.arange(1440, dtype=np.int64)
+    starts = [int(datetime.combine(day, datetime.min.time(), UTC).timestamp()) for day in days]
+    ts = np.concatenate([start + 60 * np.arange(1440, dtype=np.int64) for start in starts])
+    points = len(ts)
     rng = np.random.default_rng(1)
     places = [(account, region) for account in ACCOUNTS for region in REGIONS]
     for i in range(endpoints):
@@ -49,7 +52,7 @@ def serve(endpoints: int) -> None:
         dims = {"EndpointName": f"ep-{i:05d}", "VariantName": "AllTraffic"}
         for metric in COUNTERS:
             stack.metric_store.put_series(
-                account, region, "AWS/SageMaker", metric, dims, "None", ts, rng.poisson(50, 1440).astype(float)
+                account, region, "AWS/SageMaker", metric, dims, "None", ts, rng.poisson(50, points).astype(float)
             )
         for metric in LATENCIES:
             stack.metric_store.put_series(
@@ -60,15 +63,15 @@ def serve(endpoints: int) -> None:
                 dims,
                 "Microseconds",
                 ts,
-                rng.lognormal(10, 0.5, 1440),
-                np.full(1440, 50.0),
+                rng.lognormal(10, 0.5, points),
+                np.full(points, 50.0),
             )
     print(url, flush=True)
     sys.stdin.read()
     stack.stop()
 
 
-def config_text(url: str, bucket: str) -> str:
+def config_text(url: str, bucket: str, *, period_seconds: int = 60, lookback_days: int = 0) -> str:
     sources = "\n".join(
         f'  - account_id: "{account}"\n    role_arn: arn:aws:iam::{account}:role/Reader\n    regions: [{", ".join(REGIONS)}]'
         for account in ACCOUNTS
@@ -82,18 +85,18 @@ sources:
 {sources}
 cloudwatch:
   namespaces: [AWS/SageMaker]
-  period_seconds: 60
+  period_seconds: {period_seconds}
   statistics: [Sum]
   percentiles: [p99]
-  lookback_days: 0
+  lookback_days: {lookback_days}
 log_patterns:
   enabled: false
 endpoint_url: {url}
 """
 
 
-def night(config_path: str) -> dict[str, Any]:
-    """Child: one night of `config_path`, timed by phase. Prints JSON."""
+def night(config_path: str, day: date = DAY) -> dict[str, Any]:
+    """Child: night `day` of `config_path`, timed by phase. Prints JSON."""
     started_cpu, started = time.process_time(), time.perf_counter()
     from pipelines.audit.gate import audit_and_switch
     from pipelines.aws import lake_session
@@ -119,7 +122,7 @@ def night(config_path: str) -> dict[str, Any]:
             audit["seconds"] += time.perf_counter() - wall
             audit["cpu"] += time.process_time() - cpu
 
-    result = run_night(config, DAY, session=session, engine=LocalLakeEngine(session, config.lake), gate=timed_gate)
+    result = run_night(config, day, session=session, engine=LocalLakeEngine(session, config.lake), gate=timed_gate)
     accounts = result.landing("cloudwatch_metrics").accounts
     return {
         "ok": result.ok,
@@ -139,10 +142,19 @@ def night(config_path: str) -> dict[str, Any]:
     }
 
 
-def whole_night() -> list[Result]:
-    """The fleet's night in a fresh process against a stack in another: points per CPU-second, peak RSS, the audit's share."""
+@contextmanager
+def seeded_stack(endpoints: int, days: list[date]) -> Iterator[str]:
+    """A local stack in its own process, seeded with `endpoints` on `days`; yields its endpoint URL."""
     stack = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.bench_night", "--serve", str(ENDPOINTS)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_night",
+            "--serve",
+            str(endpoints),
+            "--days",
+            ",".join(d.isoformat() for d in days),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -150,15 +162,19 @@ def whole_night() -> list[Result]:
     )
     try:
         assert stack.stdout is not None
-        url = stack.stdout.readline().strip()
-        with tempfile.TemporaryDirectory(prefix="bench-night-") as folder:
-            config = Path(folder) / "night.yaml"
-            config.write_text(config_text(url, "bench-night-lake"))
-            child = measured_child("benchmarks.bench_night", "--night", str(config))
+        yield stack.stdout.readline().strip()
     finally:
         if stack.stdin:
             stack.stdin.close()
         stack.wait(timeout=120)
+
+
+def whole_night() -> list[Result]:
+    """The fleet's night in a fresh process against a stack in another: points per CPU-second, peak RSS, the audit's share."""
+    with seeded_stack(ENDPOINTS, [DAY]) as url, tempfile.TemporaryDirectory(prefix="bench-night-") as folder:
+        config = Path(folder) / "night.yaml"
+        config.write_text(config_text(url, "bench-night-lake"))
+        child = measured_child("benchmarks.bench_night", "--night", str(config))
     points, cpu = child["points"], child["children_cpu_s"]
     label = f"night of {points / 1e6:.1f} M points ({child['series']:,} series, 2 accounts x 2 regions)"
     return [
@@ -195,11 +211,13 @@ def main(argv: list[str] | None = None) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--serve", type=int, metavar="ENDPOINTS", help="serve a local stack seeded with this many endpoints")
     group.add_argument("--night", metavar="CONFIG", help="run one night of this config and print its numbers as JSON")
+    parser.add_argument("--days", default=DAY.isoformat(), help="with --serve: comma-separated days to seed")
+    parser.add_argument("--date", type=date.fromisoformat, default=DAY, help="with --night: the night to run")
     args = parser.parse_args(argv)
     if args.serve is not None:
-        serve(args.serve)
+        serve(args.serve, [date.fromisoformat(d) for d in args.days.split(",")])
     else:
-        print(json.dumps(night(args.night)))
+        print(json.dumps(night(args.night, args.date)))
 
 
 if __name__ == "__main__":

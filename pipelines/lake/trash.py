@@ -69,8 +69,10 @@ def empty_trash(session: Session, lake: LakeConfig, now: datetime | None = None)
     s3 = session.client("s3")
     deleted: list[str] = []
     try:
-        for uri in wr.s3.list_objects(f"s3://{lake.bucket}/{lake.prefix}{TRASH}/", suffix=".json", boto3_session=session):
-            bucket, key = split_s3_uri(uri)
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=lake.bucket, Prefix=f"{lake.prefix}{TRASH}/")
+        # An entry is written at its switch: one modified within the grace is young, and is not even read.
+        entries = [o for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".json")]
+        for bucket, key in ((lake.bucket, o["Key"]) for o in entries if o["LastModified"] <= now - GRACE):
             item = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
             if datetime.fromisoformat(item["replaced_at"]) > now - GRACE:
                 continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from pipelines.errors import RetriableError
 from pipelines.lake.catalog_views import store_view, stored_views
 from pipelines.logs import get_logger
 from pipelines.query.transpile import DUCKDB_SETTINGS, QueryError, athena_to_duckdb
-from pipelines.query.view_sql import ViewError, order_views
+from pipelines.query.view_sql import ViewError, order_views, referenced_tables
 
 if TYPE_CHECKING:
     from mypy_boto3_glue import GlueClient
@@ -128,8 +128,11 @@ def _split_top_level(text: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
-def read_catalog(glue: GlueClient, database: str, *, page_size: int | None = None) -> list[LakeTable]:
-    """Every Parquet table of `database` with its published partitions (both listings paginated)."""
+def read_catalog(
+    glue: GlueClient, database: str, *, page_size: int | None = None, only: Collection[str] | None = None
+) -> list[LakeTable]:
+    """Every Parquet table of `database` (or those named in `only`) with its published partitions (both listings
+    paginated)."""
     log = get_logger(__name__)
     paging = pagination(page_size)
     tables: list[LakeTable] = []
@@ -138,6 +141,8 @@ def read_catalog(glue: GlueClient, database: str, *, page_size: int | None = Non
             for found in page["TableList"]:
                 if found.get("TableType") == "VIRTUAL_VIEW":
                     continue  # views are read with their SQL (stored_views), not as data
+                if only is not None and found["Name"].lower() not in only:
+                    continue
                 if not _is_parquet_table(found):
                     log.warning("query.table_skipped", table=found["Name"], reason="not a Parquet table")
                     continue
@@ -185,15 +190,46 @@ def published_files(s3: S3Client, table: LakeTable, *, page_size: int | None = N
     and folder markers; other run prefixes of the same `dt` are never listed.
     """
     files: list[PublishedFile] = []
-    for partition in table.published_locations():
-        bucket, prefix = _split_uri(partition.location)
-        prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+    by_prefix = {_folder(p.location): p for p in table.published_locations()}
+    root_bucket, root = _split_uri(_folder(table.location)) if table.location else ("", "")
+    under_root = {f for f in by_prefix if table.location and f.startswith(f"s3://{root_bucket}/{root}")}
+    # Many partitions under the table's own prefix: list it once (a call per 1,000 files) rather than once per
+    # partition (a call per night: a year of nights made every query on the laptop 365 listings slower).
+    if len(under_root) > 1:
+        for key in _list_keys(s3, root_bucket, root, page_size):
+            folder = _owning_folder(f"s3://{root_bucket}/", key, under_root)
+            if folder is not None:
+                files += _visible(by_prefix[folder], root_bucket, key, len(_split_uri(folder)[1]))
+    for folder, partition in by_prefix.items():
+        if folder in under_root and len(under_root) > 1:
+            continue
+        bucket, prefix = _split_uri(folder)
         for key in _list_keys(s3, bucket, prefix, page_size):
-            relative = PurePosixPath(key[len(prefix) :])
-            if key.endswith("/") or any(part.startswith(("_", ".")) for part in relative.parts):
-                continue
-            files.append(PublishedFile(partition, bucket, key, relative.as_posix()))
+            files += _visible(partition, bucket, key, len(prefix))
     return files
+
+
+def _folder(location: str) -> str:
+    return location if not location or location.endswith("/") else location + "/"
+
+
+def _owning_folder(base: str, key: str, folders: Collection[str]) -> str | None:
+    """The published folder `key` lies in, if any (partition folders never nest within one another)."""
+    end = key.find("/")
+    while end != -1:
+        candidate = base + key[: end + 1]
+        if candidate in folders:
+            return candidate
+        end = key.find("/", end + 1)
+    return None
+
+
+def _visible(partition: Partition, bucket: str, key: str, prefix_length: int) -> list[PublishedFile]:
+    """The file as readers see it, or nothing for a folder marker or a hidden file or folder (`_`, `.`)."""
+    relative = PurePosixPath(key[prefix_length:])
+    if key.endswith("/") or any(part.startswith(("_", ".")) for part in relative.parts):
+        return []
+    return [PublishedFile(partition, bucket, key, relative.as_posix())]
 
 
 def _list_keys(s3: S3Client, bucket: str, prefix: str, page_size: int | None) -> Iterator[str]:
@@ -266,9 +302,12 @@ def open_lake(
     filesystem: pafs.FileSystem | None = None,
     page_size: int | None = None,
     with_views: bool = True,
+    only: Collection[str] | None = None,
+    views: Mapping[str, str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """DuckDB over the published lake: each table as `t` and as `<database>.t`, then the catalog's views."""
-    tables = read_catalog(session.client("glue"), lake.database, page_size=page_size)
+    """DuckDB over the published lake: each table as `t` and as `<database>.t`, then the catalog's views;
+    `only`: just these tables and views (a query's, `needed`), so a query reads no listing it does not use."""
+    tables = read_catalog(session.client("glue"), lake.database, page_size=page_size, only=only)
     s3 = session.client("s3")
     filesystem = filesystem or s3_filesystem(session)
     con = connect()
@@ -281,9 +320,31 @@ def open_lake(
         if lake.database != "main":
             alias_view(con, lake.database, table.name)
     if with_views:
-        views = stored_views(session, lake)
+        views = stored_views(session, lake) if views is None else views
+        if only is not None:
+            views = {name: sql for name, sql in views.items() if name in only}
         register_views(con, order_views(views, tables=None) if views else {}, database=lake.database)
     return con
+
+
+def needed(sql: str, views: Mapping[str, str]) -> set[str] | None:
+    """The tables and views `sql` reads, through the views it uses; None when the SQL does not parse (read all)."""
+    try:
+        wanted = referenced_tables("query", sql)
+    except ViewError:
+        return None
+    found: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name in found:
+            continue
+        found.add(name)
+        if name in views:
+            try:
+                wanted |= referenced_tables(name, views[name])
+            except ViewError:
+                return None
+    return found
 
 
 @dataclass(frozen=True)
@@ -298,7 +359,8 @@ class LocalLakeEngine:
     lake: LakeConfig
 
     def run(self, sql: str) -> pa.Table:
-        con = open_lake(self.session, self.lake)
+        views = stored_views(self.session, self.lake)
+        con = open_lake(self.session, self.lake, only=needed(sql, views), views=views)
         try:
             return run_query(con, sql)
         finally:
