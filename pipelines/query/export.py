@@ -116,21 +116,21 @@ def _view_body(folder: str, columns: list[tuple[str, str]], keys: list[tuple[str
     """Glue's columns then partition keys, from the Parquet copy (or typed NULLs when empty)."""
     names = ", ".join(quote_identifier(name) for name, _ in columns + keys)
     if not has_files:
-        nulls = [f"CAST(NULL AS {_duckdb_type(kind)}) AS {quote_identifier(name)}" for name, kind in columns + keys]
+        nulls = [f"CAST(NULL AS {duckdb_type(kind)}) AS {quote_identifier(name)}" for name, kind in columns + keys]
         typed = ", ".join(nulls)
         return f"SELECT {typed} WHERE false"
     if not keys:
         return f"SELECT {names} FROM read_parquet({_literal(folder + '/**/*.parquet')}, union_by_name = true)"
     pattern = "/".join([folder, *(f"{name}=*" for name, _ in keys), "**", "*.parquet"])
     # Partition values keep their Glue types (dt stays a string, not a DATE guessed from its look).
-    hive_types = ", ".join(f"{_literal(name)}: {_literal(_duckdb_type(kind))}" for name, kind in keys)
+    hive_types = ", ".join(f"{_literal(name)}: {_literal(duckdb_type(kind))}" for name, kind in keys)
     return (
         f"SELECT {names} FROM read_parquet({_literal(pattern)}, hive_partitioning = true, "
         f"hive_types = {{{hive_types}}}, union_by_name = true)"
     )
 
 
-def _duckdb_type(glue_type: str) -> str:
+def duckdb_type(glue_type: str) -> str:
     return exp.DataType.build(glue_type, dialect="hive").sql("duckdb")
 
 

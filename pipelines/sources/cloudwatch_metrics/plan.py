@@ -42,12 +42,16 @@ def statistics_for(series: MetricSeries, settings: CloudWatchConfig) -> list[str
 def plan_queries(series: Iterable[MetricSeries], settings: CloudWatchConfig, *, cross_account: bool = False) -> list[MetricQuery]:
     """One query per series and statistic; ids are positional, unique within any batch.
 
-    Ordered by account, then series: a monitoring account's read comes back grouped by owning account,
-    each account's queries in the order its own read would have them. `cross_account` names each
-    series' account in its query (AccountId), as a monitoring account must.
+    Ordered by account, then endpoint, then series: a monitoring account's read comes back grouped by owning
+    account, each account's queries in the order its own read would have them; the rows land in this order, so
+    each Parquet row group holds a run of endpoints and its statistics let a reader's endpoint filter skip the
+    others. `cross_account` names each series' account in its query (AccountId), as a monitoring account must.
     """
     queries: list[MetricQuery] = []
-    for one in sorted(series, key=lambda s: (s.account_id, s.region, s.namespace, s.metric_name, s.dimensions)):
+    order = sorted(
+        series, key=lambda s: (s.account_id, s.region, s.endpoint_name or "", s.namespace, s.metric_name, s.dimensions)
+    )
+    for one in order:
         unit = KNOWN_UNITS.get((one.namespace, one.metric_name))
         for stat in statistics_for(one, settings):
             queries.append(MetricQuery(f"q{len(queries)}", one, stat, settings.period_seconds, unit, cross_account))

@@ -160,7 +160,10 @@ def _discover(readers: _Readers, state: _Night, uri: str) -> None:
         s3 = readers.client(owner)
         for attempt in unit_retries(f"model_monitor prefix {uri}", local=readers.config.endpoint_url is not None):
             with attempt:
-                executions = list(iter_executions(s3, bucket, key, state.night, *group))
+                found = iter_executions(
+                    s3, bucket, key, state.night, *group, max_workers=readers.config.model_monitor.max_workers
+                )
+                executions = list(found)
     except (ClientError, BotoCoreError, PipelineError) as error:
         state.errors.append(f"model_monitor prefix {uri}: {type(error).__name__}: {error}")
         if group is not None:

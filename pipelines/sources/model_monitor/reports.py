@@ -158,38 +158,62 @@ def iter_schedules(s3: S3Client, bucket: str, prefix: str) -> Iterator[Schedule]
     `{prefix}{name}/` gives schedules (or, for a batch schedule, years).
     """
     for first in _folders(s3, bucket, prefix):
-        if first in SKIPPED_FOLDERS:
-            continue
-        children = list(_folders(s3, bucket, f"{prefix}{first}/"))
-        if any(_YEAR.match(child) for child in children):
-            yield Schedule(None, first, f"{prefix}{first}/")
-            continue
-        for child in children:
-            if child not in SKIPPED_FOLDERS and not _UUID.match(child):
-                yield Schedule(first, child, f"{prefix}{first}/{child}/")
+        if first not in SKIPPED_FOLDERS:
+            yield from _schedules_of(s3, bucket, prefix, first)
 
 
-def iter_executions(s3: S3Client, bucket: str, prefix: str, night: date, account_id: str, region: str) -> Iterator[Execution]:
-    """Executions scheduled on `night` (UTC) under `s3://bucket/prefix`, listing only `.../yyyy/mm/dd/` per schedule."""
+def _schedules_of(s3: S3Client, bucket: str, prefix: str, first: str) -> list[Schedule]:
+    """The schedules in one first-level folder: its own (a batch schedule, whose children are years) or its children."""
+    children = list(_folders(s3, bucket, f"{prefix}{first}/"))
+    if any(_YEAR.match(child) for child in children):
+        return [Schedule(None, first, f"{prefix}{first}/")]
+    return [
+        Schedule(first, child, f"{prefix}{first}/{child}/")
+        for child in children
+        if child not in SKIPPED_FOLDERS and not _UUID.match(child)
+    ]
+
+
+def iter_executions(
+    s3: S3Client, bucket: str, prefix: str, night: date, account_id: str, region: str, *, max_workers: int = 1
+) -> Iterator[Execution]:
+    """Executions scheduled on `night` (UTC) under `s3://bucket/prefix`, listing only `.../yyyy/mm/dd/` per schedule.
+
+    Each endpoint's folder is listed on one of `max_workers` threads: a fleet has hundreds, each two listings deep,
+    and one after the other their round trips add up to seconds. The order is the folders' either way.
+    """
     prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
-    for schedule in iter_schedules(s3, bucket, prefix):
-        day_key = f"{schedule.key}{night:%Y/%m/%d}/"
-        hours: dict[str, list[ReportObject]] = defaultdict(list)
-        for item in _objects(s3, bucket, day_key):
-            hour, _, name = item["Key"][len(day_key) :].partition("/")
-            if not _HOUR.match(hour) or not name or name.endswith("/") or _skipped(name):
-                continue
-            hours[hour].append(ReportObject(bucket, item["Key"], int(item.get("Size", 0)), name))
-        for hour, objects in sorted(hours.items()):
-            yield Execution(
-                account_id,
-                region,
-                schedule.endpoint_name,
-                schedule.schedule_name,
-                datetime(night.year, night.month, night.day, int(hour)),
-                f"s3://{bucket}/{day_key}{hour}/",
-                tuple(sorted(objects, key=lambda o: o.name)),
-            )
+    firsts = [first for first in _folders(s3, bucket, prefix) if first not in SKIPPED_FOLDERS]
+
+    def executions_of(first: str) -> list[Execution]:
+        schedules = _schedules_of(s3, bucket, prefix, first)
+        return [e for schedule in schedules for e in _executions(s3, bucket, schedule, night, account_id, region)]
+
+    with ThreadPoolExecutor(max(1, min(max_workers, len(firsts))), thread_name_prefix="monitor-list") as pool:
+        for executions in pool.map(executions_of, firsts):
+            yield from executions
+
+
+def _executions(s3: S3Client, bucket: str, schedule: Schedule, night: date, account_id: str, region: str) -> list[Execution]:
+    day_key = f"{schedule.key}{night:%Y/%m/%d}/"
+    hours: dict[str, list[ReportObject]] = defaultdict(list)
+    for item in _objects(s3, bucket, day_key):
+        hour, _, name = item["Key"][len(day_key) :].partition("/")
+        if not _HOUR.match(hour) or not name or name.endswith("/") or _skipped(name):
+            continue
+        hours[hour].append(ReportObject(bucket, item["Key"], int(item.get("Size", 0)), name))
+    return [
+        Execution(
+            account_id,
+            region,
+            schedule.endpoint_name,
+            schedule.schedule_name,
+            datetime(night.year, night.month, night.day, int(hour)),
+            f"s3://{bucket}/{day_key}{hour}/",
+            tuple(sorted(objects, key=lambda o: o.name)),
+        )
+        for hour, objects in sorted(hours.items())
+    ]
 
 
 def _skipped(name: str) -> bool:
