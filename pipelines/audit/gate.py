@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import tempfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,23 +46,41 @@ class GateOutcome:
         return "published" if self.switched else "quarantined"
 
 
-def trailing_rows(session: Session, config: Config, table: str, dt: str) -> list[int]:
+def trailing_rows(session: Session, config: Config, table: str, dt: str, run_id: str = "") -> list[int]:
     """Rows published for `table` on each of the trailing nights before `dt` (newest record per night)."""
     day = date.fromisoformat(dt)
     counts = []
     for back in range(1, config.validation.trailing_nights + 1):
         earlier = (day - timedelta(days=back)).isoformat()
-        records = [
-            r
-            for r in read_run_records(session, config.lake, earlier).to_pylist()
-            if r["table_name"] == table and r["status"] == PUBLISHED
-        ]
-        if records:
-            counts.append(int(records[-1]["rows"]))
+        published = _published_rows(session, config, earlier, run_id)
+        if table in published:
+            counts.append(published[table])
     return counts
 
 
-def parameters(session: Session, config: Config, table: str, dt: str | None) -> dict[str, Any]:
+# (run id, the session's calls and endpoint, bucket, prefix, night) -> rows of each table's newest published load that night. A run audits a dozen
+# partitions against the same trailing nights: their records are read once per run, not once per partition.
+_TRAILING: OrderedDict[tuple[Any, ...], dict[str, int]] = OrderedDict()
+_TRAILING_KEPT = 64
+
+
+def _published_rows(session: Session, config: Config, night: str, run_id: str) -> dict[str, int]:
+    key = (run_id, id(session.calls), session.endpoint_url, config.lake.bucket, config.lake.prefix, night)
+    if run_id and key in _TRAILING:
+        return _TRAILING[key]
+    rows = {
+        r["table_name"]: int(r["rows"])
+        for r in read_run_records(session, config.lake, night).to_pylist()
+        if r["status"] == PUBLISHED
+    }
+    if run_id:
+        _TRAILING[key] = rows
+        while len(_TRAILING) > _TRAILING_KEPT:
+            _TRAILING.popitem(last=False)
+    return rows
+
+
+def parameters(session: Session, config: Config, table: str, dt: str | None, run_id: str = "") -> dict[str, Any]:
     """The run-time values a suite refers to: the night's window, the row-count band, the fleet."""
     params: dict[str, Any] = {
         "expected_endpoints": sorted(config.endpoints),
@@ -75,7 +94,7 @@ def parameters(session: Session, config: Config, table: str, dt: str | None) -> 
         return params
     start = datetime.fromisoformat(dt)
     params["window_start"], params["window_end"] = start, start + timedelta(days=1)
-    history = trailing_rows(session, config, table, dt)
+    history = trailing_rows(session, config, table, dt, run_id)
     if len(history) >= 3:  # fewer nights say too little about what is normal
         median = statistics.median(history)
         params["min_rows"] = int(median * config.validation.min_row_ratio)
@@ -122,7 +141,7 @@ def _audited(
     session: Session, config: Config, staged: StagedPartition, suite: Suite | None, local: LocalCopy
 ) -> tuple[ValidationReport, Suite, dict[str, Any]]:
     suite = suite or load_suite(staged.table)
-    params = parameters(session, config, staged.table, staged.dt)
+    params = parameters(session, config, staged.table, staged.dt, staged.run_id)
     schema = TABLES[staged.table].schema
     report = validate_files(local.paths, schema, suite, params, local.scratch, dt=staged.dt, run_id=staged.run_id)
     return report, suite, params
