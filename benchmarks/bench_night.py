@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,8 @@ LATENCIES = ("ModelLatency", "OverheadLatency")
 TARGET_M_POINTS_PER_CPU_S = 1.0
 TARGET_PEAK_MIB = 1536
 TARGET_AUDIT_SHARE = 0.25
+# One GetMetricStatistics call per metric and statistic (a day at 300 s is 288 points, under its 1,440) against ours.
+TARGET_FEWER_CALLS = 100.0
 
 
 def serve(endpoints: int, days: list[date]) -> None:
@@ -99,7 +102,7 @@ def night(config_path: str, day: date = DAY) -> dict[str, Any]:
     """Child: night `day` of `config_path`, timed by phase. Prints JSON."""
     started_cpu, started = time.process_time(), time.perf_counter()
     from pipelines.audit.gate import audit_and_switch
-    from pipelines.aws import lake_session
+    from pipelines.aws import PRICE_PER_METRIC_REQUESTED, PRICE_PER_REQUEST, lake_session
     from pipelines.config import load_config
     from pipelines.demo.buckets import create_bucket
     from pipelines.logs import configure_logging
@@ -124,6 +127,8 @@ def night(config_path: str, day: date = DAY) -> dict[str, Any]:
 
     result = run_night(config, day, session=session, engine=LocalLakeEngine(session, config.lake), gate=timed_gate)
     accounts = result.landing("cloudwatch_metrics").accounts
+    other = sum(n for k, n in result.api_calls.items() if k.startswith("CloudWatch.") and k != "CloudWatch.GetMetricData")
+    planned = sum(metrics_requested(a.counts["queries"], a.counts["datapoints"]) for a in accounts if a.counts)
     return {
         "ok": result.ok,
         "points": sum(a.counts.get("datapoints", 0) for a in accounts),
@@ -133,6 +138,7 @@ def night(config_path: str, day: date = DAY) -> dict[str, Any]:
         "get_metric_data_calls": result.api_calls.get("CloudWatch.GetMetricData", 0),
         "api_calls": sum(result.api_calls.values()),
         "cost_usd": result.cloudwatch_cost_usd,
+        "planned_cost_usd": planned * PRICE_PER_METRIC_REQUESTED + other * PRICE_PER_REQUEST,
         "night_seconds": time.perf_counter() - imported,
         "night_cpu_s": time.process_time() - imported_cpu,
         "startup_seconds": imported - started,
@@ -169,12 +175,27 @@ def seeded_stack(endpoints: int, days: list[date]) -> Iterator[str]:
         stack.wait(timeout=120)
 
 
+def metrics_requested(queries: int, datapoints: int) -> int:
+    """What CloudWatch bills for a night of `queries` alike queries: each call's queries, once per page it takes."""
+    from pipelines.sources.cloudwatch_metrics.plan import MAX_POINTS_PER_CALL, queries_per_call
+
+    if not queries:
+        return 0
+    per_query = datapoints // queries
+    size = queries_per_call(per_query)
+    batches = [size] * (queries // size) + ([queries % size] if queries % size else [])
+    return sum(n * math.ceil(n * per_query / MAX_POINTS_PER_CALL) for n in batches)
+
+
 def whole_night() -> list[Result]:
     """The fleet's night in a fresh process against a stack in another: points per CPU-second, peak RSS, the audit's share."""
     with seeded_stack(ENDPOINTS, [DAY]) as url, tempfile.TemporaryDirectory(prefix="bench-night-") as folder:
         config = Path(folder) / "night.yaml"
         config.write_text(config_text(url, "bench-night-lake"))
         child = measured_child("benchmarks.bench_night", "--night", str(config))
+        default = Path(folder) / "default.yaml"  # the same fleet at the default night's shape: 300 s, a lookback day
+        default.write_text(config_text(url, "bench-night-default", period_seconds=300, lookback_days=1))
+        shaped = measured_child("benchmarks.bench_night", "--night", str(default))
     points, cpu = child["points"], child["children_cpu_s"]
     label = f"night of {points / 1e6:.1f} M points ({child['series']:,} series, 2 accounts x 2 regions)"
     return [
@@ -198,7 +219,30 @@ def whole_night() -> list[Result]:
             "ratio",
             1.0,
         ),
-        info(f"{label}: estimated CloudWatch cost", child["cost_usd"], "USD"),
+        info(
+            f"{label}: GetMetricStatistics calls for the same data / GetMetricData calls (a page holds 70 one-day queries)",
+            child["queries"] / child["get_metric_data_calls"],
+            "x",
+        ),
+        at_most(
+            f"same fleet, 300 s and a lookback day: GetMetricData calls / minimum ({shaped['get_metric_data_calls']} calls)",
+            shaped["get_metric_data_calls"] / max(shaped["minimum_calls"], 1),
+            "ratio",
+            1.0,
+        ),
+        at_least(
+            "same fleet, 300 s and a lookback day: GetMetricStatistics calls for the same data / GetMetricData calls",
+            shaped["queries"] / max(shaped["get_metric_data_calls"], 1),
+            "x",
+            TARGET_FEWER_CALLS,
+        ),
+        info(f"{label}: estimated CloudWatch cost (printed in the run summary)", child["cost_usd"], "USD"),
+        at_most(
+            f"{label}: |estimated cost - cost of the calls the plan makes| / the latter",
+            abs(child["cost_usd"] - child["planned_cost_usd"]) / max(child["planned_cost_usd"], 1e-9),
+            "ratio",
+            0.001,
+        ),
         info(f"{label}: night ok", float(child["ok"]), "bool"),
     ]
 
