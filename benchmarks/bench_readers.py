@@ -36,8 +36,8 @@ def year_of_nights(demo: Path, lake: Path) -> list[str]:
             _link_tree(source, lake / name)
             continue
         template = source / f"dt={END.isoformat()}"
-        for night in nights:
-            _link_tree(template, lake / name / f"dt={night}") if template.exists() else None
+        for night in nights if template.exists() else []:
+            _link_tree(template, lake / name / f"dt={night}")
     (lake / "_catalog.json").write_text(json.dumps(catalog))
     return nights
 
@@ -127,7 +127,9 @@ def _scans(node: dict[str, Any]) -> list[dict[str, Any]]:
 def readers() -> list[Result]:
     from pipelines.demo.run import run_demo
     from pipelines.logs import configure_logging
+    from pipelines.publish.views import load_views
     from pipelines.query.export import write_duckdb_views
+    from pipelines.query.view_sql import order_views
 
     configure_logging("ERROR")  # the demo's stories warn by design (a KPI file it rejects): not news here
     with tempfile.TemporaryDirectory(prefix="bench-readers-") as folder:
@@ -135,7 +137,7 @@ def readers() -> list[Result]:
         run_demo(END, days=1, out=root / "demo")
         lake = root / "year"
         nights = year_of_nights(root / "demo" / "lake", lake)
-        views = _views(root / "demo" / "lake.duckdb")
+        views = order_views(load_views(), tables=None)
         write_duckdb_views(lake, root / "year.duckdb", views)
         naive_bytes = naive_copy(lake, root / "naive", nights)
         naive_views(root / "naive", root / "naive.duckdb", json.loads((lake / "_catalog.json").read_text()), views)
@@ -168,13 +170,6 @@ def readers() -> list[Result]:
         ),
         info("cloudwatch_metrics files per partition", float(len(files)), "files"),
     ]
-
-
-def _views(database_file: Path) -> dict[str, str]:
-    from pipelines.publish.views import load_views
-    from pipelines.query.view_sql import order_views
-
-    return order_views(load_views(), tables=None)
 
 
 def _an_endpoint(database_file: Path) -> str:

@@ -21,7 +21,7 @@ from pipelines.errors import RetriableError
 from pipelines.lake.catalog_views import store_view, stored_views
 from pipelines.logs import get_logger
 from pipelines.query.transpile import DUCKDB_SETTINGS, QueryError, athena_to_duckdb
-from pipelines.query.view_sql import ViewError, order_views, referenced_tables
+from pipelines.query.view_sql import ViewError, needed, order_views
 
 if TYPE_CHECKING:
     from mypy_boto3_glue import GlueClient
@@ -325,26 +325,6 @@ def open_lake(
             views = {name: sql for name, sql in views.items() if name in only}
         register_views(con, order_views(views, tables=None) if views else {}, database=lake.database)
     return con
-
-
-def needed(sql: str, views: Mapping[str, str]) -> set[str] | None:
-    """The tables and views `sql` reads, through the views it uses; None when the SQL does not parse (read all)."""
-    try:
-        wanted = referenced_tables("query", sql)
-    except ViewError:
-        return None
-    found: set[str] = set()
-    while wanted:
-        name = wanted.pop()
-        if name in found:
-            continue
-        found.add(name)
-        if name in views:
-            try:
-                wanted |= referenced_tables(name, views[name])
-            except ViewError:
-                return None
-    return found
 
 
 @dataclass(frozen=True)

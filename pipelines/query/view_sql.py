@@ -45,6 +45,26 @@ def referenced_tables(name: str, sql: str) -> set[str]:
     return {t.name.lower() for t in tree.find_all(exp.Table) if t.name and t.name.lower() not in ctes}
 
 
+def needed(sql: str, views: Mapping[str, str]) -> set[str] | None:
+    """The tables and views `sql` reads, through the views it uses; None when the SQL does not parse (read all)."""
+    try:
+        wanted = referenced_tables("query", sql)
+    except ViewError:
+        return None
+    found: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name in found:
+            continue
+        found.add(name)
+        if name in views:
+            try:
+                wanted |= referenced_tables(name, views[name])
+            except ViewError:
+                return None
+    return found
+
+
 def _topological(depends: dict[str, set[str]]) -> list[str]:
     """Views before those that use them; ties alphabetical, so the order is stable."""
     order: list[str] = []

@@ -12,7 +12,8 @@ from benchmarks.lake_history import copy_night
 from pipelines.lake.catalog_views import stored_views
 from pipelines.lake.schemas import TABLES
 from pipelines.lake.trash import empty_trash
-from pipelines.query.local import LocalLakeEngine, needed
+from pipelines.query.local import LocalLakeEngine
+from pipelines.query.view_sql import needed
 from tests.integration.lakehelpers import DT, NIGHT, published_night
 
 HISTORY = 30
