@@ -22,6 +22,7 @@ from pipelines.audit.screen import read_local, validate_files
 from pipelines.audit.suites import Suite, load_suite
 from pipelines.aws import Session
 from pipelines.config import Config
+from pipelines.errors import FatalError
 from pipelines.lake import catalog
 from pipelines.lake.log_tables import append_log
 from pipelines.lake.paths import split_s3_uri
@@ -108,6 +109,13 @@ def audit(session: Session, config: Config, staged: StagedPartition, suite: Suit
         return _audited(session, config, staged, suite, local)[0]
 
 
+class AuditCopyError(FatalError):
+    """A staged file could not be copied to local disk for its audit."""
+
+
+_DISK_HINT = "the audit needs local disk for a partition's files: free space there, or point TMPDIR elsewhere"
+
+
 @dataclass(frozen=True)
 class LocalCopy:
     """A staged partition's files downloaded for the audit, and a scratch directory beside them."""
@@ -124,15 +132,22 @@ class LocalCopy:
 def local_copy(session: Session, staged: StagedPartition) -> Iterator[LocalCopy]:
     """The staged files on local disk while the audit runs: DuckDB scans them there, and memory holds none of them."""
     s3 = session.client("s3")
-    with tempfile.TemporaryDirectory(prefix="mlmon-audit-") as scratch:
+    try:
+        folder = tempfile.TemporaryDirectory(prefix="mlmon-audit-")
+    except OSError as error:
+        raise AuditCopyError(f"cannot make a folder for the audit: {error}; {_DISK_HINT}") from error
+    with folder as scratch:
         paths = []
         for i, uri in enumerate(staged.files):
             bucket, key = split_s3_uri(uri)
             path = Path(scratch) / f"{i:05d}.parquet"
             body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-            with path.open("wb") as out:
-                for chunk in body.iter_chunks(1 << 20):
-                    out.write(chunk)
+            try:
+                with path.open("wb") as out:
+                    for chunk in body.iter_chunks(1 << 20):
+                        out.write(chunk)
+            except OSError as error:  # a full or unwritable temporary disk: this partition is not published tonight
+                raise AuditCopyError(f"cannot copy {uri} to {path} for its audit: {error}; {_DISK_HINT}") from error
             paths.append(path)
         yield LocalCopy(Path(scratch), paths)
 

@@ -23,15 +23,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.audit.suites import ExpectationSpec, Suite
+from pipelines.logs import get_logger
 
 if TYPE_CHECKING:
     from pipelines.audit.engine import ValidationReport, Validator
 
+log = get_logger(__name__)
 # Below this many rows the whole partition goes through GE: fast enough, and nothing to plan.
 SCREEN_ROWS = 200_000
 # DuckDB's working memory for the scans; beyond it the aggregation spills to the temporary directory.
@@ -112,8 +115,6 @@ def parquet_rows(paths: Sequence[Path]) -> int:
 
 def find_witness(paths: Sequence[Path], schema: pa.Schema, plan: Plan, scratch: Path) -> Witness:
     """Scan the files with DuckDB: the witness rows and group sizes (one scan), the repeated keys (one scan per list)."""
-    import duckdb
-
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(scratch)})
     try:
         files = ", ".join(_literal(str(path)) for path in paths)
@@ -255,7 +256,11 @@ def validate_files(
 
     validator = shared_validator()
     if parquet_rows(paths) >= screen_rows:
-        report = screen(validator, paths, schema, suite, parameters, scratch, dt=dt, run_id=run_id)
+        try:
+            report = screen(validator, paths, schema, suite, parameters, scratch, dt=dt, run_id=run_id)
+        except duckdb.Error as error:  # the witness is a shortcut: without it, the rows are validated one by one
+            log.warning("audit_witness_failed", table=suite.table, dt=dt, run_id=run_id, error=f"{type(error).__name__}: {error}")
+            report = None
         if report is not None:
             return report
     return validator.validate(read_local(paths, schema), suite, parameters, dt=dt, run_id=run_id)

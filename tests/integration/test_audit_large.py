@@ -3,6 +3,7 @@ clean one publishes on its witness with the whole partition's counts; one bad po
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipelines.audit.gate import audit_and_switch
+from pipelines.audit.gate import AuditCopyError, audit_and_switch
 from pipelines.audit.screen import SCREEN_ROWS
 from pipelines.lake import catalog
 from pipelines.lake.catalog import ensure_lake
@@ -113,3 +114,13 @@ def test_the_window_reaches_the_night_after(lake: Any) -> None:
     assert outcome.quarantined is not None
     window = next(o for o in outcome.report.outcomes if o.name == "expect_column_values_to_be_between(ts)")
     assert window.unexpected_count == table.num_rows
+
+
+def test_no_local_disk_for_the_audit_is_one_clear_error(lake: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Where TMPDIR points nowhere (a full or missing disk), the partition fails with what to do, not a traceback."""
+    config, session = lake
+    staged = stage(session, config, fleet_night(2), "20270110T020000Z-big004")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))  # what TMPDIR=<a missing folder> gives
+    with pytest.raises(AuditCopyError, match="TMPDIR"):
+        audit_and_switch(session, config, staged, DT)
+    assert catalog.partition_location(session, config.lake, "cloudwatch_metrics", DT) is None
