@@ -21,18 +21,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.audit.engine import ValidationReport, Validator, shared_validator, to_validation_frame
 from pipelines.audit.suites import ExpectationSpec, Suite
 from pipelines.logs import get_logger
-
-if TYPE_CHECKING:
-    from pipelines.audit.engine import ValidationReport, Validator
 
 log = get_logger(__name__)
 # Below this many rows the whole partition goes through GE: fast enough, and nothing to plan.
@@ -176,16 +174,9 @@ def screen(
             outcomes.insert(i, outcome)
     if any(o.failed for o in outcomes):
         return None
-    sizes = validator_frame(witness.groups)
+    sizes = to_validation_frame(witness.groups)  # row conditions read the group sizes as GE reads the rows
     restated = tuple(_restated(o, s, witness.total, sizes) for o, s in zip(outcomes, suite.expectations, strict=True))
     return replace(on_rows, rows=witness.total, outcomes=restated, witness_rows=witness.rows.num_rows)
-
-
-def validator_frame(table: pa.Table) -> pd.DataFrame:
-    """The group sizes as a frame GE's row conditions evaluate on (same conversion as the data's)."""
-    from pipelines.audit.engine import to_validation_frame
-
-    return to_validation_frame(table)
 
 
 def _restated(outcome: Any, spec: ExpectationSpec, total: int, sizes: pd.DataFrame) -> Any:
@@ -252,8 +243,6 @@ def validate_files(
 ) -> ValidationReport:
     """A staged partition's report from its local Parquet files: on the witness when it is large and passes, else
     every row through GE (the verdict and counts of a failing partition always come from there)."""
-    from pipelines.audit.engine import shared_validator
-
     validator = shared_validator()
     if parquet_rows(paths) >= screen_rows:
         try:

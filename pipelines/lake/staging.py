@@ -79,19 +79,19 @@ class Stager:
 
     def add(self, dt: str | None, name: str, table: pa.Table) -> str:
         """Stage `table` as file `name` of partition `dt` (schema checked against the contract)."""
-        if not table.schema.equals(self.spec.schema, check_metadata=False):
-            raise TypeError(f"{self.spec.name}: staged schema differs from the contract:\n{table.schema}")
-        uri = f"{run_prefix(self.lake, self.spec.name, dt, self.run_id)}{name}.parquet"
-        upload_parquet(self.session, table, uri, self.encode)
-        self._files.setdefault(dt, []).append(uri)
-        self._rows[dt] = self._rows.get(dt, 0) + table.num_rows
-        return uri
+        self._check(table.schema)
+        return self._put(dt, name, self.encode(table), table.num_rows)
 
     def add_parquet(self, dt: str | None, name: str, body: bytes, rows: int) -> str:
         """Stage a Parquet body already written (streamed) in the contract's schema as file `name` of partition `dt`."""
-        schema = pq.read_schema(pa.BufferReader(body))
+        self._check(pq.read_schema(pa.BufferReader(body)))
+        return self._put(dt, name, body, rows)
+
+    def _check(self, schema: pa.Schema) -> None:
         if not schema.equals(self.spec.schema, check_metadata=False):
             raise TypeError(f"{self.spec.name}: staged schema differs from the contract:\n{schema}")
+
+    def _put(self, dt: str | None, name: str, body: bytes, rows: int) -> str:
         uri = f"{run_prefix(self.lake, self.spec.name, dt, self.run_id)}{name}.parquet"
         wr.s3.upload(local_file=io.BytesIO(body), path=uri, boto3_session=self.session)
         self._files.setdefault(dt, []).append(uri)
