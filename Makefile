@@ -27,7 +27,7 @@ demo: $(STAMP) ## local stack + seeded fleet + $(DAYS) nights; results under out
 	$(BIN)/mlmon --log-level WARNING demo --days $(DAYS) --out out
 
 test: lint ## lint, then the whole suite (unit, integration against the local stack, end-to-end)
-	$(BIN)/python -m pytest -q -n auto --dist loadscope
+	$(BIN)/python -m pytest -q -n auto --dist loadscope --no-loadscope-reorder
 
 lint: $(STAMP) ## ruff (lint and format) and mypy with the boto3 stubs
 	$(BIN)/ruff check .

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,6 +19,31 @@ os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
     os.environ.pop(_name, None)
+
+# Collection order is the order pytest-xdist hands modules out (`--no-loadscope-reorder`): the long
+# whole-night modules first, the many short unit modules last, where they fill both workers' tails.
+_ORDER = ("tests/e2e/", "tests/integration/", "tests/localstack/", "tests/unit/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {prefix: i for i, prefix in enumerate(_ORDER)}
+    items.sort(key=lambda item: next((r for p, r in rank.items() if item.nodeid.startswith(p)), len(rank)))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadscope` with one unit of work per module, and one for all of tests/e2e: the e2e modules share
+    one `mlmon demo` run (tests/e2e/conftest.py), made once per worker that runs any of them. (xdist's
+    `loadgroup` marks would say the same, but pytest 9 no longer lets xdist rename the tests it groups.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "tests/e2e/" if module.startswith("tests/e2e/") else module
+
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Iterator, Mapping
@@ -93,11 +94,20 @@ def load_suite(table: str, directory: Path = SUITES_DIR) -> Suite:
     """The suite of `table` from `<directory>/<table>.yaml`, fully checked (types, kwargs, columns, parameters)."""
     path = Path(directory) / f"{table}.yaml"
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SuiteError(f"{path}: no expectation suite for table {table!r} (every table needs one)") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SuiteError(f"{path}: cannot read: {error}") from error
+    return _suite_from_text(table, path, text)
+
+
+@functools.lru_cache(maxsize=128)
+def _suite_from_text(table: str, path: Path, text: str) -> Suite:
+    """Parse and check a suite; cached by its text, because checking builds every GE expectation (~0.1 s a suite)
+    and a night audits a dozen partitions - a changed file is a new key, and a Suite is immutable."""
+    try:
+        document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise SuiteError(f"{path}: invalid YAML: {error}") from error
     if not isinstance(document, dict):

@@ -11,13 +11,14 @@ from types import FrameType, TracebackType
 
 from moto.server import ThreadedMotoServer
 
-from pipelines.localstack import cloudwatch_moto, logs_moto, quicksight_moto, sagemaker_moto
+from pipelines.localstack import cloudwatch_moto, dispatch_moto, logs_moto, quicksight_moto, sagemaker_moto
 from pipelines.localstack.cloudwatch_store import MetricStore
 from pipelines.localstack.settings import STACKS, StackClock, StackSettings
 
 # CloudWatch (the indexed store); Logs (Insights: filter, stats by bin(), logGroupIdentifiers; PutLogEvents on
-# the stack clock); SageMaker (UpdateEndpoint, instance types); QuickSight (datasets kept whole, described, updated).
-_PATCHES = (cloudwatch_moto.PATCH, logs_moto.PATCH, sagemaker_moto.PATCH, quicksight_moto.PATCH)
+# the stack clock); SageMaker (UpdateEndpoint, instance types); QuickSight (datasets kept whole, described, updated);
+# request dispatch (the service a host names, looked up once per host).
+_PATCHES = (dispatch_moto.PATCH, cloudwatch_moto.PATCH, logs_moto.PATCH, sagemaker_moto.PATCH, quicksight_moto.PATCH)
 
 
 class LocalStack:
