@@ -168,6 +168,10 @@ class Validator:
         import great_expectations as gx
         from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig
 
+        from pipelines.audit import ge_speedups
+
+        ge_speedups.install(gx.__version__)  # a third off each validation; GE's answers unchanged
+
         config = DataContextConfig(
             store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
             progress_bars=ProgressBarsConfig(globally=False),  # a nightly job's log is not a terminal

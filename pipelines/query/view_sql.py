@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Mapping
 
@@ -34,6 +35,12 @@ def order_views(texts: Mapping[str, str], *, tables: Collection[str] | None = No
 
 def referenced_tables(name: str, sql: str) -> set[str]:
     """Names (lower-case, unqualified) of the tables and views one view's SELECT reads, CTEs excluded."""
+    return set(_referenced_tables(name, sql))
+
+
+@functools.lru_cache(maxsize=512)
+def _referenced_tables(name: str, sql: str) -> frozenset[str]:
+    """Remembered per text: each query on the laptop's lake orders and follows the catalog's views again."""
     try:
         statements = [s for s in sqlglot.parse(sql, read="athena", error_level=ErrorLevel.RAISE) if s is not None]
     except (ParseError, TokenError) as error:
@@ -42,7 +49,7 @@ def referenced_tables(name: str, sql: str) -> set[str]:
         raise ViewError(f"view {name}: the file must hold exactly one SELECT (the pipeline adds CREATE VIEW)")
     tree = statements[0]
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    return {t.name.lower() for t in tree.find_all(exp.Table) if t.name and t.name.lower() not in ctes}
+    return frozenset(t.name.lower() for t in tree.find_all(exp.Table) if t.name and t.name.lower() not in ctes)
 
 
 def needed(sql: str, views: Mapping[str, str]) -> set[str] | None:
