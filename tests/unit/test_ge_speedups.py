@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import great_expectations as gx
+from great_expectations.core.id_dict import IDDict
 
 from pipelines.audit import ge_speedups
 from pipelines.audit.engine import RESULT_FORMAT, Validator
@@ -34,3 +35,32 @@ def test_installed_by_the_validator_on_the_pinned_version_only() -> None:
     expectation = gx.expectations.ExpectColumnValuesToNotBeNull(column="a")
     assert type(expectation)._get_runtime_kwargs is ge_speedups._get_runtime_kwargs
     assert not ge_speedups.install("0.0.0")
+
+
+class _Ignoring(IDDict):
+    _id_ignore_keys = {"batch_id"}
+
+
+ID_DICTS = [
+    IDDict({}),
+    IDDict({"column": "a"}),
+    IDDict({"column": "a", "batch_id": "b", "row_condition": None}),
+    IDDict({"n": 1, "m": "x"}),
+    IDDict({"n": True, "m": "x"}),  # True == 1 == 1.0: each its own id, as GE gives
+    IDDict({"n": 1.0, "m": "x"}),
+    IDDict({"n": float("nan"), "m": "x"}),
+    IDDict({"column": "a", "parse_strings_as_datetimes": False, "mostly": 0.95}),
+    IDDict({"value_set": ["a", "b"], "column": "c"}),  # not plain: GE's own path
+    IDDict({"bounds": {"min": 1, "max": 2}, "column": "c"}),
+    _Ignoring({"column": "a", "batch_id": "b", "x": 1}),
+    _Ignoring({"column": "a", "batch_id": "other", "x": 1}),
+]
+
+
+def test_metric_ids_are_ges_own_remembered_or_not() -> None:
+    for d in ID_DICTS:
+        for _ in range(2):  # computed, then remembered
+            assert ge_speedups._to_id(d) == ge_speedups.ORIGINAL_TO_ID(d), d
+        assert ge_speedups._to_id(d, id_ignore_keys={"column"}) == ge_speedups.ORIGINAL_TO_ID(d, None, {"column"}), d
+    ids = [ge_speedups._to_id(d) for d in ID_DICTS[3:6]]
+    assert len(set(ids)) == 3  # 1, True and 1.0 are not one key
