@@ -6,9 +6,8 @@ expectation per validation, 40 % of validating a small partition. The replacemen
 helper call and memoise the class-name regex. Then every metric of every validation hashes its kwargs
 (`IDDict.to_id`: JSON-normalise, dump, md5) though nine in ten are the same few dicts of plain values: those
 ids are remembered, keyed by each value's exact type too (1, 1.0 and True name different ids). Everything
-else is GE's code, line for line. They are installed
-only on the pinned version (`PINNED`), and tests/unit/test_ge_speedups.py compares their answers with GE's on
-every expectation of every suite.
+else is GE's code, line for line. They are installed only on the pinned version (`PINNED`), and
+tests/unit/test_ge_speedups.py compares their answers with GE's on every expectation of every suite.
 """
 
 from __future__ import annotations
