@@ -38,7 +38,8 @@ DEMO_BUCKET = "mlmon-demo-lake"
 DEMO_REGION = "us-east-1"
 
 
-MONITOR_BUCKET = "sagemaker-us-east-1-111111111111"  # where SageMaker writes account 111's reports
+MONITOR_ACCOUNT = "111111111111"
+MONITOR_BUCKET = f"sagemaker-us-east-1-{MONITOR_ACCOUNT}"  # where SageMaker writes account 111's reports
 KPI_INBOX = f"s3://{DEMO_BUCKET}/inbox/kpis/"
 LOOKBACK_DAYS = 1  # cloudwatch.lookback_days: the fleet's data starts this many days before the first night
 NIGHTLY_HOUR = 2  # the nightly run starts at 02:00 UTC the morning after its night
@@ -148,9 +149,14 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
         def source(account_id: str, region: str) -> Session:
             return session.assume(f"arn:aws:iam::{account_id}:role/MlLakeReader", region)
 
-        config = demo_config(
-            stack.endpoint_url, fleet, seed_model_monitor(source("111111111111", DEMO_REGION), MONITOR_BUCKET, fleet)
+        # SageMaker writes the reports into its bucket: straight into the stack's S3, as the metrics into its store.
+        monitor = seed_model_monitor(
+            source(MONITOR_ACCOUNT, DEMO_REGION),
+            MONITOR_BUCKET,
+            fleet,
+            write=lambda bucket, objects: stack.put_objects(MONITOR_ACCOUNT, bucket, objects),
         )
+        config = demo_config(stack.endpoint_url, fleet, monitor)
         change = planned_model_change(fleet)
         seed_endpoint_models(source, fleet)
         bad_export = fleet.story(DUPLICATED_EXPORT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -21,6 +21,7 @@ from pipelines.demo.fleet_stories import LATENCY_INCIDENT, TRUNCATED_REPORT, Dem
 from pipelines.sources.model_monitor.reports import default_bucket_owner
 
 PREFIX = "monitoring/"
+Writer = Callable[[str, Mapping[str, bytes]], None]  # (bucket, key -> body): how the reports get into the bucket
 DQ_SCHEDULE, MQ_SCHEDULE, BIAS_SCHEDULE, SHAP_SCHEDULE = (
     "data-quality-hourly",
     "model-quality-daily",
@@ -81,19 +82,20 @@ class _Cast:
     days: tuple[date, ...]
 
 
-def seed_model_monitor(session: Session, bucket: str, fleet: Fleet, days: int | Iterable[date] | None = None) -> dict[str, Any]:
+def seed_model_monitor(
+    session: Session, bucket: str, fleet: Fleet, days: int | Iterable[date] | None = None, *, write: Writer | None = None
+) -> dict[str, Any]:
     """Write `days` of reports (None: all; N: the last N of the fleet) and the baselines; return the config additions.
 
     A bucket named `sagemaker-<region>-<account>` gets the fleet's endpoints of that account and
-    region (as SageMaker would); any other bucket gets them all. Returns `model_monitor` keys:
-    {"report_prefixes": [...], "baselines": {endpoint: {...}}}.
+    region (as SageMaker would); any other bucket gets them all. `write(bucket, objects)` puts the objects
+    (the local stack's `put_objects`, as SageMaker writes them); by default they are PutObject calls of `session`.
+    Returns `model_monitor` keys: {"report_prefixes": [...], "baselines": {endpoint: {...}}}.
     """
     owner = default_bucket_owner(bucket)
     create_bucket(session, bucket, owner[1] if owner else session.region_name or "us-east-1")
     cast = _cast(fleet, monitored_endpoints(fleet, bucket), _days(fleet, days))
-    s3 = session.client("s3")
-    with ThreadPoolExecutor(max_workers=8) as pool:  # one client, shared: boto3 clients are thread-safe
-        list(pool.map(lambda item: s3.put_object(Bucket=bucket, Key=item[0], Body=item[1]), _objects(fleet, cast).items()))
+    (write or _put_objects(session))(bucket, _objects(fleet, cast))
     baselines: dict[str, dict[str, str]] = {
         e.name: {"data_quality_constraints": f"s3://{bucket}/{_baseline_key(e, 'data-quality')}constraints.json"}
         for e in cast.data_quality
@@ -102,6 +104,16 @@ def seed_model_monitor(session: Session, bucket: str, fleet: Fleet, days: int | 
         f"s3://{bucket}/{_baseline_key(cast.quality, 'model-quality')}constraints.json"
     )
     return {"report_prefixes": [f"s3://{bucket}/{PREFIX}"], "baselines": baselines}
+
+
+def _put_objects(session: Session) -> Writer:
+    s3 = session.client("s3")
+
+    def write(bucket: str, objects: Mapping[str, bytes]) -> None:
+        with ThreadPoolExecutor(max_workers=8) as pool:  # one client, shared: boto3 clients are thread-safe
+            list(pool.map(lambda item: s3.put_object(Bucket=bucket, Key=item[0], Body=item[1]), objects.items()))
+
+    return write
 
 
 def monitored_endpoints(fleet: Fleet, bucket: str) -> tuple[DemoEndpoint, ...]:

@@ -6,9 +6,12 @@ import logging
 import signal
 import threading
 import urllib.request
+from collections.abc import Mapping
 from datetime import datetime
 from types import FrameType, TracebackType
 
+from moto.s3.exceptions import MissingBucket
+from moto.s3.models import s3_backends
 from moto.server import ThreadedMotoServer
 
 from pipelines.localstack import cloudwatch_moto, dispatch_moto, logs_moto, quicksight_moto, sagemaker_moto
@@ -67,6 +70,18 @@ class LocalStack:
             for patch in _PATCHES:
                 patch.release(port)
         server.stop()
+
+    def put_objects(self, account_id: str, bucket: str, objects: Mapping[str, bytes]) -> None:
+        """Write `objects` (key -> body) into `account_id`'s existing `bucket` inside the emulator, as a service
+        writes into its own bucket (SageMaker its Model Monitor reports): the same keys and bytes a PutObject leaves,
+        without a request each (2,227 reports of the demo took ~17 s through HTTP, signing and parsing)."""
+        backend = s3_backends[account_id]["aws"]
+        try:
+            backend.get_bucket(bucket)
+        except MissingBucket as error:
+            raise ValueError(f"s3://{bucket}: no such bucket in the local stack; create it first") from error
+        for key, body in objects.items():
+            backend.put_object(bucket, key, body)
 
     def reset(self) -> None:
         """Wipe every service's state, metric store included (moto's `POST /moto-api/reset`)."""

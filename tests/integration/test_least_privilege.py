@@ -18,7 +18,7 @@ from pipelines.config import Config
 from pipelines.demo.buckets import create_bucket
 from pipelines.demo.fleet import fleet_for_nights
 from pipelines.demo.incidents import duplicate_export
-from pipelines.demo.run import DEMO_BUCKET, DEMO_REGION, KPI_INBOX, MONITOR_BUCKET, demo_config, morning_after
+from pipelines.demo.run import DEMO_BUCKET, DEMO_REGION, KPI_INBOX, MONITOR_ACCOUNT, MONITOR_BUCKET, demo_config, morning_after
 from pipelines.demo.seed_business_kpis import seed_kpi_drops
 from pipelines.demo.seed_cloudwatch_metrics import seed_metrics
 from pipelines.demo.seed_endpoint_logs import seed_endpoint_logs
@@ -172,7 +172,16 @@ def used(tmp_path_factory: pytest.TempPathFactory, _stack: Any) -> Counter[tuple
 
     create_bucket(seeding, DEMO_BUCKET, DEMO_REGION)
     config = _with_retraining(
-        demo_config(stack.endpoint_url, fleet, seed_model_monitor(source("111111111111", DEMO_REGION), MONITOR_BUCKET, fleet))
+        demo_config(
+            stack.endpoint_url,
+            fleet,
+            seed_model_monitor(
+                source(MONITOR_ACCOUNT, DEMO_REGION),
+                MONITOR_BUCKET,
+                fleet,
+                write=lambda bucket, objects: stack.put_objects(MONITOR_ACCOUNT, bucket, objects),
+            ),
+        )
     )
     assert config.alerts.sns_topic_arn is not None
     seeding.client("sns").create_topic(Name=config.alerts.sns_topic_arn.rsplit(":", 1)[1])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import great_expectations as gx
 from great_expectations.core.id_dict import IDDict
 
@@ -64,3 +66,35 @@ def test_metric_ids_are_ges_own_remembered_or_not() -> None:
         assert ge_speedups._to_id(d, id_ignore_keys={"column"}) == ge_speedups.ORIGINAL_TO_ID(d, None, {"column"}), d
     ids = [ge_speedups._to_id(d) for d in ID_DICTS[3:6]]
     assert len(set(ids)) == 3  # 1, True and 1.0 are not one key
+
+
+METRICS = ("table.row_count", "table.columns", "column_values.nonnull.unexpected_count", "column_values.in_set.condition")
+
+
+def test_metric_kwargs_are_ges_own_remembered_or_not() -> None:
+    checked = 0
+    for table, suite in load_suites().items():
+        for i, spec in enumerate(suite.expectations):
+            where = f"{table} #{i} {spec.type}"
+            configuration = ge_expectation(spec, i).configuration
+            for runtime in RUNTIMES:
+                own = ge_speedups.ORIGINALS["_get_runtime_kwargs"](configuration.to_domain_obj(), runtime)
+                for _ in range(2):  # computed, then remembered
+                    answer = ge_speedups._runtime_kwargs(configuration, runtime)
+                    assert answer == own, where
+                    answer["result_format"]["mutated"] = answer.pop("column", None)  # a caller's change stays its own
+                for metric in METRICS:
+                    assert ge_speedups._get_metric_kwargs(metric, configuration, runtime) == (
+                        ge_speedups.ORIGINAL_GET_METRIC_KWARGS(metric, configuration, runtime)
+                    ), (where, metric)
+            checked += 1
+    assert checked > 300
+    assert ge_speedups._get_metric_kwargs("table.row_count") == ge_speedups.ORIGINAL_GET_METRIC_KWARGS("table.row_count")
+
+
+def test_values_that_are_not_plain_are_not_remembered() -> None:
+    assert ge_speedups._frozen({"a": [1, 1.0, True, None, "x"]}) is not None
+    assert ge_speedups._frozen({"a": 1}) != ge_speedups._frozen({"a": 1.0}) != ge_speedups._frozen({"a": True})
+    assert ge_speedups._frozen({"a": float("nan")}) is None
+    assert ge_speedups._frozen({"a": [datetime(2027, 1, 1, tzinfo=UTC)]}) is None
+    assert ge_speedups._frozen({1: "a"}) is None
