@@ -218,9 +218,14 @@ class Validator:
             ge_suite = self._suite_class(
                 name=suite.table, expectations=[ge_expectation(suite.expectations[i], i) for i in to_run]
             )
+            from pipelines.audit import ge_speedups  # imports GE: loaded with the Validator, not with this module
+
             batch = self._batches.get_batch(batch_parameters={"dataframe": frame})
-            with string_row_conditions():  # GE rebuilds the expectations while validating
-                result = batch.validate(ge_suite, result_format=RESULT_FORMAT, expectation_parameters=values)
+            try:
+                with string_row_conditions():  # GE rebuilds the expectations while validating
+                    result = batch.validate(ge_suite, result_format=RESULT_FORMAT, expectation_parameters=values)
+            finally:
+                ge_speedups.release()  # rows filtered for this frame: not kept past its validation
         by_index = {r.expectation_config.meta["index"]: r for r in (result.results if result else []) if r.expectation_config}
         outcomes = tuple(
             _skipped_outcome(spec, skipped[i]) if i in skipped else _outcome(spec, by_index[i], columns)

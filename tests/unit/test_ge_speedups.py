@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import great_expectations as gx
+import pandas as pd
 from great_expectations.core.id_dict import IDDict
+from great_expectations.execution_engine.pandas_execution_engine import PandasExecutionEngine
 
 from pipelines.audit import ge_speedups
 from pipelines.audit.engine import RESULT_FORMAT, Validator
@@ -98,3 +100,27 @@ def test_values_that_are_not_plain_are_not_remembered() -> None:
     assert ge_speedups._frozen({"a": float("nan")}) is None
     assert ge_speedups._frozen({"a": [datetime(2027, 1, 1, tzinfo=UTC)]}) is None
     assert ge_speedups._frozen({1: "a"}) is None
+
+
+CONDITIONS = (
+    ({"pass_through_filter": 'y in ["b", "c"]', "type": "pass_through"}, {"condition_parser": "pandas"}),  # as GE hands it
+    ({"pass_through_filter": "x > 1", "type": "pass_through"}, {"condition_parser": "pandas"}),
+    ("x > 1", {"condition_parser": "pandas"}),
+)
+
+
+def test_row_filters_are_ges_own_per_frame_and_condition() -> None:
+    Validator()  # installs the speed-ups
+    engine = PandasExecutionEngine()
+    a = pd.DataFrame({"x": [1, 2, 3], "y": ["a", "b", "c"]})
+    b = pd.DataFrame({"x": [5, 1, 7], "y": ["c", "a", "b"]})
+    for frame in (a, b, a):
+        for condition, kwargs in CONDITIONS:
+            own = ge_speedups.ORIGINAL_ROW_FILTER(engine, frame, condition, kwargs)
+            first = ge_speedups._apply_row_condition_filter(engine, frame, condition, kwargs)
+            assert first.equals(own), (condition, frame)
+            first.loc[:, "x"] = -1  # the caller's copy: neither the frame nor the remembered rows change
+            assert ge_speedups._apply_row_condition_filter(engine, frame, condition, kwargs).equals(own), condition
+    assert a["x"].tolist() == [1, 2, 3]
+    ge_speedups.release()
+    assert not ge_speedups._FILTERED and not ge_speedups._FILTERED_OF
