@@ -13,6 +13,7 @@ import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines.audit.docs import write_data_docs
+from pipelines.audit.engine import prepare_shared_validator
 from pipelines.audit.gate import GateOutcome, audit_and_switch, emit_metrics
 from pipelines.aws import Session
 from pipelines.config import Config
@@ -143,6 +144,7 @@ def run_night(
     started = _now()
     landers = default_landers() if landers is None else landers
     ensure_lake(session, config.lake)
+    prepare_shared_validator()  # GE's import overlaps the landing
     with night_lock(session, config.lake, night.isoformat(), run_id):
         landed = land_sources(config, night, session=session, run_id=run_id, landers=landers)
         return publish_landed(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.audit.engine import ValidationReport
+from pipelines.audit.ge_import import great_expectations
 from pipelines.errors import FatalError
 
 SITE = "lake"
@@ -44,7 +45,7 @@ def build_data_docs(reports: Sequence[ValidationReport], directory: Path) -> Pat
 
 
 def _context(directory: Path) -> Any:
-    import great_expectations as gx
+    gx = great_expectations()
     from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig
 
     site = {
@@ -63,7 +64,7 @@ def _context(directory: Path) -> Any:
 
 def _store_results(context: Any, reports: Sequence[ValidationReport]) -> None:
     """Each report's result under (table, run, time, dt); each table's suite once, from its results."""
-    import great_expectations as gx
+    gx = great_expectations()
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier, ValidationResultIdentifier
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -15,10 +16,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.audit.ge_import import great_expectations
 from pipelines.audit.suites import CRITICAL, WARNING, ExpectationSpec, Suite, ge_expectation, string_row_conditions
 from pipelines.errors import FatalError
 from pipelines.lake.schemas import VALIDATION_RESULTS
+from pipelines.logs import get_logger
 
+log = get_logger(__name__)
 EXAMPLES = 5  # rows shown per failed expectation: enough to recognise the pattern, short enough to read
 MISSING_EXAMPLES = 20  # set members reported missing (e.g. endpoints without Invocations): list them all, nearly
 # SUMMARY gives counts and a sample of unexpected values without materialising every failing row;
@@ -165,7 +169,7 @@ class Validator:
     """
 
     def __init__(self) -> None:
-        import great_expectations as gx
+        gx = great_expectations()
         from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig
 
         from pipelines.audit import ge_speedups
@@ -234,14 +238,35 @@ class Validator:
         return ValidationReport(suite.table, dt, run_id, len(frame), evaluated_at, outcomes, str(suite.path), result)
 
 
-@functools.cache
 def shared_validator() -> Validator:
-    """The process's Validator, built on first use.
+    """The process's Validator, built on first use (by one thread; another asking meanwhile waits for it).
 
     A cached factory rather than a module variable: nothing is built at import (GE's import is
     slow), nothing is reassigned later, and tests or callers wanting their own build a Validator.
     """
+    with _SHARED:
+        return _shared_validator()
+
+
+_SHARED = threading.Lock()
+
+
+@functools.cache
+def _shared_validator() -> Validator:
     return Validator()
+
+
+def prepare_shared_validator() -> None:
+    """Build the shared Validator on a thread now, so GE's import (~3 s) overlaps the landing's waits on AWS instead
+    of opening the audit. A failure here is left for the audit to meet and report."""
+
+    def build() -> None:
+        try:
+            shared_validator()
+        except Exception as error:  # noqa: BLE001 - the audit builds it again and reports what fails
+            log.debug("validator_not_prepared", error=f"{type(error).__name__}: {error}")
+
+    threading.Thread(target=build, name="prepare-validator", daemon=True).start()
 
 
 def validate_table(

@@ -14,6 +14,7 @@ from typing import Any, cast
 import pyarrow as pa
 import yaml
 
+from pipelines.audit.ge_import import great_expectations
 from pipelines.errors import FatalError
 from pipelines.lake.schemas import TABLES, TableSpec
 
@@ -163,6 +164,7 @@ def ge_expectation(spec: ExpectationSpec, index: int) -> Any:
 
     GE reorders results, so the engine maps each result back to its spec through that index.
     """
+    great_expectations()
     from great_expectations.expectations.registry import get_expectation_impl
 
     cls = get_expectation_impl(spec.type)
@@ -277,6 +279,7 @@ def _check_columns(where: str, spec: ExpectationSpec, contract: TableSpec) -> No
 
 def _check_with_ge(where: str, spec: ExpectationSpec, index: int) -> None:
     """Build the GE object once: unknown types and misspelt or missing kwargs fail on load."""
+    great_expectations()
     from great_expectations.exceptions import ExpectationNotFoundError
 
     try:
