@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -185,15 +184,10 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
                     alarms = deploy_alarms(session, config, engine)
                 progress.advance(task)
         out.mkdir(parents=True, exist_ok=True)
-        # GE renders the Data Docs (Python) while DuckDB builds lake.duckdb and queries it for the report (mostly
-        # outside the GIL): on two cores, ~5 s of the demo's end.
-        with ThreadPoolExecutor(1, thread_name_prefix="data-docs") as pool:
-            docs = pool.submit(build_data_docs, [o.report for r in results for o in r.outcomes], out / "data_docs")
-            copy_published_lake(session, config.lake, out / "lake")
-            views = order_views(stored_views(session, config.lake), tables=None)
-            rows = write_duckdb_views(out / "lake", out / "lake.duckdb", views)
-            report = render_report(LakeFileEngine(out / "lake.duckdb"), out, morning_after(nights[-1]))
-            docs.result()
+        build_data_docs([o.report for r in results for o in r.outcomes], out / "data_docs")
+        copy_published_lake(session, config.lake, out / "lake")
+        rows = write_duckdb_views(out / "lake", out / "lake.duckdb", order_views(stored_views(session, config.lake), tables=None))
+        report = render_report(LakeFileEngine(out / "lake.duckdb"), out, morning_after(nights[-1]))
     summary = DemoSummary(
         seed=seed,
         end=end.isoformat(),
