@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import functools
 import logging
+import threading
 from typing import Any
 
 from great_expectations.core.id_dict import IDDict
@@ -45,8 +46,18 @@ ORIGINAL_GET_METRIC_KWARGS = _registry.get_metric_kwargs
 _METRIC_KWARGS_USERS = (_registry, _module, _in_type_list, _of_type)  # modules that bound the name at import
 _RUNTIME: dict[tuple[Any, ...], dict[str, Any]] = {}
 ORIGINAL_ROW_FILTER = PandasExecutionEngine._apply_row_condition_filter
-_FILTERED: dict[tuple[Any, ...], Any] = {}  # (condition, parser) -> rows of `_FILTERED_OF` that meet it
-_FILTERED_OF: list[Any] = []  # the one frame those rows are of: the batch being validated
+
+
+class _Filtered(threading.local):
+    """Per thread (two threads validating at once never see each other's rows): the frame being validated, and
+    (condition, parser) -> its rows that meet the condition."""
+
+    def __init__(self) -> None:
+        self.frame: Any = None
+        self.rows: dict[tuple[Any, ...], Any] = {}
+
+
+_FILTERED = _Filtered()
 _log = logging.getLogger(_module.__name__)  # GE's own logger, for GE's own warning
 
 
@@ -192,18 +203,17 @@ def _apply_row_condition_filter(self: PandasExecutionEngine, data: Any, row_cond
         key = ("string", row_condition, domain_kwargs.get("condition_parser"))
     else:
         return ORIGINAL_ROW_FILTER(self, data, row_condition, domain_kwargs)
-    if not _FILTERED_OF or _FILTERED_OF[0] is not data:
-        release()
-        _FILTERED_OF.append(data)
-    if key not in _FILTERED:
-        _FILTERED[key] = ORIGINAL_ROW_FILTER(self, data, row_condition, domain_kwargs)
-    return _FILTERED[key].copy(deep=False)
+    cache = _FILTERED
+    if cache.frame is not data:
+        cache.frame, cache.rows = data, {}
+    if key not in cache.rows:
+        cache.rows[key] = ORIGINAL_ROW_FILTER(self, data, row_condition, domain_kwargs)
+    return cache.rows[key].copy(deep=False)
 
 
 def release() -> None:
-    """Forget the filtered rows (and the frame they are of): a validation is over."""
-    _FILTERED.clear()
-    _FILTERED_OF.clear()
+    """Forget this thread's filtered rows (and the frame they are of): a validation is over."""
+    _FILTERED.frame, _FILTERED.rows = None, {}
 
 
 def _to_id(self: IDDict, id_keys: Any = None, id_ignore_keys: Any = None) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import great_expectations as gx
@@ -123,4 +124,19 @@ def test_row_filters_are_ges_own_per_frame_and_condition() -> None:
             assert ge_speedups._apply_row_condition_filter(engine, frame, condition, kwargs).equals(own), condition
     assert a["x"].tolist() == [1, 2, 3]
     ge_speedups.release()
-    assert not ge_speedups._FILTERED and not ge_speedups._FILTERED_OF
+    assert ge_speedups._FILTERED.frame is None and not ge_speedups._FILTERED.rows
+
+
+def test_row_filters_are_kept_per_thread() -> None:
+    Validator()
+    engine = PandasExecutionEngine()
+    condition, kwargs = CONDITIONS[1]
+    a = pd.DataFrame({"x": [1, 2, 3], "y": ["a", "b", "c"]})
+    b = pd.DataFrame({"x": [5, 1, 7], "y": ["c", "a", "b"]})
+    ge_speedups._apply_row_condition_filter(engine, a, condition, kwargs)
+    other = threading.Thread(target=ge_speedups._apply_row_condition_filter, args=(engine, b, condition, kwargs))
+    other.start()
+    other.join()
+    assert ge_speedups._FILTERED.frame is a  # the other thread's frame is its own
+    assert ge_speedups._apply_row_condition_filter(engine, a, condition, kwargs)["x"].tolist() == [2, 3]
+    ge_speedups.release()
