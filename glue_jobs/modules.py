@@ -16,8 +16,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
-# Imported only by the local stack (moto, orjson), the preview (plotly) and the CLI (typer): never by a Glue job.
-NOT_IN_GLUE = frozenset({"moto", "orjson", "plotly", "typer"})
+# Imported only by the local stack (moto, orjson, waitress), the preview (plotly) and the CLI (typer): never by a Glue job.
+NOT_IN_GLUE = frozenset({"moto", "orjson", "plotly", "typer", "waitress"})
 # Glue 5's runtime: Python 3.11 on Amazon Linux 2023, x86_64.
 GLUE_ENVIRONMENT = {
     "python_version": "3.11",

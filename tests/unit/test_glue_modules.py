@@ -56,7 +56,7 @@ def test_the_jobs_import_nothing_left_out_and_nothing_unpinned() -> None:
 
     probe = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=True)
     imported = set(json.loads(probe.stdout.strip().splitlines()[-1]))
-    assert not imported & {"moto", "orjson", "plotly", "typer", "flask"}
+    assert not imported & {"moto", "orjson", "waitress", "plotly", "typer", "flask"}
     owners = packages_distributions()
     closure = runtime_closure()
     third_party = {top: owners[top] for top in imported if top in owners}
