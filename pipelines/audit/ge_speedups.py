@@ -80,17 +80,20 @@ def _get_domain_kwargs(self: Expectation) -> dict[str, Any]:
     return {key: kwargs.get(key, self._get_default_value(key)) for key in self.domain_keys}
 
 
-def _get_success_kwargs(self: Expectation) -> dict[str, Any]:
-    kwargs = self.configuration.kwargs
+def _success_kwargs(self: Expectation, kwargs: dict[str, Any]) -> dict[str, Any]:
     success = {key: kwargs.get(key, self._get_default_value(key)) for key in self.success_keys}
     success.update({key: kwargs.get(key, self._get_default_value(key)) for key in self.domain_keys})
     return success
 
 
+def _get_success_kwargs(self: Expectation) -> dict[str, Any]:
+    return _success_kwargs(self, self.configuration.kwargs)
+
+
 def _get_runtime_kwargs(self: Expectation, runtime_configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     runtime_configuration = runtime_configuration or {}
-    kwargs = self.configuration.kwargs
-    success = _get_success_kwargs(self)
+    kwargs = self.configuration.kwargs  # one configuration built for both (GE's reads build one each)
+    success = _success_kwargs(self, kwargs)
     runtime = {
         key: runtime_configuration.get(key, kwargs[key] if key in kwargs else _default(self, key)) for key in self.runtime_keys
     }

@@ -17,6 +17,10 @@ from pipelines.sources.endpoints.landing import LANDER as ENDPOINTS
 from tests.integration.lakehelpers import make_config
 
 KILLED = 137
+# Each night starts from a fork server that imported the pipeline and GE once (~2 s a process with spawn); the
+# server is single-threaded when it forks, unlike this process with its stack's threads.
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload([__name__, "great_expectations"])
 LANDERS = (CLOUDWATCH_METRICS, ENDPOINTS)  # two partitions: one switch, then another
 
 
@@ -50,7 +54,7 @@ def _night(endpoint_url: str, cloudwatch: dict[str, Any], night: date, run_id: s
 
 def night_killed_at(endpoint_url: str, cloudwatch: dict[str, Any], night: date, run_id: str, point: KillPoint) -> int:
     """Run night `night` in a fresh process that dies at `point`; its exit code (KILLED when it died there)."""
-    process = multiprocessing.get_context("spawn").Process(target=_night, args=(endpoint_url, cloudwatch, night, run_id, point))
+    process = _CONTEXT.Process(target=_night, args=(endpoint_url, cloudwatch, night, run_id, point))
     process.start()
     process.join(timeout=300)
     if process.exitcode is None:  # it never reached the kill point: do not leave it running
