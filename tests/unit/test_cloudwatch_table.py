@@ -17,6 +17,7 @@ from pipelines.lake.schemas import CLOUDWATCH_METRICS
 from pipelines.sources.cloudwatch_metrics.decode import DecodedPage
 from pipelines.sources.cloudwatch_metrics.metric_query import MetricQuery, MetricSeries
 from pipelines.sources.cloudwatch_metrics.table import (
+    DICTIONARY_SCHEMA,
     UnknownQueryId,
     cloudwatch_metrics_table,
     iter_cloudwatch_metrics_tables,
@@ -127,6 +128,23 @@ def test_streaming_writer_groups_pages_into_row_groups() -> None:
     meta = pq.ParquetFile(pa.BufferReader(data)).metadata
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [30, 30, 10]
     assert pq.read_table(pa.BufferReader(data)).equals(cloudwatch_metrics_table(pages, QUERIES))
+
+
+@pytest.mark.parametrize("empty", [False, True])
+def test_pages_streamed_as_dictionaries_read_back_as_the_contract_says(empty: bool) -> None:
+    """The night streams per-query strings as indices into the catalog; the file is the same table, of SCHEMA."""
+    pages = [] if empty else [make_page([(q, [T0 + 60 * i for i in range(10)], [float(i) for i in range(10)])]) for q in QUERIES]
+    tables = list(iter_cloudwatch_metrics_tables(pages, QUERIES, dictionary=True))
+    assert all(t.schema.equals(DICTIONARY_SCHEMA) for t in tables)
+    assert all(pa.types.is_dictionary(t.column("endpoint_name").type) for t in tables)
+    sink = pa.BufferOutputStream()
+    assert write_parquet(tables, sink, row_group_rows=25, dictionary=True) == 10 * len(pages)
+    read = pq.read_table(pa.BufferReader(sink.getvalue()))
+    assert read.schema.equals(SCHEMA) and read.equals(cloudwatch_metrics_table(pages, QUERIES))
+    meta = pq.ParquetFile(pa.BufferReader(sink.getvalue())).metadata
+    if not empty:
+        column = meta.row_group(0).column(SCHEMA.names.index("endpoint_name"))
+        assert "RLE_DICTIONARY" in column.encodings or "PLAIN_DICTIONARY" in column.encodings
 
 
 def test_streaming_writer_passes_errors_on() -> None:

@@ -28,10 +28,10 @@ def stream_days(pages: Iterable[DecodedPage], catalog: QueryCatalog, days: Seque
     index = {int(datetime.fromisoformat(d).replace(tzinfo=UTC).timestamp()) // DAY_SECONDS - first: d for d in days}
     row_group = max(ROW_GROUP_ROWS // max(len(days), 1), MIN_ROW_GROUP_ROWS)
     sinks = {d: pa.BufferOutputStream() for d in days}
-    streams = {d: ParquetStream(sinks[d], row_group) for d in days}
+    streams = {d: ParquetStream(sinks[d], row_group, dictionary=True) for d in days}
     try:
         for page in pages:
-            table = page_table(page, catalog)
+            table = page_table(page, catalog, dictionary=True)
             if table.num_rows == 0:
                 continue
             day = page.timestamps.astype(np.int64, copy=False) // DAY_SECONDS - first
