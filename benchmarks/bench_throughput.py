@@ -113,10 +113,11 @@ def night_bodies(night: list[dict[str, MetricQuery]], protocol: str) -> Iterator
 
 
 def land_fast(bodies: Iterable[bytes], protocol: str, catalog: QueryCatalog) -> tuple[int, pa.Buffer]:
-    """The fast path, streaming: each body -> DecodedPage -> Arrow table -> a Parquet row group."""
+    """The fast path, streaming, as a night lands: each body -> DecodedPage -> Arrow table (per-query strings as
+    dictionary indices) -> a Parquet row group."""
     sink = pa.BufferOutputStream()
     pages = (decode_get_metric_data(body, protocol) for body in bodies)
-    rows = write_parquet(iter_cloudwatch_metrics_tables(pages, catalog), sink)
+    rows = write_parquet(iter_cloudwatch_metrics_tables(pages, catalog, dictionary=True), sink, dictionary=True)
     return rows, sink.getvalue()
 
 

@@ -104,7 +104,7 @@ def iter_cloudwatch_metrics_tables(
 
 def page_table(page: DecodedPage, catalog: QueryCatalog, *, dictionary: bool = False) -> pa.Table:
     """One page's points: query metadata broadcast over each result's points, then ts and value. Of SCHEMA, or
-    with `dictionary` of DICTIONARY_SCHEMA (the same values; strings as indices into the catalog's columns)."""
+    with `dictionary` of DICTIONARY_SCHEMA (the same values; strings as indices into the catalog's distinct values)."""
     rows = pa.array(np.repeat(catalog.indices(page.ids), np.diff(page.offsets)).astype(np.int32, copy=False))
     columns: dict[str, pa.Array] = {}
     for name, column in catalog.columns.items():
