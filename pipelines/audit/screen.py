@@ -139,7 +139,7 @@ def find_witness(paths: Sequence[Path], schema: pa.Schema, plan: Plan, scratch: 
             f"(SELECT {keys}{', ' if keys else ''}unnest(__witness) AS __witness FROM groups)"
         ).to_arrow_table()
         sizes = con.sql(f"SELECT {keys}{', ' if keys else ''}__rows FROM groups").to_arrow_table()
-        repeated = {columns: _repeated(con, columns, schema) for columns in plan.unique}
+        repeated = {columns: _repeated(con, columns, schema, paths) for columns in plan.unique}
     finally:
         con.close()
     return Witness(_as_contract(rows, schema), sizes, parquet_rows(paths), repeated)
@@ -193,18 +193,70 @@ def _restated(outcome: Any, spec: ExpectationSpec, total: int, sizes: pd.DataFra
     )
 
 
-def _repeated(con: Any, columns: tuple[str, ...], schema: pa.Schema) -> int:
+def _repeated(con: Any, columns: tuple[str, ...], schema: pa.Schema, paths: Sequence[Path]) -> int:
     """Rows whose key of `columns` an earlier row has already. Maps are hashed by their entries, whatever their order; a hash
-    collision can only report a repeat that is not one, which costs a full validation, never a missed duplicate."""
+    collision can only report a repeat that is not one, which costs a full validation, never a missed duplicate.
+
+    Hashing the key is most of the scan, so a column that holds one value in each file (its footer says so: an
+    account x region's file has one account, region, namespace) is left out of it: files whose constants differ
+    cannot share a key, and files whose constants agree are counted together. The count is the same."""
+    constants = {path: _constant_columns(path, columns, schema) for path in paths}
+    common = [c for c in columns if paths and all(c in found for found in constants.values())]
+    if not common:
+        return _count_repeated(con, "staged", columns, schema)
+    together: dict[tuple[Any, ...], list[Path]] = {}
+    for path in paths:
+        together.setdefault(tuple(constants[path][c] for c in common), []).append(path)
+    varying = tuple(c for c in columns if c not in common)
+    total = 0
+    for files in together.values():
+        source = f"read_parquet([{', '.join(_literal(str(path)) for path in files)}])"
+        total += _count_repeated(con, source, varying, schema)
+    return total
+
+
+def _count_repeated(con: Any, source: str, columns: tuple[str, ...], schema: pa.Schema) -> int:
     parts = []
     for name in columns:
         if pa.types.is_map(schema.field(name).type):
             parts.append(f"list_aggregate(list_transform(map_entries({_q(name)}), lambda e: hash(e.key, e.value)), 'bit_xor')")
         else:
             parts.append(_q(name))
-    key = f"hash({', '.join(parts)})"  # one 64-bit key per row: a small hash table, no spilling at 10 M rows
-    found = con.execute(f"SELECT count(*) - count(DISTINCT {key}) FROM staged").fetchone()
+    key = f"hash({', '.join(parts)})" if parts else "0"  # one 64-bit key per row: a small hash table, no spilling at 10 M rows
+    found = con.execute(f"SELECT count(*) - count(DISTINCT {key}) FROM {source}").fetchone()
     return int(found[0]) if found else 0
+
+
+def _constant_columns(path: Path, columns: Sequence[str], schema: pa.Schema) -> dict[str, Any]:
+    """Columns of `columns` with one value and no null in every row of the file: in each row group the footer's
+    minimum equals its maximum (bounds, so equal bounds mean one value even where a writer truncates them), and it
+    is the same value in all. Floats are never taken (the bounds leave NaN out), nor nested columns (no bounds)."""
+    meta = pq.read_metadata(path)
+    leaves = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+    found: dict[str, Any] = {}
+    for name in columns:
+        kind = schema.field(name).type
+        if name not in leaves or pa.types.is_floating(kind) or pa.types.is_nested(kind) or meta.num_row_groups == 0:
+            continue
+        values: list[Any] = []
+        for group in range(meta.num_row_groups):
+            stats = meta.row_group(group).column(leaves[name]).statistics
+            if stats is None or not stats.has_min_max or not stats.has_null_count or stats.null_count:
+                break
+            low, high = _bound(stats, "min"), _bound(stats, "max")  # values, not bytes: files may differ in width
+            if low is None or low != high or (values and low != values[0]):
+                break
+            values.append(low)
+        else:
+            found[name] = values[0]
+    return found
+
+
+def _bound(stats: Any, which: str) -> Any:
+    try:
+        return getattr(stats, which)
+    except (ValueError, TypeError, pa.ArrowException):  # a type pyarrow cannot turn into a value: not used
+        return None
 
 
 def _as_contract(rows: pa.Table, schema: pa.Schema) -> pa.Table:

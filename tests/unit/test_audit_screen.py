@@ -196,3 +196,49 @@ def test_plan_groups_by_what_each_check_reads(suite):
 def test_plan_declines_suites_it_cannot_decide(suite, expectation):
     other = Suite(suite.table, (*suite.expectations, expectation), suite.path, suite.parameters)
     assert plan_for(other, SCHEMA) is None
+
+
+def _brute_repeats(tables: list[pa.Table], columns: tuple[str, ...]) -> int:
+    """Rows whose key an earlier row has, in Python: maps as their sorted entries."""
+    keys = [
+        tuple(tuple(sorted(row[c])) if isinstance(row[c], list) else row[c] for c in columns)
+        for table in tables
+        for row in table.select(list(columns)).to_pylist()
+    ]
+    return len(keys) - len(set(keys))
+
+
+ACCOUNTS = ("111111111111", "222222222222")
+
+
+@pytest.mark.parametrize(
+    "arrangement",
+    ["a duplicate across files of one account", "the same point in two accounts", "a file writing period_seconds as int64"],
+)
+def test_the_duplicate_count_leaves_out_what_each_file_holds_constant_and_counts_the_same(tmp_path, suite, arrangement):
+    """Each account x region's file holds one account, region and namespace (its footer says so): the duplicate
+    scan leaves those out of the key, files that agree on them counted together, and finds what a plain count finds."""
+    from pipelines.audit.screen import _constant_columns, find_witness
+
+    rows = [{**r, "account_id": ACCOUNTS[0]} for r in ROWS[:200]]
+    other = [{**r, "account_id": ACCOUNTS[1]} for r in ROWS[:200]]  # the same points in another account: no repeat
+    first_half, second_half = metrics_table(rows[:100]), metrics_table(rows[100:])
+    tables = [first_half, second_half, metrics_table(other)]
+    if arrangement == "a duplicate across files of one account":
+        tables[1] = metrics_table([*rows[100:], rows[7]])  # rows[7] is in the first file too
+    if arrangement == "a file writing period_seconds as int64":  # the same value, another width in the footer
+        tables[1] = metrics_table([*rows[100:], rows[7]]).cast(
+            pa.schema([f.with_type(pa.int64()) if f.name == "period_seconds" else f for f in SCHEMA])
+        )
+    paths = []
+    for i, table in enumerate(tables):
+        paths.append(tmp_path / f"{i}.parquet")
+        pq.write_table(table, paths[-1])
+    plan = plan_for(suite, SCHEMA)
+    assert plan is not None
+    [key] = plan.unique
+    constant = _constant_columns(paths[0], key, SCHEMA)
+    assert {"account_id", "region", "namespace"} <= set(constant) and "ts" not in constant and "dimensions" not in constant
+    repeated = find_witness(paths, SCHEMA, plan, tmp_path).repeated[key]
+    assert repeated == _brute_repeats(tables, key)
+    assert repeated == (0 if arrangement == "the same point in two accounts" else 1)
