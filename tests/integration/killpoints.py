@@ -17,8 +17,8 @@ from pipelines.sources.endpoints.landing import LANDER as ENDPOINTS
 from tests.integration.lakehelpers import make_config
 
 KILLED = 137
-# Each night starts from a fork server that imported the pipeline and GE once (~2 s a process with spawn); the
-# server is single-threaded when it forks, unlike this process with its stack's threads.
+# Each night starts from a fork server that imported the pipeline and GE (whole: scipy.stats too) once (~2 s a
+# process with spawn); the server is single-threaded when it forks, unlike this process with its stack's threads.
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload([__name__, "great_expectations"])
 LANDERS = (CLOUDWATCH_METRICS, ENDPOINTS)  # two partitions: one switch, then another

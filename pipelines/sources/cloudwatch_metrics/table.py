@@ -66,8 +66,8 @@ class QueryCatalog:
 
     def __init__(self, queries: Mapping[str, MetricQuery]) -> None:
         self._position = {query_id: i for i, query_id in enumerate(queries)}
-        self.table = _query_table(list(queries.values()))
-        self.columns = {name: self.table.column(name).combine_chunks() for name in QUERY_COLUMNS}
+        table = _query_table(list(queries.values()))
+        self.columns = {name: table.column(name).combine_chunks() for name in QUERY_COLUMNS}
         # Each string column as (query -> code, codes -> value): a null stays a null code (Parquet's writer takes
         # no null inside a dictionary).
         self.encoded = {
@@ -169,12 +169,15 @@ class ParquetStream:
     def __init__(
         self, sink: str | IO[bytes] | pa.NativeFile, row_group_rows: int = ROW_GROUP_ROWS, *, dictionary: bool = False
     ) -> None:
-        options = {"compression": "zstd", "use_dictionary": DICTIONARY_COLUMNS, "write_statistics": STATISTICS_COLUMNS}
-        if dictionary:  # no Arrow schema in the file: readers get SCHEMA's strings, not dictionaries
-            self._writer = pq.ParquetWriter(sink, DICTIONARY_SCHEMA, store_schema=False, **options)
-        else:
-            self._writer = pq.ParquetWriter(sink, SCHEMA, **options)
         self._schema = DICTIONARY_SCHEMA if dictionary else SCHEMA
+        self._writer = pq.ParquetWriter(
+            sink,
+            self._schema,
+            compression="zstd",
+            use_dictionary=DICTIONARY_COLUMNS,
+            write_statistics=STATISTICS_COLUMNS,
+            store_schema=not dictionary,  # with dictionaries, no Arrow schema: readers get SCHEMA's strings
+        )
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="parquet")
         self._row_group_rows = row_group_rows
         self._pending: list[pa.Table] = []
