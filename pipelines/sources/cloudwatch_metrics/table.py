@@ -47,10 +47,15 @@ STATISTICS_COLUMNS = [name for name in SCHEMA.names if name != "dimensions"]
 # index per point instead of a copied string: `take` of eight string columns was ~1.7 CPU-s of a 10 M-point night).
 # The file says nothing of it: written without Arrow's schema, the Parquet is the same dictionary-encoded UTF-8
 # column, and every reader (pyarrow, DuckDB, Athena) reads plain strings, the contract's SCHEMA.
+# The dimensions map too: its keys and values index the catalog's entries (a `take` of the map copied two strings per
+# point and was the costliest column to write: the writer hashed every one of them to build its dictionary).
+_TEXT = pa.dictionary(pa.int32(), pa.string())
 DICTIONARY_SCHEMA = pa.schema(
     [
-        pa.field(f.name, pa.dictionary(pa.int32(), f.type), f.nullable)
+        pa.field(f.name, _TEXT, f.nullable)
         if f.name in QUERY_COLUMNS and pa.types.is_string(f.type)
+        else pa.field(f.name, pa.map_(pa.field("key", _TEXT, nullable=False), _TEXT), f.nullable)
+        if f.name == "dimensions"
         else f
         for f in SCHEMA
     ]
@@ -73,6 +78,11 @@ class QueryCatalog:
         self.encoded = {
             name: column.dictionary_encode() for name, column in self.columns.items() if pa.types.is_string(column.type)
         }
+        dimensions = self.columns["dimensions"]
+        self.entry_starts = dimensions.offsets.to_numpy()[:-1].astype(np.int64)  # query -> its first map entry
+        self.entry_counts = np.diff(dimensions.offsets.to_numpy()).astype(np.int64)
+        self.entry_keys = dimensions.keys.dictionary_encode()
+        self.entry_items = dimensions.items.dictionary_encode()
 
     def indices(self, ids: list[str]) -> np.ndarray:
         """Row of each id in the catalog; an id nobody asked for is an error that names it."""
@@ -105,12 +115,15 @@ def iter_cloudwatch_metrics_tables(
 def page_table(page: DecodedPage, catalog: QueryCatalog, *, dictionary: bool = False) -> pa.Table:
     """One page's points: query metadata broadcast over each result's points, then ts and value. Of SCHEMA, or
     with `dictionary` of DICTIONARY_SCHEMA (the same values; strings as indices into the catalog's distinct values)."""
-    rows = pa.array(np.repeat(catalog.indices(page.ids), np.diff(page.offsets)).astype(np.int32, copy=False))
+    queries = np.repeat(catalog.indices(page.ids), np.diff(page.offsets))
+    rows = pa.array(queries.astype(np.int32, copy=False))
     columns: dict[str, pa.Array] = {}
     for name, column in catalog.columns.items():
         if dictionary and name in catalog.encoded:
             encoded = catalog.encoded[name]
             columns[name] = pa.DictionaryArray.from_arrays(encoded.indices.take(rows), encoded.dictionary)
+        elif dictionary and name == "dimensions":
+            columns[name] = _dimensions(catalog, queries)
         else:
             columns[name] = column.take(rows)
     seconds = page.timestamps.astype(np.int64, copy=False)
@@ -120,6 +133,22 @@ def page_table(page: DecodedPage, catalog: QueryCatalog, *, dictionary: bool = F
     columns["value"] = pa.array(values, type=pa.float64(), mask=nan if nan.any() else None)
     schema = DICTIONARY_SCHEMA if dictionary else SCHEMA
     return pa.table([columns[field.name] for field in schema], schema=schema)
+
+
+def _dimensions(catalog: QueryCatalog, queries: np.ndarray) -> pa.MapArray:
+    """Each row's map (the map of its query) as indices into the catalog's entries: row r holds entries
+    entry_starts[q] .. + entry_counts[q] of its query q, gathered with numpy, no string copied."""
+    counts = catalog.entry_counts[queries]
+    offsets = np.zeros(len(queries) + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    entries = np.repeat(catalog.entry_starts[queries] - offsets[:-1], counts) + np.arange(offsets[-1], dtype=np.int64)
+    keys, items = catalog.entry_keys, catalog.entry_items
+    return pa.MapArray.from_arrays(
+        pa.array(offsets),
+        pa.DictionaryArray.from_arrays(keys.indices.take(pa.array(entries)), keys.dictionary),
+        pa.DictionaryArray.from_arrays(items.indices.take(pa.array(entries)), items.dictionary),
+        type=DICTIONARY_SCHEMA.field("dimensions").type,
+    )
 
 
 def _query_table(queries: list[MetricQuery]) -> pa.Table:
