@@ -11,9 +11,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.loaders
 import botocore.session
+import cbor2
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.utils import PRIORITY_ORDERED_SUPPORTED_PROTOCOLS
 
 from pipelines.errors import AccountError
 
@@ -58,10 +61,49 @@ class ApiCalls:
             return dict(sorted(self.calls.items()))
 
 
+# Services asked in Smithy RPC v2 CBOR where botocore would choose JSON: CloudWatch lists CBOR first among its
+# protocols, and its GetMetricData points then arrive as fixed-width binary numbers that the decoder reads as numpy
+# views (2.4 ms a 100,000-point page against 23 ms of parsing JSON text; half the bytes on the wire).
+CBOR = "smithy-rpc-v2-cbor"
+CBOR_SERVICES = frozenset({"cloudwatch"})
+
+
+class _Models(botocore.loaders.Loader):
+    """botocore's loader, with CBOR_SERVICES resolving to CBOR (botocore 1.44 ranks JSON first whatever the service
+    lists; a botocore without CBOR keeps the service's own choice)."""
+
+    def load_service_model(self, service_name: str, type_name: str, api_version: str | None = None) -> Any:
+        model = super().load_service_model(service_name, type_name, api_version)
+        metadata = model.get("metadata", {}) if type_name == "service-2" and service_name in CBOR_SERVICES else {}
+        if CBOR in metadata.get("protocols", ()) and CBOR in PRIORITY_ORDERED_SUPPORTED_PROTOCOLS:
+            metadata["protocols"] = [CBOR]  # the loader's cached model: the same change every time
+        return model
+
+
+def _cbor_error_body(response_dict: dict[str, Any], operation_model: Any, **_: Any) -> None:
+    """An error whose body is not CBOR (a 500 page from a proxy, a load balancer or the emulator) as a CBOR error
+    naming its status: botocore's CBOR parser reads only a CBOR map and failed with an AttributeError on the text,
+    where its JSON parser reported the HTTP status."""
+    body = response_dict.get("body")
+    if response_dict.get("status_code", 200) < 300 or operation_model.service_model.resolved_protocol != CBOR:
+        return
+    if isinstance(body, bytes | bytearray) and body:
+        try:
+            if isinstance(cbor2.loads(body), dict):
+                return
+        except (cbor2.CBORDecodeError, ValueError, TypeError, IndexError):
+            pass
+        text = bytes(body).decode("utf-8", "replace")
+    else:
+        text = ""
+    response_dict["body"] = cbor2.dumps({"message": " ".join(text.split())[:300]})
+
+
 @functools.cache
 def _models() -> Any:
     """The process's botocore loader: it reads and parses each service's model once (~50 ms a service)."""
-    return botocore.session.get_session().get_component("data_loader")
+    default = botocore.session.get_session().get_component("data_loader")
+    return _Models(extra_search_paths=list(default.search_paths), include_default_search_paths=False)
 
 
 def _core_session() -> botocore.session.Session:
@@ -101,6 +143,8 @@ class Session(boto3.Session):
         self._clients_lock = threading.Lock()
         # before-parameter-build sees the API parameters (before-call sees the serialized request): once per call, retries aside
         self.events.register("before-parameter-build.*.*", self.calls.record)
+        for service in CBOR_SERVICES:
+            self.events.register(f"before-parse.{service}", _cbor_error_body)
         for event, handler in hooks:
             self.events.register(event, handler)
 

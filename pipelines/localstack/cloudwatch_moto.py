@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+import cbor2
 import numpy as np
 import orjson
 from moto.cloudwatch.exceptions import CloudWatchException, InvalidParameterCombination, InvalidParameterValue
@@ -17,6 +18,7 @@ from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 
+from pipelines.localstack import rpc_v2_cbor
 from pipelines.localstack.cloudwatch_query import (
     ListMetricsRequest,
     MetricDataPage,
@@ -179,6 +181,8 @@ def _get_metric_data(self: CloudWatchResponse) -> Any:
         return None if linked is None else linked.window
 
     page = _raising_aws_errors(lambda: get_metric_data(request, sources.window, account_windows))
+    if self.headers.get(rpc_v2_cbor.MARK):  # asked in CBOR (the pipeline's clients): the arrays as CBOR directly
+        return _metric_data_cbor(page), {"Content-Type": rpc_v2_cbor.CONTENT_TYPE}
     if _wants_json(self):  # botocore's default protocol for CloudWatch: serialise the arrays directly
         return _metric_data_json(page), {"Content-Type": "application/x-amz-json-1.0"}
     results = [
@@ -206,6 +210,43 @@ def _metric_data_json(page: MetricDataPage) -> str:
     if page.next_token:
         body["NextToken"] = page.next_token
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def _metric_data_cbor(page: MetricDataPage) -> bytes:
+    """The CBOR body, each point array written by numpy as one run of fixed-width items: a timestamp as tag 1
+    and a 4- or 8-byte unsigned integer, a value as a double (the layout CloudWatch's own answers use)."""
+    out = [_cbor_head(5, 2 + bool(page.next_token)), cbor2.dumps("MetricDataResults"), _cbor_head(4, len(page.results))]
+    for r in page.results:
+        fields: dict[str, Any] = {"Id": r.id, "Label": r.label, "StatusCode": r.status}
+        if r.messages:
+            fields["Messages"] = r.messages
+        out.append(_cbor_head(5, len(fields) + 2))
+        out += [cbor2.dumps(k) + cbor2.dumps(v) for k, v in fields.items()]
+        out += [cbor2.dumps("Timestamps"), _cbor_stamps(np.asarray(r.timestamps, dtype=np.int64))]
+        values = np.asarray(r.values, dtype=np.float64)
+        points = np.empty(len(values), dtype=[("head", "u1"), ("value", ">f8")])
+        points["head"], points["value"] = 0xFB, values
+        out += [cbor2.dumps("Values"), _cbor_head(4, len(values)), points.tobytes()]
+    out += [cbor2.dumps("Messages"), _cbor_head(4, 0)]
+    if page.next_token:
+        out += [cbor2.dumps("NextToken"), cbor2.dumps(page.next_token)]
+    return b"".join(out)
+
+
+def _cbor_stamps(stamps: np.ndarray) -> bytes:
+    if len(stamps) and (stamps.min() < 0 or stamps.max() >= 1 << 32):
+        return cbor2.dumps([cbor2.CBORTag(1, t) for t in stamps.tolist()])
+    points = np.empty(len(stamps), dtype=[("tag", "u1"), ("head", "u1"), ("stamp", ">u4")])
+    points["tag"], points["head"], points["stamp"] = 0xC1, 0x1A, stamps
+    return _cbor_head(4, len(stamps)) + points.tobytes()
+
+
+def _cbor_head(major: int, argument: int) -> bytes:
+    """A CBOR item head: major type and its length (count of a map's pairs, an array's items)."""
+    if argument < 24:
+        return bytes([major << 5 | argument])
+    size = 1 if argument < 1 << 8 else 2 if argument < 1 << 16 else 4 if argument < 1 << 32 else 8
+    return bytes([major << 5 | {1: 24, 2: 25, 4: 26, 8: 27}[size]]) + argument.to_bytes(size, "big")
 
 
 def _list_metrics(self: CloudWatchResponse) -> ActionResult:

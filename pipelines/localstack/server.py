@@ -25,7 +25,7 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import BaseWSGIServer, create_server
 
-from pipelines.localstack import cloudwatch_moto, dispatch_moto, logs_moto, quicksight_moto, sagemaker_moto
+from pipelines.localstack import cloudwatch_moto, dispatch_moto, logs_moto, quicksight_moto, rpc_v2_cbor, sagemaker_moto
 from pipelines.localstack.cloudwatch_store import MetricStore
 from pipelines.localstack.settings import STACKS, StackClock, StackSettings
 
@@ -40,14 +40,15 @@ SERVER_THREADS = 24
 
 def _moto_application() -> Callable[[dict[str, Any], Any], Iterable[bytes]]:
     """moto's application, given the raw request target where it looks for it: moto matches routes against
-    `RAW_URI` (an encoded slash in an S3 key or a QuickSight ARN stays encoded), which waitress names `REQUEST_URI`."""
+    `RAW_URI` (an encoded slash in an S3 key or a QuickSight ARN stays encoded), which waitress names `REQUEST_URI`;
+    CloudWatch's CBOR requests translated to the JSON moto speaks."""
     moto = DomainDispatcherApplication(create_backend_app)
 
     def application(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         environ.setdefault("RAW_URI", environ.get("REQUEST_URI", ""))
         return moto(environ, start_response)
 
-    return application
+    return rpc_v2_cbor.application(application)
 
 
 class _RequestParser(HTTPRequestParser):
