@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -90,7 +91,22 @@ def test_batches_fill_whole_pages_so_calls_reach_the_minimum(n: int, period: int
     assert [q.id for batch in packed for q in batch] == [q.id for q in queries]
 
 
-def test_a_day_at_60_s_packs_490_queries_a_call() -> None:
-    assert queries_per_call(1440) == 490  # 7 pages of 70 queries x 1,440 points
-    assert queries_per_call(288) == 350  # 1 day at 300 s: 2 pages of 175
+def test_a_day_at_60_s_packs_70_queries_a_call() -> None:
+    assert queries_per_call(1440) == 70  # one page of 70 queries x 1,440 points
+    assert queries_per_call(2 * 1440) == 35  # two days: one page of 35
+    assert queries_per_call(3 * 1440) == 70  # three days: 3 pages of 70 (23 a page would not fill it)
+    assert queries_per_call(288) == 350  # 1 day at 300 s: one page of 350
     assert queries_per_call(24) == MAX_QUERIES_PER_CALL  # hourly: 500 queries fit one page
+
+
+@pytest.mark.parametrize(("period", "days", "billed_per_query"), [(60, 1, 1), (60, 3, 3), (300, 2, 1), (3600, 1, 1)])
+def test_each_query_is_billed_on_the_fewest_pages(period: int, days: int, billed_per_query: int) -> None:
+    """CloudWatch bills a call's queries once per page it takes: at the minimum of calls, a query rides as few pages
+    as fill up (490 one-day queries a call also made the minimum, billed 7 times each)."""
+    queries = plan_queries(_series(7200), CloudWatchConfig(statistics=["Sum"], period_seconds=period))
+    points = days * 86_400 // period
+    packed = batches(queries, points)
+    billed = sum(len(batch) * math.ceil(len(batch) * points / MAX_POINTS_PER_CALL) for batch in packed)
+    pages = sum(math.ceil(len(batch) * points / MAX_POINTS_PER_CALL) for batch in packed)
+    assert pages == minimum_calls(len(queries), len(queries) * points)
+    assert billed == billed_per_query * len(queries)

@@ -61,9 +61,10 @@ def plan_queries(series: Iterable[MetricSeries], settings: CloudWatchConfig, *, 
 def batches(queries: Sequence[MetricQuery], points_per_query: int = 0) -> list[list[MetricQuery]]:
     """Pack queries into as few GetMetricData calls as the API limits allow.
 
-    With `points_per_query` (the most points one query can return over the window), a batch holds a whole number
-    of pages' worth of queries: 490 one-day queries at 60 s (7 full pages of 70 x 1,440) rather than 500, whose
-    last page would carry 20 queries - one call more every batch, 12 % more calls than the minimum.
+    With `points_per_query` (the most points one query can return over the window), a batch is the fewest queries
+    that fill whole pages: 70 one-day queries at 60 s (one page of 70 x 1,440). 500 would take 8 pages, the last
+    carrying 20 queries (12 % more calls than the minimum); 490 (7 full pages) take the minimum too, but CloudWatch
+    bills every query of a call again on each of its pages: 7x the cost, and 7x the request to serialise.
     """
     limit = queries_per_call(points_per_query)
     packed: list[list[MetricQuery]] = []
@@ -82,12 +83,13 @@ def batches(queries: Sequence[MetricQuery], points_per_query: int = 0) -> list[l
 
 
 def queries_per_call(points_per_query: int) -> int:
-    """The most queries per call (at most MAX_QUERIES_PER_CALL) whose points fill whole pages: CloudWatch fills each
-    page to 100,800 points, splitting a result across pages, so only a call's last page can be short."""
+    """The fewest queries whose points fill whole pages (CloudWatch fills each page to 100,800 points, splitting a
+    result across pages, so only a call's last page can be short): the calls are the minimum, and each query is
+    requested, and billed, on the fewest pages. MAX_QUERIES_PER_CALL when no such number is allowed."""
     if points_per_query <= 0:
         return MAX_QUERIES_PER_CALL
     whole = MAX_POINTS_PER_CALL // math.gcd(MAX_POINTS_PER_CALL, points_per_query)  # fewest queries filling whole pages
-    return MAX_QUERIES_PER_CALL // whole * whole if whole <= MAX_QUERIES_PER_CALL else MAX_QUERIES_PER_CALL
+    return min(whole, MAX_QUERIES_PER_CALL)
 
 
 def minimum_calls(queries: int, datapoints: int) -> int:
