@@ -138,6 +138,7 @@ def night(config_path: str, day: date = DAY) -> dict[str, Any]:
         "get_metric_data_calls": result.api_calls.get("CloudWatch.GetMetricData", 0),
         "api_calls": sum(result.api_calls.values()),
         "cost_usd": result.cloudwatch_cost_usd,
+        "metrics_billed": round((result.cloudwatch_cost_usd - other * PRICE_PER_REQUEST) / PRICE_PER_METRIC_REQUESTED),
         "planned_cost_usd": planned * PRICE_PER_METRIC_REQUESTED + other * PRICE_PER_REQUEST,
         "night_seconds": time.perf_counter() - imported,
         "night_cpu_s": time.process_time() - imported_cpu,
@@ -237,6 +238,16 @@ def whole_night() -> list[Result]:
             TARGET_FEWER_CALLS,
         ),
         info(f"{label}: estimated CloudWatch cost (printed in the run summary)", child["cost_usd"], "USD"),
+        info(
+            f"{label}: metrics billed / queries (CloudWatch bills a call's queries again on each page it takes)",
+            child["metrics_billed"] / max(child["queries"], 1),
+            "ratio",
+        ),
+        info(
+            "same fleet, 300 s and a lookback day: metrics billed / queries",
+            shaped["metrics_billed"] / max(shaped["queries"], 1),
+            "ratio",
+        ),
         at_most(
             f"{label}: |estimated cost - cost of the calls the plan makes| / the latter",
             abs(child["cost_usd"] - child["planned_cost_usd"]) / max(child["planned_cost_usd"], 1e-9),

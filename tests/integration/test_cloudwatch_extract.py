@@ -16,7 +16,7 @@ from pipelines.errors import FatalError, RetriableError
 from pipelines.sources.cloudwatch_metrics.decode import install_fast_decoder
 from pipelines.sources.cloudwatch_metrics.discovery import iter_metric_series
 from pipelines.sources.cloudwatch_metrics.fetch import IncompleteMetricData, iter_metric_data, max_pages
-from pipelines.sources.cloudwatch_metrics.plan import plan_queries
+from pipelines.sources.cloudwatch_metrics.plan import minimum_calls, plan_queries
 from pipelines.sources.cloudwatch_metrics.table import cloudwatch_metrics_table
 from pipelines.windows import night_window
 from tests.integration.lakehelpers import ACCOUNTS, NIGHT, minutes, seed_invocations
@@ -156,3 +156,22 @@ def test_paging_is_bounded_and_access_denied_is_not_called_retriable(stack: Any)
             list(iter_metric_data(client, queries, window))
         assert not (kind is FatalError and isinstance(raised.value, RetriableError))
         client.meta.events.unregister("before-call.cloudwatch.GetMetricData", handler)
+
+
+def test_a_sparse_window_takes_the_fewest_calls_and_bills_each_query_once(stack: Any) -> None:
+    """A night with a lookback day that holds no data: sized for the full window, calls of 175 queries would each
+    return half a page (3 calls for 400 queries); sized by what came back, the calls are the minimum, 2."""
+    ts = minutes(NIGHT, 288, 300)
+    for i in range(400):
+        stack.metric_store.put_series(
+            ACCOUNTS[0], "us-east-1", "AWS/SageMaker", "Invocations", {"EndpointName": f"ep-{i:03d}"}, "None", ts, np.ones(288)
+        )
+    source, client = _cloudwatch(stack)
+    series = list(iter_metric_series(client, ACCOUNTS[0], "us-east-1", ["AWS/SageMaker"]))
+    queries = plan_queries(series, CloudWatchConfig(period_seconds=300, statistics=["Sum"], percentiles=[]))
+    pages = list(iter_metric_data(client, queries, night_window(NIGHT, 1)))
+    points = sum(page.num_points for page in pages)
+    calls = source.calls.snapshot()["CloudWatch.GetMetricData"]
+    assert len(queries) == 400 and points == 400 * 288
+    assert calls == minimum_calls(len(queries), points) == 2
+    assert source.calls.metrics_requested == len(queries)  # one page a call: each query billed once

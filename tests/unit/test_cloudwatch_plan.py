@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, date, datetime
 
@@ -15,6 +16,7 @@ from pipelines.sources.cloudwatch_metrics.plan import (
     MAX_POINTS_PER_CALL,
     MAX_QUERIES_PER_CALL,
     MAX_REQUEST_BYTES,
+    Packer,
     batches,
     minimum_calls,
     plan_queries,
@@ -110,3 +112,32 @@ def test_each_query_is_billed_on_the_fewest_pages(period: int, days: int, billed
     pages = sum(math.ceil(len(batch) * points / MAX_POINTS_PER_CALL) for batch in packed)
     assert pages == minimum_calls(len(queries), len(queries) * points)
     assert billed == billed_per_query * len(queries)
+
+
+def test_the_packer_sizes_each_call_from_the_points_calls_returned() -> None:
+    queries = plan_queries(_series(2000), CloudWatchConfig(statistics=["Sum"], period_seconds=300))
+    packer = Packer(queries)
+    assert packer.next_size(576) == 175  # two days at 300 s: 175 x 576 points fill one page
+    first = packer.take(packer.next_size(576))
+    packer.answered(len(first), len(first) * 576)  # every point there: the plan holds
+    assert packer.next_size(576) == 175
+    packer.answered(175, 175 * 288)  # a lookback day without data: half the points
+    assert packer.next_size(576) == int(MAX_POINTS_PER_CALL // ((175 * 576 + 175 * 288) / 350))
+    assert Packer(queries).next_size(0) == MAX_QUERIES_PER_CALL
+    empty = Packer(queries)
+    empty.answered(175, 0)  # series with no points at all in the window: as many queries as a call takes
+    assert empty.next_size(576) == MAX_QUERIES_PER_CALL
+    taken = [first, *(packer.take(400) for _ in range(5))]
+    assert [len(b) for b in taken] == [175, 400, 400, 400, 400, 225] and packer.left == 0
+    assert [q.id for b in taken for q in b] == [q.id for q in queries]
+
+
+def test_the_packer_keeps_requests_under_the_byte_limit() -> None:
+    long = [MetricSeries("1" * 12, "us-east-1", "NS", f"m{i}", (("Key", "v" * 1000 + str(i)),)) for i in range(600)]
+    packer = Packer(plan_queries(long, CloudWatchConfig(statistics=["Sum"])))
+    sizes = []
+    while packer.left:
+        batch = packer.take(MAX_QUERIES_PER_CALL)
+        assert sum(len(json.dumps(q.to_api())) for q in batch) <= MAX_REQUEST_BYTES
+        sizes.append(len(batch))
+    assert sum(sizes) == 600 and max(sizes) < MAX_QUERIES_PER_CALL

@@ -12,7 +12,7 @@ from pipelines.errors import FatalError, RetriableError
 from pipelines.faults import Kind, classify
 from pipelines.sources.cloudwatch_metrics.decode import DecodedPage, decoded_page
 from pipelines.sources.cloudwatch_metrics.metric_query import MetricQuery
-from pipelines.sources.cloudwatch_metrics.plan import MAX_POINTS_PER_CALL, batches
+from pipelines.sources.cloudwatch_metrics.plan import MAX_POINTS_PER_CALL, Packer
 from pipelines.windows import Window
 
 if TYPE_CHECKING:
@@ -32,7 +32,10 @@ def iter_metric_data(cloudwatch: CloudWatchClient, queries: Sequence[MetricQuery
     """
     seconds = (window.end - window.start).total_seconds()
     points_per_query = max((math.ceil(seconds / query.period_seconds) for query in queries), default=0)
-    for batch in batches(queries, int(points_per_query)):
+    packer = Packer(queries)
+    while packer.left:
+        batch = packer.take(packer.next_size(int(points_per_query)))
+        points = 0
         api_queries: list[Any] = [query.to_api() for query in batch]
         final_status: dict[str, str] = {}
         token: str | None = None
@@ -52,6 +55,7 @@ def iter_metric_data(cloudwatch: CloudWatchClient, queries: Sequence[MetricQuery
                 kind = RetriableError if classify(error) is Kind.RETRIABLE else FatalError
                 raise kind(f"GetMetricData failed ({len(batch)} queries): {error}") from error
             page = decoded_page(response)
+            points += page.num_points
             final_status.update(zip(page.ids, page.status_codes, strict=True))
             yield page
             token = page.next_token
@@ -63,6 +67,7 @@ def iter_metric_data(cloudwatch: CloudWatchClient, queries: Sequence[MetricQuery
         else:
             raise IncompleteMetricData(f"GetMetricData kept paging past {bound} pages ({len(batch)} queries)")
         _check_complete(batch, final_status)
+        packer.answered(len(batch), points)
 
 
 def max_pages(batch: Sequence[MetricQuery], window: Window) -> int:

@@ -59,33 +59,69 @@ def plan_queries(series: Iterable[MetricSeries], settings: CloudWatchConfig, *, 
 
 
 def batches(queries: Sequence[MetricQuery], points_per_query: int = 0) -> list[list[MetricQuery]]:
-    """Pack queries into as few GetMetricData calls as the API limits allow.
-
-    With `points_per_query` (the most points one query can return over the window), a batch is the fewest queries
-    that fill whole pages: 70 one-day queries at 60 s (one page of 70 x 1,440). 500 would take 8 pages, the last
-    carrying 20 queries (12 % more calls than the minimum); 490 (7 full pages) take the minimum too, but CloudWatch
-    bills every query of a call again on each of its pages: 7x the cost, and 7x the request to serialise.
-    """
-    limit = queries_per_call(points_per_query)
+    """Pack queries into as few GetMetricData calls as the API limits allow, when every query returns
+    `points_per_query` points (the most one can over the window): batches of `queries_per_call`."""
+    packer = Packer(queries)
     packed: list[list[MetricQuery]] = []
-    current: list[MetricQuery] = []
-    size = 0
-    for query in queries:
-        query_bytes = len(json.dumps(query.to_api()))
-        if current and (len(current) == limit or size + query_bytes > MAX_REQUEST_BYTES):
-            packed.append(current)
-            current, size = [], 0
-        current.append(query)
-        size += query_bytes
-    if current:
-        packed.append(current)
+    while packer.left:
+        packed.append(packer.take(queries_per_call(points_per_query)))
     return packed
+
+
+class Packer:
+    """Queries handed out in batches of a size chosen call by call, each within the API's request limits.
+
+    A night does not know in advance how many points each query holds: a metric published only with traffic, or a
+    lookback day, holds fewer than its window allows. `next_size` sizes each call from what the calls so far
+    returned, so that each fills about one page: CloudWatch bills every query of a call again on each page it
+    takes, so the fewest queries that fill a page cost least, and pages that fill make the calls the minimum.
+    """
+
+    def __init__(self, queries: Sequence[MetricQuery]) -> None:
+        self._queries = queries
+        self._next = 0
+        self._answered = 0  # queries whose calls have ended
+        self._points = 0  # the points they returned
+
+    @property
+    def left(self) -> int:
+        return len(self._queries) - self._next
+
+    def take(self, limit: int) -> list[MetricQuery]:
+        """The next batch: at most `limit` queries (and MAX_QUERIES_PER_CALL), at most MAX_REQUEST_BYTES."""
+        batch: list[MetricQuery] = []
+        size = 0
+        limit = min(limit, MAX_QUERIES_PER_CALL)
+        while self._next < len(self._queries) and len(batch) < max(limit, 1):
+            query = self._queries[self._next]
+            query_bytes = len(json.dumps(query.to_api()))
+            if batch and size + query_bytes > MAX_REQUEST_BYTES:
+                break
+            batch.append(query)
+            size += query_bytes
+            self._next += 1
+        return batch
+
+    def answered(self, queries: int, points: int) -> None:
+        """A call's queries and the points all its pages returned."""
+        self._answered += queries
+        self._points += points
+
+    def next_size(self, points_per_query: int) -> int:
+        """How many queries the next call asks for: `queries_per_call` while every query so far returned all its
+        window's points (or none has been asked yet), else as many as the points seen so far say fill one page."""
+        full = queries_per_call(points_per_query)
+        if not self._answered or self._points >= self._answered * points_per_query or points_per_query <= 0:
+            return full
+        observed = self._points / self._answered
+        return MAX_QUERIES_PER_CALL if observed <= 0 else max(1, min(MAX_QUERIES_PER_CALL, int(MAX_POINTS_PER_CALL // observed)))
 
 
 def queries_per_call(points_per_query: int) -> int:
     """The fewest queries whose points fill whole pages (CloudWatch fills each page to 100,800 points, splitting a
     result across pages, so only a call's last page can be short): the calls are the minimum, and each query is
-    requested, and billed, on the fewest pages. MAX_QUERIES_PER_CALL when no such number is allowed."""
+    requested, and billed, on the fewest pages (490 one-day queries at 60 s also make the minimum: 7 pages, each
+    query billed 7 times; 70 fill one). MAX_QUERIES_PER_CALL when no such number is allowed."""
     if points_per_query <= 0:
         return MAX_QUERIES_PER_CALL
     whole = MAX_POINTS_PER_CALL // math.gcd(MAX_POINTS_PER_CALL, points_per_query)  # fewest queries filling whole pages
