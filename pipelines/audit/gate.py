@@ -6,6 +6,7 @@ import statistics
 import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -128,19 +129,24 @@ class LocalCopy:
         return read_local(self.paths, schema)
 
 
+# Staged files downloaded at once for an audit: a night's CloudWatch partition is one file per account x region.
+COPY_THREADS = 4
+
+
 @contextmanager
 def local_copy(session: Session, staged: StagedPartition) -> Iterator[LocalCopy]:
-    """The staged files on local disk while the audit runs: DuckDB scans them there, and memory holds none of them."""
+    """The staged files on local disk while the audit runs: DuckDB scans them there, and memory holds none of them.
+    Downloaded side by side (a 10 M-point night's four files: 0.5 s one after another)."""
     s3 = session.client("s3")
     try:
         folder = tempfile.TemporaryDirectory(prefix="mlmon-audit-")
     except OSError as error:
         raise AuditCopyError(f"cannot make a folder for the audit: {error}; {_DISK_HINT}") from error
     with folder as scratch:
-        paths = []
-        for i, uri in enumerate(staged.files):
+        paths = [Path(scratch) / f"{i:05d}.parquet" for i in range(len(staged.files))]
+
+        def download(uri: str, path: Path) -> None:
             bucket, key = split_s3_uri(uri)
-            path = Path(scratch) / f"{i:05d}.parquet"
             body = s3.get_object(Bucket=bucket, Key=key)["Body"]
             try:
                 with path.open("wb") as out:
@@ -148,7 +154,13 @@ def local_copy(session: Session, staged: StagedPartition) -> Iterator[LocalCopy]
                         out.write(chunk)
             except OSError as error:  # a full or unwritable temporary disk: this partition is not published tonight
                 raise AuditCopyError(f"cannot copy {uri} to {path} for its audit: {error}; {_DISK_HINT}") from error
-            paths.append(path)
+
+        if len(paths) == 1:
+            download(staged.files[0], paths[0])
+        elif paths:
+            with ThreadPoolExecutor(min(COPY_THREADS, len(paths)), thread_name_prefix="audit-copy") as pool:
+                for done in [pool.submit(download, uri, path) for uri, path in zip(staged.files, paths, strict=True)]:
+                    done.result()  # the first failure, in file order
         yield LocalCopy(Path(scratch), paths)
 
 
