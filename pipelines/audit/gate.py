@@ -155,12 +155,9 @@ def local_copy(session: Session, staged: StagedPartition) -> Iterator[LocalCopy]
             except OSError as error:  # a full or unwritable temporary disk: this partition is not published tonight
                 raise AuditCopyError(f"cannot copy {uri} to {path} for its audit: {error}; {_DISK_HINT}") from error
 
-        if len(paths) == 1:
-            download(staged.files[0], paths[0])
-        elif paths:
-            with ThreadPoolExecutor(min(COPY_THREADS, len(paths)), thread_name_prefix="audit-copy") as pool:
-                for done in [pool.submit(download, uri, path) for uri, path in zip(staged.files, paths, strict=True)]:
-                    done.result()  # the first failure, in file order
+        with ThreadPoolExecutor(max(1, min(COPY_THREADS, len(paths))), thread_name_prefix="audit-copy") as pool:
+            for done in [pool.submit(download, uri, path) for uri, path in zip(staged.files, paths, strict=True)]:
+                done.result()  # the first failure, in file order
         yield LocalCopy(Path(scratch), paths)
 
 

@@ -8,8 +8,8 @@ iff it fails on the group's rows holding the minimum, the maximum or a null of t
 uniqueness check fails iff some key occurs twice; a distinct-values check needs each distinct value once.
 
 So DuckDB scans the staged Parquet once, groups it, and keeps per group the real rows at the minimum, the
-maximum and a null of each bounded column (the witness); a second scan counts repeated keys while GE validates. GE validates
-the witness with the suite as it is (the row-count check, on a frame of the partition's length). A witness
+maximum and a null of each bounded column (the witness); a second scan counts repeated keys while GE
+validates the witness with the suite as it is (the row-count check, on a frame of the partition's length). A witness
 that passes means the partition passes, and the report's counts are restated for the whole partition. A
 witness that fails anything, or any repeated key, sends the partition to the full row-by-row validation,
 so a failing report is always GE's verdict on every row, with exact counts and examples.

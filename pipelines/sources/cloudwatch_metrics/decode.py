@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CBOR = "smithy-rpc-v2-cbor"
-JSON = "json"  # awsJson1_0: what botocore 1.44 resolves CloudWatch to (json ranks before cbor)
+JSON = "json"  # awsJson1_0: what botocore 1.44 resolves CloudWatch to (json ranks before cbor); ours ask CBOR (aws.py)
 EVENT = "before-parse.cloudwatch.GetMetricData"
 _UNIQUE_ID = "mlmon-fast-get-metric-data"
 _MESSAGE_KEYS = ("Code", "Value")

@@ -81,8 +81,9 @@ class QueryCatalog:
         dimensions = self.columns["dimensions"]
         self.entry_starts = dimensions.offsets.to_numpy()[:-1].astype(np.int64)  # query -> its first map entry
         self.entry_counts = np.diff(dimensions.offsets.to_numpy()).astype(np.int64)
-        self.entry_keys = dimensions.keys.dictionary_encode()
-        self.entry_items = dimensions.items.dictionary_encode()
+        keys, items = dimensions.keys.dictionary_encode(), dimensions.items.dictionary_encode()
+        self.entry_keys = (keys.indices.to_numpy(), keys.dictionary)  # each entry's key code, and the codes' strings
+        self.entry_items = (items.indices.to_numpy(), items.dictionary)
 
     def indices(self, ids: list[str]) -> np.ndarray:
         """Row of each id in the catalog; an id nobody asked for is an error that names it."""
@@ -142,11 +143,11 @@ def _dimensions(catalog: QueryCatalog, queries: np.ndarray) -> pa.MapArray:
     offsets = np.zeros(len(queries) + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
     entries = np.repeat(catalog.entry_starts[queries] - offsets[:-1], counts) + np.arange(offsets[-1], dtype=np.int64)
-    keys, items = catalog.entry_keys, catalog.entry_items
+    (key_codes, key_text), (item_codes, item_text) = catalog.entry_keys, catalog.entry_items
     return pa.MapArray.from_arrays(
         pa.array(offsets),
-        pa.DictionaryArray.from_arrays(keys.indices.take(pa.array(entries)), keys.dictionary),
-        pa.DictionaryArray.from_arrays(items.indices.take(pa.array(entries)), items.dictionary),
+        pa.DictionaryArray.from_arrays(pa.array(key_codes[entries]), key_text),
+        pa.DictionaryArray.from_arrays(pa.array(item_codes[entries]), item_text),
         type=DICTIONARY_SCHEMA.field("dimensions").type,
     )
 
