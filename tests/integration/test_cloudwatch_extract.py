@@ -158,20 +158,29 @@ def test_paging_is_bounded_and_access_denied_is_not_called_retriable(stack: Any)
         client.meta.events.unregister("before-call.cloudwatch.GetMetricData", handler)
 
 
-def test_a_sparse_window_takes_the_fewest_calls_and_bills_each_query_once(stack: Any) -> None:
-    """A night with a lookback day that holds no data: sized for the full window, calls of 175 queries would each
-    return half a page (3 calls for 400 queries); sized by what came back, the calls are the minimum, 2."""
-    ts = minutes(NIGHT, 288, 300)
-    for i in range(400):
+@pytest.mark.parametrize(
+    ("lookback", "days_with_data", "billed"),
+    [(0, 1, 490 * 7 + 510), (1, 1, 490 * 7 + 510)],
+    ids=["every point there", "a lookback day without data"],
+)
+def test_calls_are_the_minimum_and_queries_billed_on_few_pages(
+    stack: Any, lookback: int, days_with_data: int, billed: int
+) -> None:
+    """1,000 one-minute series: the first call asks the most queries that fill whole pages (490), and its pages say
+    how many points a query holds (1,440, also where the window has an empty lookback day: sized for the window,
+    calls of 35 would each fill half a page); later calls fill one page each, 70 queries. Calls are the minimum
+    either way, and the night bills 3,940 metrics where batches of 490 throughout billed 6,880."""
+    ts = minutes(NIGHT)
+    for i in range(1000):
         stack.metric_store.put_series(
-            ACCOUNTS[0], "us-east-1", "AWS/SageMaker", "Invocations", {"EndpointName": f"ep-{i:03d}"}, "None", ts, np.ones(288)
+            ACCOUNTS[0], "us-east-1", "AWS/SageMaker", "Invocations", {"EndpointName": f"ep-{i:04d}"}, "None", ts, np.ones(1440)
         )
     source, client = _cloudwatch(stack)
     series = list(iter_metric_series(client, ACCOUNTS[0], "us-east-1", ["AWS/SageMaker"]))
-    queries = plan_queries(series, CloudWatchConfig(period_seconds=300, statistics=["Sum"], percentiles=[]))
-    pages = list(iter_metric_data(client, queries, night_window(NIGHT, 1)))
+    queries = plan_queries(series, CloudWatchConfig(period_seconds=60, statistics=["Sum"], percentiles=[]))
+    pages = list(iter_metric_data(client, queries, night_window(NIGHT, lookback)))
     points = sum(page.num_points for page in pages)
     calls = source.calls.snapshot()["CloudWatch.GetMetricData"]
-    assert len(queries) == 400 and points == 400 * 288
-    assert calls == minimum_calls(len(queries), points) == 2
-    assert source.calls.metrics_requested == len(queries)  # one page a call: each query billed once
+    assert len(queries) == 1000 and points == 1000 * 1440 * days_with_data
+    assert calls == minimum_calls(len(queries), points)
+    assert source.calls.metrics_requested == billed

@@ -117,18 +117,18 @@ def test_each_query_is_billed_on_the_fewest_pages(period: int, days: int, billed
 def test_the_packer_sizes_each_call_from_the_points_calls_returned() -> None:
     queries = plan_queries(_series(2000), CloudWatchConfig(statistics=["Sum"], period_seconds=300))
     packer = Packer(queries)
-    assert packer.next_size(576) == 175  # two days at 300 s: 175 x 576 points fill one page
+    assert packer.next_size(576) == 350  # two days at 300 s: the first call the most that fill whole pages (2 of 175)
     first = packer.take(packer.next_size(576))
     packer.answered(len(first), len(first) * 576)  # every point there: the plan holds
-    assert packer.next_size(576) == 175
-    packer.answered(175, 175 * 288)  # a lookback day without data: half the points
-    assert packer.next_size(576) == int(MAX_POINTS_PER_CALL // ((175 * 576 + 175 * 288) / 350))
+    assert packer.next_size(576) == 175  # then the fewest that fill one page: billed once each
+    packer.answered(350, 350 * 144)  # a quarter of the points
+    assert packer.next_size(576) == int(MAX_POINTS_PER_CALL // ((350 * 576 + 350 * 144) / 700))
     assert Packer(queries).next_size(0) == MAX_QUERIES_PER_CALL
     empty = Packer(queries)
-    empty.answered(175, 0)  # series with no points at all in the window: as many queries as a call takes
+    empty.answered(350, 0)  # series with no points at all in the window: as many queries as a call takes
     assert empty.next_size(576) == MAX_QUERIES_PER_CALL
     taken = [first, *(packer.take(400) for _ in range(5))]
-    assert [len(b) for b in taken] == [175, 400, 400, 400, 400, 225] and packer.left == 0
+    assert [len(b) for b in taken] == [350, 400, 400, 400, 400, 50] and packer.left == 0
     assert [q.id for b in taken for q in b] == [q.id for q in queries]
 
 
