@@ -75,7 +75,7 @@ class Packer:
     lookback day, holds fewer than its window allows. `next_size` sizes each call from what the calls so far
     returned, so that later calls each fill about one page: CloudWatch bills every query of a call again on each
     page it takes, so the fewest queries that fill a page cost least, and pages that fill make the calls the
-    minimum. A source of at most 500 queries is one call, whatever its points.
+    minimum. A source whose queries fit the first call (490 one-day queries at 60 s) is one call, whatever its points.
     """
 
     def __init__(self, queries: Sequence[MetricQuery]) -> None:
