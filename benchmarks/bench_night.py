@@ -177,15 +177,17 @@ def seeded_stack(endpoints: int, days: list[date]) -> Iterator[str]:
 
 
 def metrics_requested(queries: int, datapoints: int) -> int:
-    """What CloudWatch bills for a night of `queries` alike queries: each call's queries, once per page it takes."""
-    from pipelines.sources.cloudwatch_metrics.plan import MAX_POINTS_PER_CALL, queries_per_call
+    """What CloudWatch bills for a night of `queries` alike queries, batched as the plan batches them: each call's
+    queries, once per page it takes."""
+    from pipelines.sources.cloudwatch_metrics.metric_query import MetricQuery, MetricSeries
+    from pipelines.sources.cloudwatch_metrics.plan import MAX_POINTS_PER_CALL, batches
 
     if not queries:
         return 0
     per_query = datapoints // queries
-    size = queries_per_call(per_query)
-    batches = [size] * (queries // size) + ([queries % size] if queries % size else [])
-    return sum(n * math.ceil(n * per_query / MAX_POINTS_PER_CALL) for n in batches)
+    series = MetricSeries(ACCOUNTS[0], REGIONS[0], "AWS/SageMaker", "Invocations", (("EndpointName", "ep-00000"),))
+    alike = [MetricQuery(f"q{i}", series, "Sum", 60) for i in range(queries)]
+    return sum(len(b) * math.ceil(len(b) * per_query / MAX_POINTS_PER_CALL) for b in batches(alike, per_query))
 
 
 def whole_night() -> list[Result]:

@@ -59,12 +59,13 @@ def plan_queries(series: Iterable[MetricSeries], settings: CloudWatchConfig, *, 
 
 
 def batches(queries: Sequence[MetricQuery], points_per_query: int = 0) -> list[list[MetricQuery]]:
-    """Pack queries into as few GetMetricData calls as the API limits allow, when every query returns
-    `points_per_query` points (the most one can over the window): batches of `queries_per_call`."""
+    """The calls a night makes for `queries` when every query returns `points_per_query` points (the most one can
+    over the window): the Packer's sizes, each call answered in full."""
     packer = Packer(queries)
     packed: list[list[MetricQuery]] = []
     while packer.left:
-        packed.append(packer.take(queries_per_call(points_per_query)))
+        packed.append(packer.take(packer.next_size(points_per_query)))
+        packer.answered(len(packed[-1]), len(packed[-1]) * points_per_query)
     return packed
 
 
