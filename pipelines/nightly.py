@@ -16,6 +16,7 @@ from pipelines.audit.docs import write_data_docs
 from pipelines.audit.engine import prepare_shared_validator
 from pipelines.audit.gate import GateOutcome, audit_and_switch, emit_metrics
 from pipelines.aws import Session
+from pipelines.collector import settle
 from pipelines.config import Config
 from pipelines.errors import PipelineError
 from pipelines.faults import unit_retries
@@ -144,6 +145,7 @@ def run_night(
     started = _now()
     landers = default_landers() if landers is None else landers
     ensure_lake(session, config.lake)
+    settle("imports")  # what the night imported lives as long as the process: the collector stops walking it
     prepare_shared_validator()  # GE's import overlaps the landing
     with night_lock(session, config.lake, night.isoformat(), run_id):
         landed = land_sources(config, night, session=session, run_id=run_id, landers=landers)

@@ -9,6 +9,8 @@ import threading
 from types import ModuleType
 from typing import Any
 
+from pipelines.collector import settle
+
 _IMPORTING = threading.RLock()
 
 # Imported by GE's own import but used only inside expectations and renderers our suites never run (KL divergence,
@@ -52,4 +54,5 @@ def great_expectations() -> ModuleType:
                     sys.modules[name] = DeferredModule(name)
         import great_expectations as gx
 
+        settle("great_expectations")  # its classes and registries live as long as the process
         return gx

@@ -29,7 +29,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.audit import runs
 from pipelines.audit.engine import ValidationReport, Validator, shared_validator, to_validation_frame
+from pipelines.audit.runs import Plan
 from pipelines.audit.suites import ExpectationSpec, Suite
 from pipelines.logs import get_logger
 
@@ -55,16 +57,6 @@ BOUNDED = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_be
 # A column only these read is grouped by whether it is null.
 NULL_ONLY = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_of_type"}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How a table is grouped: by value (`keys`), by null-ness (`null_keys`); `bounded` columns keep min/max/null rows."""
-
-    keys: tuple[str, ...]
-    null_keys: tuple[str, ...]
-    bounded: tuple[str, ...]
-    unique: tuple[tuple[str, ...], ...]
 
 
 def plan_for(suite: Suite, schema: pa.Schema) -> Plan | None:
@@ -181,11 +173,16 @@ def screen(
     plan = plan_for(suite, schema)
     if plan is None:
         return None
-    witness = _witness(paths, schema, plan, scratch)
-    # The repeated-key scan (DuckDB, off the GIL) runs while GE validates the witness (Python): the audit's wall
-    # is the longer of the two, not their sum. A failure in either ends the shortcut.
+    scanned = runs.scan(paths, schema, plan)  # the writer's order: one read, no hash table
+    if scanned is None:
+        witness, unproven = _witness(paths, schema, plan, scratch), plan.unique
+    else:
+        witness = Witness(scanned.rows, scanned.groups, scanned.total, {})
+        unproven = tuple(columns for columns in plan.unique if not scanned.unique[columns])
+    # A key the order did not prove unique is counted by DuckDB (off the GIL) while GE validates the witness
+    # (Python): the audit's wall is the longer of the two, not their sum. A failure in either ends the shortcut.
     with ThreadPoolExecutor(1, thread_name_prefix="audit-repeats") as pool:
-        repeats = pool.submit(repeated_keys, paths, schema, plan, scratch)
+        repeats = pool.submit(repeated_keys, paths, schema, replace(plan, unique=unproven), scratch)
         report = _on_witness(validator, witness, schema, suite, parameters, dt=dt, run_id=run_id)
         if any(repeats.result().values()):
             return None
