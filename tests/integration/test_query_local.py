@@ -13,6 +13,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 import requests
+from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -267,6 +268,16 @@ def test_query_errors_name_the_duckdb_sql(session: Session) -> None:
 
 
 # ---------------------------------------------------------------- exports and the single entry
+
+
+def test_a_file_that_cannot_be_copied_is_named(session: Session, tmp_path: Path) -> None:
+    def unreachable(params: dict[str, Any], **_: Any) -> None:
+        if "dt=2026-11-02/" in params["Key"]:  # one file of the lake: the others are fetched beside it
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+    session.register_hook("before-parameter-build.s3.GetObject", unreachable)
+    with pytest.raises(ExportError, match=r"cannot copy s3://.*cloudwatch_metrics/.*dt=2026-11-02.*part-0\.parquet"):
+        copy_published_lake(session, LAKE, tmp_path / "lake")
 
 
 def test_export_works_once_the_stack_is_gone(

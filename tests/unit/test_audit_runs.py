@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.audit.runs import _map_changes, scan
-from pipelines.audit.screen import plan_for, validate_files
+from pipelines.audit.screen import plan_for
 from pipelines.audit.suites import Suite, load_suite
 from pipelines.lake.schemas import CLOUDWATCH_METRICS
-from tests.unit.test_audit_engine import NON_NEGATIVE, PARAMS, UNIQUE, clean_rows, metrics_table
-from tests.unit.test_audit_screen import DT, RUN, _brute_repeats, assert_same, both
+from tests.unit.test_audit_engine import NON_NEGATIVE, clean_rows, metrics_table
+from tests.unit.test_audit_screen import _brute_repeats, assert_same, both
 
 SCHEMA = CLOUDWATCH_METRICS.schema
 KEY = tuple(CLOUDWATCH_METRICS.key)
@@ -110,9 +110,7 @@ def test_a_repeated_key_is_never_proved_unique(tmp_path, suite, source, at, reor
     plan = plan_for(suite, SCHEMA)
     assert plan is not None
     found = scan(write(tmp_path / "h", rows, row_group_size=row_group_size), SCHEMA, plan)
-    assert found is None or found.unique == {KEY: False}
-    report = validate_files(write(tmp_path / "v", rows), SCHEMA, suite, PARAMS, tmp_path, dt=DT, run_id=RUN, screen_rows=0)
-    assert UNIQUE in report.failed_names() and report.witness_rows is None
+    assert found is None or found.unique == {KEY: False}  # then DuckDB counts it (test_audit_screen: GE's verdict)
 
 
 DIMENSION_VALUES = st.one_of(st.none(), st.sampled_from(["a", "b", "ep-1"]))
