@@ -81,6 +81,14 @@ class QueryCatalog:
         self.encoded = {
             name: column.dictionary_encode() for name, column in self.columns.items() if pa.types.is_string(column.type)
         }
+        # The codes as numpy (a null as code 0 under a mask): a page repeats each query's code over its points.
+        self.codes = {
+            name: (
+                encoded.indices.fill_null(0).to_numpy(),
+                encoded.indices.is_null().to_numpy(zero_copy_only=False) if encoded.null_count else None,
+            )
+            for name, encoded in self.encoded.items()
+        }
         dimensions = self.columns["dimensions"]
         self.entry_starts = dimensions.offsets.to_numpy()[:-1].astype(np.int64)  # query -> its first map entry
         self.entry_counts = np.diff(dimensions.offsets.to_numpy()).astype(np.int64)
@@ -119,13 +127,18 @@ def iter_cloudwatch_metrics_tables(
 def page_table(page: DecodedPage, catalog: QueryCatalog, *, dictionary: bool = False) -> pa.Table:
     """One page's points: query metadata broadcast over each result's points, then ts and value. Of SCHEMA, or
     with `dictionary` of DICTIONARY_SCHEMA (the same values; strings as indices into the catalog's distinct values)."""
-    queries = np.repeat(catalog.indices(page.ids), np.diff(page.offsets))
+    asked, points = catalog.indices(page.ids), np.diff(page.offsets)
+    queries = np.repeat(asked, points)
     rows = pa.array(queries.astype(np.int32, copy=False))
     columns: dict[str, pa.Array] = {}
     for name, column in catalog.columns.items():
         if dictionary and name in catalog.encoded:
-            encoded = catalog.encoded[name]
-            columns[name] = pa.DictionaryArray.from_arrays(encoded.indices.take(rows), encoded.dictionary)
+            # each result's code repeated over its points: a run per query, no gather per point (`take` was ~0.8
+            # CPU-s of a 10 M-point night for the nine string columns)
+            codes, nulls = catalog.codes[name]
+            mask = None if nulls is None else np.repeat(nulls[asked], points)
+            indices = pa.array(np.repeat(codes[asked], points), mask=mask)
+            columns[name] = pa.DictionaryArray.from_arrays(indices, catalog.encoded[name].dictionary)
         elif dictionary and name == "dimensions":
             columns[name] = _dimensions(catalog, queries)
         else:
