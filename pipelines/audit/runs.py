@@ -7,11 +7,11 @@ value; a new dictionary or row group starts a new run, which only splits a group
 the minimum, the maximum and a missing value of each bounded column. A group split into several runs keeps a few
 more real rows than DuckDB's GROUP BY would, never fewer, so the witness decides the same.
 
-And a unique key needs no distinct count: if within each run of rows that agree on the key's other columns the
-last column (ts) strictly rises, and no run's key comes back later, no two rows share a key. Those columns are
-compared by a 64-bit hash (maps by their entries, whatever their order); two different values with one hash can only
-make the proof fail, never pass, and a failed proof is DuckDB's exact count (screen.py), as is a partition whose rows
-are not in runs at all (another writer's order): the shortcut only ever declines.
+And a unique key needs no distinct count: if within each run of rows that agree exactly on the key's other columns
+the last column (ts) strictly rises, and no run's values come back in another run, no two rows share a key. Runs are
+told apart by a 64-bit hash of their values (a map's by its entries, whatever their order); two different values
+with one hash can only make the proof fail, never pass. A failed proof is DuckDB's exact count (screen.py), and a
+partition whose rows are not in runs at all (another writer's order) DuckDB's witness: the shortcut only declines.
 
 The DuckDB scans this replaces decoded the `dimensions` map of every row twice (~4 CPU-s a 10 M-row night, most of
 the audit); here pyarrow reads each row group once with its strings as dictionaries and numpy does the rest.
@@ -91,9 +91,9 @@ def scan(paths: Sequence[Path], schema: pa.Schema, plan: Plan) -> Scan | None:
                 return None
             run_id = np.cumsum(_flags(starts, table.num_rows)) - 1
             rows = np.unique(np.concatenate([_picks(table.column(b), starts, run_id) for b in plan.bounded]))
-            picked.append(_contract(table.take(rows), schema))
+            picked.append(as_contract(table.take(rows), schema))
             lengths = np.diff(np.append(starts, table.num_rows))
-            sized = _contract(table.take(starts).select(list(plan.keys)), pa.schema([schema.field(k) for k in plan.keys]))
+            sized = as_contract(table.take(starts).select(list(plan.keys)), pa.schema([schema.field(k) for k in plan.keys]))
             sizes.append(sized.append_column("__rows", pa.array(lengths, pa.int64())))
             for state in keys:
                 if state is not None and state.proven:
@@ -103,12 +103,8 @@ def scan(paths: Sequence[Path], schema: pa.Schema, plan: Plan) -> Scan | None:
         for columns, state in zip(plan.unique, keys, strict=True)
     }
     witness = pa.concat_tables(picked) if picked else schema.empty_table()
-    groups = (
-        pa.concat_tables(sizes)
-        if sizes
-        else pa.table({**{k: pa.array([], schema.field(k).type) for k in plan.keys}, "__rows": pa.array([], pa.int64())})
-    )
-    return Scan(witness, groups, total, proven)
+    no_groups = pa.schema([*(schema.field(k) for k in plan.keys), pa.field("__rows", pa.int64())]).empty_table()
+    return Scan(witness, pa.concat_tables(sizes) if sizes else no_groups, total, proven)
 
 
 def _string_leaves(path: Path) -> list[str]:
@@ -262,8 +258,9 @@ def _first_in_run(mask: np.ndarray, run_id: np.ndarray) -> np.ndarray:
     return rows[first]
 
 
-def _contract(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Rows read with dictionary strings, in the contract's types (casts of a few rows)."""
+def as_contract(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A few rows in the contract's column order and types: read with dictionary strings here, or DuckDB's result
+    (its fields come back nullable)."""
     columns = [table.column(name).cast(f.type) for name, f in zip(schema.names, schema, strict=True)]
     return pa.Table.from_arrays(columns, schema=schema)
 

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from pipelines.audit import runs
 from pipelines.audit.engine import ValidationReport, Validator, shared_validator, to_validation_frame
-from pipelines.audit.runs import Plan
+from pipelines.audit.runs import Plan, as_contract
 from pipelines.audit.suites import ExpectationSpec, Suite
 from pipelines.logs import get_logger
 
@@ -155,7 +155,7 @@ def _witness(paths: Sequence[Path], schema: pa.Schema, plan: Plan, scratch: Path
         sizes = con.sql(f"SELECT {keys}{', ' if keys else ''}__rows FROM groups").to_arrow_table()
     finally:
         con.close()
-    return Witness(_as_contract(rows, schema), sizes, parquet_rows(paths), {})
+    return Witness(as_contract(rows, schema), sizes, parquet_rows(paths), {})
 
 
 def screen(
@@ -293,12 +293,6 @@ def _bound(stats: Any, which: str) -> Any:
         return getattr(stats, which)
     except (ValueError, TypeError, pa.ArrowException):  # a type pyarrow cannot turn into a value: not used
         return None
-
-
-def _as_contract(rows: pa.Table, schema: pa.Schema) -> pa.Table:
-    """DuckDB's result in the contract's column order and types (its fields come back nullable)."""
-    columns = [rows.column(name).cast(field.type) for name, field in zip(schema.names, schema, strict=True)]
-    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _columns(spec: ExpectationSpec) -> list[str]:
