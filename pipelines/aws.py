@@ -18,6 +18,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import PRIORITY_ORDERED_SUPPORTED_PROTOCOLS
 
+from pipelines import cbor_requests
 from pipelines.errors import AccountError
 
 if TYPE_CHECKING:
@@ -205,7 +206,10 @@ class Session(boto3.Session):
 
     def _boto3_client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
         make: Any = super().client  # overloaded per service name in the stubs; here the name is data
-        return make(service_name, *args, **kwargs)
+        client = make(service_name, *args, **kwargs)
+        if service_name in CBOR_SERVICES:
+            cbor_requests.install(client)  # GetMetricData's queries encoded by cbor2 (cbor_requests.py)
+        return client
 
     def assume(self, role_arn: str, region: str, session_name: str = "mlmon", *, external_id: str | None = None) -> Session:
         """A session in another account through STS; failures name the role, never the keys (nor the external id).
