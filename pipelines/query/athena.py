@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipelines.aws import Session
 from pipelines.config import LakeConfig
 from pipelines.errors import RetriableError
+from pipelines.query.engine import QueryReader
 from pipelines.query.transpile import QueryError, parse_athena
 from pipelines.query.view_sql import ViewError, view_ddl
 
@@ -31,6 +33,9 @@ class AthenaEngine:
 
     def run(self, sql: str) -> pa.Table:
         return run_athena_query(self.session, self.lake, sql)
+
+    def reading(self) -> AbstractContextManager[QueryReader]:
+        return nullcontext(self)
 
     def create_views(self, views: Mapping[str, str], names: Sequence[str]) -> None:
         athena = self.session.client("athena")

@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
@@ -19,8 +20,10 @@ from sqlglot import exp
 from pipelines.aws import Session
 from pipelines.config import LakeConfig
 from pipelines.errors import FatalError
+from pipelines.query.engine import QueryReader
 from pipelines.query.local import (
     LakeTable,
+    OpenedLake,
     PublishedFile,
     alias_view,
     connect,
@@ -226,6 +229,9 @@ class LakeFileEngine:
             return run_query(con, sql)
         finally:
             con.close()
+
+    def reading(self) -> AbstractContextManager[QueryReader]:
+        return OpenedLake(open_duckdb_file(self.path))
 
     def create_views(self, views: Mapping[str, str], names: Sequence[str]) -> None:
         raise ViewError(f"{self.path}: a lake file's views are fixed when it is written; run the demo again to change them")

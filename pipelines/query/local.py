@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -20,6 +22,7 @@ from pipelines.config import LakeConfig
 from pipelines.errors import RetriableError
 from pipelines.lake.catalog_views import store_view, stored_views
 from pipelines.logs import get_logger
+from pipelines.query.engine import QueryReader
 from pipelines.query.transpile import DUCKDB_SETTINGS, QueryError, athena_to_duckdb
 from pipelines.query.view_sql import ViewError, needed, order_views
 
@@ -346,6 +349,11 @@ class LocalLakeEngine:
         finally:
             con.close()
 
+    @contextmanager
+    def reading(self) -> Iterator[QueryReader]:
+        with OpenedLake(open_lake(self.session, self.lake)) as opened:
+            yield opened
+
     def create_views(self, views: Mapping[str, str], names: Sequence[str]) -> None:
         con = open_lake(self.session, self.lake, with_views=False)
         try:
@@ -358,6 +366,25 @@ class LocalLakeEngine:
                 store_view(self.session, self.lake, name, views[name], columns)
         finally:
             con.close()
+
+
+class OpenedLake:
+    """Queries on one opened lake, a context manager that closes it. They take turns on its connection: the datasets
+    registered on it are that connection's own (a cursor would not see them), and DuckDB runs each on every core."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self._turn = threading.Lock()
+
+    def run(self, sql: str) -> pa.Table:
+        with self._turn:
+            return run_query(self._con, sql)
+
+    def __enter__(self) -> OpenedLake:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.close()
 
 
 def athena_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[tuple[str, str]]:

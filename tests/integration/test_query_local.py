@@ -152,6 +152,34 @@ def test_only_published_partitions_are_read(session: Session) -> None:
     assert rows(result) == [(DAYS[0], 12, 10.0), (DAYS[1], 12, 20.0)]
 
 
+def test_a_reading_opens_the_lake_once_and_answers_as_single_queries(session: Session, tmp_path: Path) -> None:
+    """A dashboard's many queries on one opened lake: the same answers, the catalog and listings read once."""
+    engine = LocalLakeEngine(session, LAKE)
+    queries = [
+        INVOCATIONS_BY_DAY + " ORDER BY dt",
+        "SELECT business_unit, count(*) AS n FROM endpoints GROUP BY 1 ORDER BY 1",
+        "SELECT dt, count(*) AS n FROM ml_monitoring.cloudwatch_metrics GROUP BY dt ORDER BY dt",
+    ]
+    alone = [rows(engine.run(sql)) for sql in queries]
+
+    def calls_of(times: int) -> tuple[dict[str, int], list[list[tuple[Any, ...]]]]:
+        before = session.calls.snapshot()
+        with engine.reading() as reader:
+            answers = [rows(reader.run(sql)) for sql in queries * times]
+        after = session.calls.snapshot()
+        return {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}, answers
+
+    once, answers = calls_of(1)
+    assert answers == alone
+    thrice, answers = calls_of(3)
+    assert answers == alone * 3
+    assert thrice == once and once["S3.ListObjectsV2"] >= 2  # the listings of one opening, however many queries
+
+    export_duckdb(open_lake(session, LAKE), tmp_path / "lake.duckdb")  # a lake file answers the same through its reading
+    with LakeFileEngine(tmp_path / "lake.duckdb").reading() as reader:
+        assert [rows(reader.run(sql)) for sql in queries[:2]] == alone[:2]
+
+
 def test_athena_names_map_lookups_and_sums(session: Session) -> None:
     con = open_lake(session, LAKE)
     sql = """

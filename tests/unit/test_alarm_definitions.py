@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -199,6 +200,9 @@ class _DuckEngine:
 
     def run(self, sql: str) -> pa.Table:
         return run_query(self.con, sql)
+
+    def reading(self) -> Any:
+        return nullcontext(self)
 
     def create_views(self, views: Any, names: Any) -> None:
         raise ViewError("a test lake's views are fixed")

@@ -27,7 +27,7 @@ from pipelines.publish.quicksight.preview_model import (
 )
 from pipelines.publish.quicksight.preview_page import Drawn, page_html
 from pipelines.publish.quicksight.preview_sql import Source, probe_sql, visual_sql
-from pipelines.query.engine import QueryEngine
+from pipelines.query.engine import QueryEngine, QueryReader
 
 __all__ = [
     "CalculatedFieldError",
@@ -85,9 +85,10 @@ def preview_queries(analysis: Mapping[str, Any], directory: Path, engine: QueryE
         if visual.dataset not in datasets:
             raise PreviewError(f"visual {visual.visual_id}: dataset {visual.dataset} is not declared in the analysis")
     used = list(dict.fromkeys(visual.dataset for visual in visuals))
-    with ThreadPoolExecutor(PARALLEL_QUERIES, thread_name_prefix="preview") as pool:
+    # One reading of the lake for every query: a consistent page, and a local lake opened once, not once per visual.
+    with engine.reading() as reader, ThreadPoolExecutor(PARALLEL_QUERIES, thread_name_prefix="preview") as pool:
         # map yields in order: the first dataset or visual that fails is the one reported, as when run one by one
-        columns = dict(zip(used, pool.map(lambda identifier: _columns(engine, datasets[identifier]), used), strict=True))
+        columns = dict(zip(used, pool.map(lambda identifier: _columns(reader, datasets[identifier]), used), strict=True))
         sources = {
             identifier: Source(
                 datasets[identifier],
@@ -97,12 +98,12 @@ def preview_queries(analysis: Mapping[str, Any], directory: Path, engine: QueryE
             for identifier in used
         }
         planned = [(visual, visual_sql(visual, sources[visual.dataset], filters)) for visual in visuals]
-        tables = pool.map(lambda item: _run(engine, *item), planned)
+        tables = pool.map(lambda item: _run(reader, *item), planned)
         drawn = {visual.visual_id: Drawn(visual, sql, table) for (visual, sql), table in zip(planned, tables, strict=True)}
     return PreviewResult(sheets, drawn, filters)
 
 
-def _columns(engine: QueryEngine, dataset: Dataset) -> dict[str, pa.DataType]:
+def _columns(engine: QueryReader, dataset: Dataset) -> dict[str, pa.DataType]:
     try:
         schema = engine.run(probe_sql(dataset)).schema
     except FatalError as error:
@@ -113,7 +114,7 @@ def _columns(engine: QueryEngine, dataset: Dataset) -> dict[str, pa.DataType]:
     return {field.name: field.type for field in schema}
 
 
-def _run(engine: QueryEngine, visual: Visual, sql: str) -> pa.Table:
+def _run(engine: QueryReader, visual: Visual, sql: str) -> pa.Table:
     try:
         return engine.run(sql)
     except FatalError as error:
