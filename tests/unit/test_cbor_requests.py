@@ -65,7 +65,7 @@ def _values(shape: Shape, depth: int = 0) -> st.SearchStrategy[Any]:
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.name)
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_every_operation_is_encoded_as_botocore_encodes_it(operation: OperationModel, data: st.DataObject) -> None:
     params = data.draw(_values(operation.input_shape))
