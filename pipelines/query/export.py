@@ -231,7 +231,7 @@ class LakeFileEngine:
             con.close()
 
     def reading(self) -> AbstractContextManager[QueryReader]:
-        return OpenedLake(open_duckdb_file(self.path))
+        return OpenedLake(open_duckdb_file(self.path), cursors=True)
 
     def create_views(self, views: Mapping[str, str], names: Sequence[str]) -> None:
         raise ViewError(f"{self.path}: a lake file's views are fixed when it is written; run the demo again to change them")

@@ -369,14 +369,25 @@ class LocalLakeEngine:
 
 
 class OpenedLake:
-    """Queries on one opened lake, a context manager that closes it. They take turns on its connection: the datasets
-    registered on it are that connection's own (a cursor would not see them), and DuckDB runs each on every core."""
+    """Queries on one opened lake, a context manager that closes it.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    A lake file's tables and views are the database's own: each query gets a cursor of its own, and a dashboard's
+    run side by side (DuckDB works outside the GIL). A stack's lake is datasets registered on the connection, which
+    a cursor would not see: its queries take turns on the connection, DuckDB running each on every core."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, cursors: bool = False) -> None:
         self._con = con
+        self._cursors = cursors
         self._turn = threading.Lock()
 
     def run(self, sql: str) -> pa.Table:
+        if self._cursors:
+            with self._turn:  # a cursor is made on the shared connection: one thread at a time
+                cursor = self._con.cursor()
+            try:
+                return run_query(cursor, sql)
+            finally:
+                cursor.close()
         with self._turn:
             return run_query(self._con, sql)
 
