@@ -15,7 +15,8 @@ _IMPORTING = threading.RLock()
 
 # Imported by GE's own import but used only inside expectations and renderers our suites never run (KL divergence,
 # KS tests and their charts, in function bodies): 0.7 s of GE's 1.8 s import, paid by every process that audits.
-DEFERRED = ("scipy.stats", "altair")
+# And mistune, the Markdown of the Data Docs' pages (~0.1 s compiling its patterns): loaded when a page is rendered.
+DEFERRED = ("scipy.stats", "altair", "mistune")
 
 
 class DeferredModule(ModuleType):
