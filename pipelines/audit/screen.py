@@ -11,8 +11,11 @@ So DuckDB scans the staged Parquet once, groups it, and keeps per group the real
 maximum and a null of each bounded column (the witness); a second scan counts repeated keys while GE
 validates the witness with the suite as it is (the row-count check, on a frame of the partition's length). A witness
 that passes means the partition passes, and the report's counts are restated for the whole partition. A
-witness that fails anything, or any repeated key, sends the partition to the full row-by-row validation,
-so a failing report is always GE's verdict on every row, with exact counts and examples.
+witness that fails a row-wise check, or any repeated key, sends the partition to the full row-by-row validation,
+so such a failing report is always GE's verdict on every row, with exact counts and examples. A whole-table check
+is decided on the witness exactly, pass or fail (each distinct value a check reads is a group of its own, the
+row count is checked on the partition's length, the columns are the table's): an endpoint that went silent is
+reported from the witness, its outcome the one GE gives on every row, and the partition is not validated twice.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ ROW_WISE = {
 UNIQUE = {"expect_compound_columns_to_be_unique", "expect_column_values_to_be_unique"}
 ROW_COUNT = {"expect_table_row_count_to_be_between"}
 WHOLE_TABLE = {"expect_table_columns_to_match_ordered_list", "expect_column_distinct_values_to_contain_set"}
+# Decided on the witness exactly, pass or fail: a failure of these alone is reported from the witness as it is.
+EXACT_ON_WITNESS = WHOLE_TABLE | ROW_COUNT
 # On a bounded column these are decided by its minimum, maximum and null: it need not be grouped by value.
 BOUNDED = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_between", "expect_column_values_to_be_of_type"}
 # A column only these read is grouped by whether it is null.
@@ -199,7 +204,8 @@ def _on_witness(
     dt: str | None,
     run_id: str,
 ) -> ValidationReport | None:
-    """GE's report on the witness restated for the whole partition; None when the witness fails anything."""
+    """GE's report on the witness restated for the whole partition; None when the witness fails a check that only
+    every row can count (row-wise, unique)."""
     counted = [i for i, s in enumerate(suite.expectations) if s.type in ROW_COUNT]
     rest = replace(suite, expectations=tuple(s for i, s in enumerate(suite.expectations) if i not in counted))
     on_rows = validator.validate(witness.rows, rest, parameters, dt=dt, run_id=run_id)
@@ -210,10 +216,12 @@ def _on_witness(
         on_count = validator.validate_frame(length, schema.names, count_suite, parameters, dt=dt, run_id=run_id)
         for i, outcome in zip(counted, on_count.outcomes, strict=True):
             outcomes.insert(i, outcome)
-    if any(o.failed for o in outcomes):
+    if any(o.failed and s.type not in EXACT_ON_WITNESS for o, s in zip(outcomes, suite.expectations, strict=True)):
         return None
     sizes = to_validation_frame(witness.groups)  # row conditions read the group sizes as GE reads the rows
-    restated = tuple(_restated(o, s, witness.total, sizes) for o, s in zip(outcomes, suite.expectations, strict=True))
+    restated = tuple(
+        o if o.failed else _restated(o, s, witness.total, sizes) for o, s in zip(outcomes, suite.expectations, strict=True)
+    )
     return replace(on_rows, rows=witness.total, outcomes=restated, witness_rows=witness.rows.num_rows)
 
 

@@ -120,12 +120,27 @@ FAULTS = {
 }
 
 
+# Faults a whole-table check finds: decided on the witness, pass or fail, without a second validation.
+ON_WITNESS = {"an endpoint without invocations"}
+
+
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_a_fault_anywhere_gets_the_report_of_every_row(tmp_path, suite, fault):
     rows, failed = FAULTS[fault]
     screened, full = both(tmp_path, suite, rows)
     assert failed in screened.failed_names()
-    assert screened.witness_rows is None  # validated row by row: exact counts and examples
+    # row-wise and key faults are validated row by row (exact counts and examples); whole-table ones stay on the witness
+    assert (screened.witness_rows is not None) is (fault in ON_WITNESS)
+    assert_same(screened, full)  # either way, GE's verdict on every row: every count, observed value and example
+
+
+def test_a_silent_endpoint_beside_a_row_fault_gets_every_row_validated(tmp_path, suite):
+    """The witness keeps only a failure of whole-table checks alone: with a row-wise fault beside it, every row."""
+    silent, _ = FAULTS["an endpoint without invocations"]
+    rows = corrupt(silent, middle(silent, "ModelLatency", "p99"), value=-3.0)
+    screened, full = both(tmp_path, suite, rows)
+    assert {NON_NEGATIVE, FAULTS["an endpoint without invocations"][1]} <= set(screened.failed_names())
+    assert screened.witness_rows is None
     assert_same(screened, full)
 
 
@@ -149,6 +164,7 @@ def test_missing_values_pass_as_they_do_row_by_row(tmp_path, suite):
 def test_the_row_count_band_judges_the_whole_partition(tmp_path, suite, band, passes):
     screened, full = both(tmp_path, suite, ROWS, min_rows=band[0], max_rows=band[1])
     assert screened.passed is passes
+    assert screened.witness_rows is not None  # the count is the partition's, pass or fail: no second validation
     assert outcome(screened, ROW_COUNT).observed == len(ROWS)
     assert_same(screened, full)
 
