@@ -33,7 +33,7 @@ demo: $(STAMP) ## local stack + seeded fleet + $(DAYS) nights; results under out
 # core idle (2 cores: 405 s with 2 workers, 363 s with 3).
 WORKERS ?= $(shell $(PYTHON) -c "import os; print(len(os.sched_getaffinity(0)) + 1 if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1) + 1)")
 
-# ruff first (a second; a lint error stops here), then mypy beside the suite: mypy runs on one core for ~20 s, which
+# ruff first (a second; a lint error stops here), then mypy beside the suite: mypy runs on one core for ~10 s, which
 # the suite's workers fill otherwise idle.
 test: $(STAMP) ## lint, then the whole suite (unit, integration against the local stack, end-to-end)
 	$(BIN)/ruff check .

@@ -240,13 +240,13 @@ def install(version: str) -> bool:
     if version != PINNED:
         _log.debug("ge_speedups: GE %s is not %s, left as it is", version, PINNED)
         return False
-    Expectation._get_success_kwarg = _get_success_kwarg  # type: ignore[method-assign]
-    Expectation._get_domain_kwargs = _get_domain_kwargs  # type: ignore[method-assign]
-    Expectation._get_success_kwargs = _get_success_kwargs  # type: ignore[method-assign]
-    Expectation._get_runtime_kwargs = _get_runtime_kwargs  # type: ignore[method-assign]
+    Expectation._get_success_kwarg = _get_success_kwarg
+    Expectation._get_domain_kwargs = _get_domain_kwargs
+    Expectation._get_success_kwargs = _get_success_kwargs
+    Expectation._get_runtime_kwargs = _get_runtime_kwargs
     _module.camel_to_snake = functools.lru_cache(maxsize=None)(_CAMEL_TO_SNAKE)
-    IDDict.to_id = _to_id  # type: ignore[method-assign]
+    IDDict.to_id = _to_id
     for module in _METRIC_KWARGS_USERS:
-        module.get_metric_kwargs = _get_metric_kwargs  # type: ignore[attr-defined]
-    PandasExecutionEngine._apply_row_condition_filter = _apply_row_condition_filter  # type: ignore[method-assign]
+        module.get_metric_kwargs = _get_metric_kwargs
+    PandasExecutionEngine._apply_row_condition_filter = _apply_row_condition_filter
     return True

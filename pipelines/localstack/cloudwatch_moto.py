@@ -110,7 +110,7 @@ class _Sources:
             today = self._now - self._now % 86_400
             for datum in self._backend.aws_metric_data:
                 key = series_key(datum.namespace, datum.name, [(d.name, d.value) for d in datum.dimensions])
-                value = datum.value  # type: ignore[attr-defined]  # moto's providers (S3) give MetricDatum, which has one
+                value = datum.value  # moto's providers (S3) give MetricDatum, which has one
                 self._providers.put_values(key, datum.unit, [today], [float(value)])
         return self._providers
 

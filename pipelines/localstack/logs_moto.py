@@ -117,7 +117,7 @@ def _start_query(self: LogsResponse) -> str:
         raise ResourceNotFoundException(f"The specified log group does not exist: {missing[0]}")
     records = _records(backend, [backend.groups[name] for name in names], int(start) * 1000, (int(end) + 1) * 1000)
     query_id = str(mock_random.uuid4())
-    backend.queries[query_id] = InsightsQuery(  # type: ignore[assignment]  # stands in for moto's LogQuery
+    backend.queries[query_id] = InsightsQuery(  # stands in for moto's LogQuery
         query_id, query, names, evaluate_query(commands, records, self._get_int_param("limit"))
     )
     return json.dumps({"queryId": query_id})

@@ -41,7 +41,7 @@ def _update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_c
 
 def _update_endpoint_response(self: SageMakerResponse) -> ActionResult:
     name, config_name = self._get_param("EndpointName"), self._get_param("EndpointConfigName")
-    endpoint = self.sagemaker_backend.update_endpoint(name, config_name)  # type: ignore[attr-defined]  # added by this patch
+    endpoint = self.sagemaker_backend.update_endpoint(name, config_name)  # added by this patch
     return ActionResult({"EndpointArn": endpoint.arn})
 
 
