@@ -9,6 +9,7 @@ import threading
 from types import ModuleType
 from typing import Any
 
+from pipelines.audit import field_copies
 from pipelines.collector import settle
 
 _IMPORTING = threading.RLock()
@@ -53,6 +54,7 @@ def great_expectations() -> ModuleType:
             for name in DEFERRED:
                 if name not in sys.modules:
                     sys.modules[name] = DeferredModule(name)
+            field_copies.install()  # pydantic v1 copies its models' fields: a quarter of GE's import, made cheaper
         import great_expectations as gx
 
         settle("great_expectations")  # its classes and registries live as long as the process

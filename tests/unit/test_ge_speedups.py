@@ -5,14 +5,20 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-import great_expectations as gx
 import pandas as pd
-from great_expectations.core.id_dict import IDDict
-from great_expectations.execution_engine.pandas_execution_engine import PandasExecutionEngine
 
-from pipelines.audit import ge_speedups
-from pipelines.audit.engine import RESULT_FORMAT, Validator
-from pipelines.audit.suites import ge_expectation, load_suites
+from pipelines.audit.ge_import import great_expectations
+
+# GE as the pipeline imports it (its unused modules deferred, pydantic's field copier in), before this module's own
+# imports of it: collecting this module is what first imports GE in every test worker.
+gx = great_expectations()
+
+from great_expectations.core.id_dict import IDDict  # noqa: E402
+from great_expectations.execution_engine.pandas_execution_engine import PandasExecutionEngine  # noqa: E402
+
+from pipelines.audit import ge_speedups  # noqa: E402
+from pipelines.audit.engine import RESULT_FORMAT, Validator  # noqa: E402
+from pipelines.audit.suites import ge_expectation, load_suites  # noqa: E402
 
 RUNTIMES = (None, {}, RESULT_FORMAT, {"catch_exceptions": False, "result_format": "COMPLETE"})
 
