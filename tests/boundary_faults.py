@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import cbor2
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
@@ -29,8 +30,12 @@ class _Body:
         yield self.data
 
 
-def throttled(service: str, url: str) -> AWSResponse:
-    """What `service` answers when it throttles, in its own protocol's error format."""
+def throttled(service: str, url: str, headers: Any = None) -> AWSResponse:
+    """What `service` answers when it throttles, in its own protocol's error format (the request's: CloudWatch is
+    asked in Smithy RPC v2 CBOR where botocore speaks it, and answers in kind)."""
+    if any(k.lower() == "smithy-protocol" and v in (b"rpc-v2-cbor", "rpc-v2-cbor") for k, v in dict(headers or {}).items()):
+        body = cbor2.dumps({"__type": "ThrottlingException", "message": "injected: rate exceeded"})
+        return AWSResponse(url, 400, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}, _Body(body))
     if service in _XML_REST:
         body = b"<Error><Code>SlowDown</Code><Message>injected: reduce your request rate</Message></Error>"
         return AWSResponse(url, 503, {"Content-Type": "application/xml"}, _Body(body))
@@ -50,7 +55,8 @@ def server_error(url: str, status: int) -> AWSResponse:
 @dataclass
 class Storm:
     """Answers `share` of the requests whose service is in `services` with a fault: throttling, HTTP 500 or 503,
-    or a read timeout, in turn. Seeded, thread-safe; counts what it did per service and fault."""
+    or a read timeout, in turn, and each service's first request whatever the draw (a night calls STS twice).
+    Seeded, thread-safe; counts what it did per service and fault."""
 
     share: float
     services: frozenset[str]
@@ -68,11 +74,12 @@ class Storm:
         if service not in self.services:
             return None
         with self._lock:
-            hit = self._random.random() < self.share
+            first = service not in self.passed and not any(k.startswith(f"{service}:") for k in self.injected)
+            hit = self._random.random() < self.share or (first and self.share > 0)  # every service meets the storm
             kind = self._random.choice(("throttled", "throttled", "500", "503", "timeout")) if hit else ""
             (self.injected if hit else self.passed)[f"{service}:{kind}" if hit else service] += 1
         if kind == "throttled":
-            return throttled(service, request.url)
+            return throttled(service, request.url, request.headers)
         if kind in ("500", "503"):
             return server_error(request.url, int(kind))
         if kind == "timeout":

@@ -58,7 +58,8 @@ def test_a_night_under_a_storm_of_throttling_5xx_and_timeouts_lands_what_a_calm_
 
 def test_past_every_retry_a_night_completes_or_fails_clearly_and_readers_never_see_a_partial_partition(stack: Any) -> None:
     config, calm, expected = published_night(stack)
-    storm = Storm(share=0.4, services=SERVICES, seed=3)
+    storm = Storm(share=0.4, services=SERVICES, seed=2)  # a storm the lock survives and the sources do not (seeded: the
+    # draws follow the night's calls; when they change, pick a seed that still gets this far)
     session = _storm_session(config, storm, BotoConfig(retries={"mode": "standard", "max_attempts": 2}))
     try:
         result = run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake))
