@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
@@ -146,3 +147,53 @@ def test_row_filters_are_kept_per_thread() -> None:
     assert ge_speedups._FILTERED.frame is a  # the other thread's frame is its own
     assert ge_speedups._apply_row_condition_filter(engine, a, condition, kwargs)["x"].tolist() == [2, 3]
     ge_speedups.release()
+
+
+def test_configurations_are_ges_own_and_each_read_a_new_one() -> None:
+    Validator()
+    original = ge_speedups.ORIGINAL_CONFIGURATION.fget
+    checked = 0
+    for table, suite in load_suites().items():
+        for i, spec in enumerate(suite.expectations):
+            e = ge_expectation(spec, i)
+            for _ in range(2):  # the second read is the remembered one
+                ours = e.configuration
+                assert ours.to_json_dict() == original(e).to_json_dict(), f"{table} #{i} {spec.type}"
+                assert ours is not e.configuration
+                ours.kwargs["column"] = "changed"  # a reader changing its copy (Data Docs set rendered_content)
+                ours.meta = {"changed": True}
+            checked += 1
+    assert checked > 300
+    e = gx.expectations.ExpectColumnValuesToNotBeNull(column="a", mostly=0.5)
+    assert e.configuration.kwargs == {"column": "a", "mostly": 0.5}
+    e.mostly = 0.9  # a field set again: its configuration follows
+    assert e.configuration.kwargs == original(e).kwargs == {"column": "a", "mostly": 0.9}
+
+
+def _column_types(engine: Any, batch_id: str, **domain: Any) -> Any:
+    from great_expectations.validator.metric_configuration import MetricConfiguration
+
+    config = MetricConfiguration("table.column_types", {"batch_id": batch_id, **domain}, {"include_nested": True})
+    return config, engine.resolve_metrics([config])
+
+
+def test_column_types_are_ges_own_per_frame_and_copies() -> None:
+    from great_expectations.core.batch_spec import RuntimeDataBatchSpec
+
+    Validator()
+    engine = PandasExecutionEngine()
+    a = pd.DataFrame({"x": [1, 2, 3], "y": ["a", "b", "c"]})
+    b = pd.DataFrame({"x": [0.5], "z": [True]})
+    for frame in (a, b, a):
+        engine.load_batch_data("batch", engine.get_batch_data(RuntimeDataBatchSpec(batch_data=frame)))
+        config, ours = _column_types(engine, "batch")
+        own = ge_speedups.ORIGINAL_RESOLVE_METRICS(engine, [config])
+        assert ours == own and [c["name"] for c in ours[config.id]] == list(frame.columns)
+        ours[config.id][0]["type"] = "changed"  # the caller's copy
+        assert _column_types(engine, "batch")[1] == own
+    assert ge_speedups._FILTERED.types_frame is a
+    _, filtered = _column_types(engine, "batch", row_condition="x > 1", condition_parser="pandas")
+    assert [c["name"] for c in next(iter(filtered.values()))] == ["x", "y"]  # GE's own path: not remembered
+    assert len(ge_speedups._FILTERED.types) == 1
+    ge_speedups.release()
+    assert ge_speedups._FILTERED.types_frame is None and not ge_speedups._FILTERED.types
