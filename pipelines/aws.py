@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.client
 import botocore.loaders
 import botocore.session
 import cbor2
@@ -107,9 +108,28 @@ def _models() -> Any:
     return _Models(extra_search_paths=list(default.search_paths), include_default_search_paths=False)
 
 
+_CLIENT_METHODS: dict[tuple[str, int], tuple[Any, dict[str, Any]]] = {}
+_ORIGINAL_CREATE_METHODS = botocore.client.ClientCreator._create_methods  # type: ignore[attr-defined]
+
+
+def _client_methods(creator: botocore.client.ClientCreator, service_model: Any) -> dict[str, Any]:
+    """botocore's methods of a client class, made once per service model: every client (a night makes one per
+    service and assumed account x region) defined a function and a docstring object per operation (SageMaker has
+    ~400), a third of making the client. The shared loader hands every session the same model, so it is the key;
+    the functions call `_make_api_call` on their client and are the same for all. (Their lazy docstrings render with
+    the first client's event emitter: only `help()` reads them.)"""
+    description = service_model._service_description
+    key = (service_model.service_name, id(description))
+    found = _CLIENT_METHODS.get(key)
+    if found is None or found[0] is not description:  # the model held: its id is no other model's meanwhile
+        found = _CLIENT_METHODS[key] = (description, _ORIGINAL_CREATE_METHODS(creator, service_model))
+    return dict(found[1])  # the class's attributes: 'creating-client-class' handlers add to them
+
+
 def _core_session() -> botocore.session.Session:
     """A new botocore session sharing the process's loader. Without it, every session (one per assumed account
     x region, one per CLI command or test) parsed the service models again: 6 clients took 390 ms, now ~55."""
+    botocore.client.ClientCreator._create_methods = _client_methods  # type: ignore[attr-defined]
     core = botocore.session.get_session()
     core.register_component("data_loader", _models())
     return core
