@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import copyreg
+import types
+import typing
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ def _generic(value: Any) -> Any:
 
 # typing's aliases are immutable and typing caches them: which copy of one a field holds does not matter.
 _IMMUTABLE_TYPES = {"typing", "types", "typing_extensions"}
+_UNORDERED = {typing.Union, types.UnionType, typing.Literal}
 
 
 def _shape(value: Any, seen: dict[int, int]) -> Any:
@@ -43,6 +46,8 @@ def _shape(value: Any, seen: dict[int, int]) -> Any:
     kind = type(value)
     if copy._deepcopy_dispatch.get(kind) is copy._deepcopy_atomic or isinstance(value, type):  # type: ignore[attr-defined]
         return (kind, value)  # deepcopy shares these: the same object
+    if typing.get_origin(value) in _UNORDERED:  # equal whatever their order, and typing's cache may hand back either
+        return (typing.get_origin(value), tuple(sorted((_shape(a, dict(seen)) for a in typing.get_args(value)), key=repr)))
     reductor = copyreg.dispatch_table.get(kind)  # how deepcopy copies anything else (a Validator, typing's aliases)
     reduced = reductor(value) if reductor else value.__reduce_ex__(4)
     if isinstance(reduced, str):
