@@ -137,15 +137,23 @@ def _runtime_kwargs(configuration: ExpectationConfiguration, runtime_configurati
     kwargs, runtime = _frozen(configuration.kwargs), _frozen(runtime_configuration)
     if kwargs is None or runtime is None:
         return configuration.to_domain_obj()._get_runtime_kwargs(runtime_configuration=runtime_configuration)
-    key = (configuration.type, kwargs, runtime)
-    found = _RUNTIME.get(key)
+    return _remembered(
+        _RUNTIME,
+        (configuration.type, kwargs, runtime),
+        lambda: configuration.to_domain_obj()._get_runtime_kwargs(runtime_configuration=runtime_configuration),
+    )
+
+
+def _remembered(cache: dict[Any, Any], key: Any, compute: Any) -> Any:
+    """`compute()`, kept under `key` when its leaves are immutable (else not kept), and handed out as a copy."""
+    found = cache.get(key)
     if found is None:
-        found = configuration.to_domain_obj()._get_runtime_kwargs(runtime_configuration=runtime_configuration)
+        found = compute()
         if not _immutable_leaves(found):
             return found
-        if len(_RUNTIME) >= _MAX_IDS:
-            _RUNTIME.clear()
-        _RUNTIME[key] = found
+        if len(cache) >= _MAX_IDS:
+            cache.clear()
+        cache[key] = found
     return _copy(found)
 
 
@@ -155,16 +163,7 @@ def _fields(expectation: Expectation) -> dict[str, Any]:
     state = _frozen(expectation.__dict__)
     if state is None:
         return expectation.dict(exclude_defaults=True)
-    key = (type(expectation), state)
-    found = _FIELDS.get(key)
-    if found is None:
-        found = expectation.dict(exclude_defaults=True)
-        if not _immutable_leaves(found):
-            return found
-        if len(_FIELDS) >= _MAX_IDS:
-            _FIELDS.clear()
-        _FIELDS[key] = found
-    return _copy(found)
+    return _remembered(_FIELDS, (type(expectation), state), lambda: expectation.dict(exclude_defaults=True))
 
 
 def _configuration(self: Expectation) -> ExpectationConfiguration:
