@@ -43,6 +43,8 @@ def test_a_lake_is_made_once_then_each_night_lists_it_and_mends_only_what_differ
 
     ensure_lake(session, config.lake)  # no database yet
     assert calls[:2] == ["GetTables", "GetDatabase"] and calls.count("CreateDatabase") == 1
+    # The listing said each table is missing: one lookup each (awswrangler's, choosing create or update), not two
+    assert sorted(c for c in calls if c.startswith("GetTable:")) == sorted(f"GetTable:{name}" for name in TABLES)
     made = _contract(glue, config.lake.database)
     assert set(made) == set(TABLES)
     for spec in TABLES.values():
@@ -66,6 +68,7 @@ def test_a_lake_is_made_once_then_each_night_lists_it_and_mends_only_what_differ
     calls.clear()
     ensure_lake(session, config.lake)
     assert calls.count("GetTables") == 1
+    assert calls.count(f"GetTable:{gone}") == calls.count(f"GetTable:{drifted}") == 1
     assert {c.split(":")[1] for c in calls if c != "GetTables"} == {gone, drifted}  # nothing else is looked at again
     assert {c.split(":")[0] for c in calls if not c.startswith("Get")} == {"CreateTable", "UpdateTable"}
     assert _contract(glue, config.lake.database) == {**made, "a_view": ({}, [])}

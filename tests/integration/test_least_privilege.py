@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode.cfn_yaml import load as load_template
 
 from pipelines.aws import Session, lake_session
 from pipelines.config import Config
@@ -32,6 +31,7 @@ from pipelines.publish.quicksight.assets import QUICKSIGHT_DIR
 from pipelines.publish.quicksight.release import build_release, deploy_release, lake_columns
 from pipelines.query.local import LocalLakeEngine
 from tests.clock import NIGHT
+from tests.unit.stackdefs import load_template
 
 GLUE_JOBS = Path(__file__).resolve().parents[2] / "glue_jobs"
 PLATFORM = "arn:aws:quicksight:us-east-1:123456789012:group/default/platform"

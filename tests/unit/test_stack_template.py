@@ -10,12 +10,10 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from cfnlint.api import ManualArgs, lint_file
-from cfnlint.decode.cfn_yaml import load as load_template
 
 from pipelines.config import AlertsConfig, LakeConfig
 from pipelines.run_summary import summary_uri
-from tests.unit.stackdefs import GLUE_JOBS, STACK, definition, resources
+from tests.unit.stackdefs import GLUE_JOBS, STACK, definition, load_template, resources
 
 # Arguments Glue itself reads; the scripts ignore them (parse_known_args).
 GLUE_OWN = {
@@ -38,6 +36,8 @@ PARAMETERS = {
 
 @pytest.mark.parametrize("template", ["stack.yaml", "reader-role.yaml"])
 def test_the_template_lints_clean(template: str) -> None:
+    from cfnlint.api import ManualArgs, lint_file
+
     matches = lint_file(GLUE_JOBS / template, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
     assert [f"{m.rule.id} line {m.linenumber}: {m.message}" for m in matches] == []
 
