@@ -115,8 +115,8 @@ def test_quicksight_plan_deploy_export_and_preview_through_the_cli(stack: Any, t
     config.write_text(yaml.safe_dump(settings))
     _night_here(config)  # the views exist now
 
-    plan = _mlmon("quicksight", "plan", "--config", str(config))
-    assert plan.returncode == 0, plan.stderr
+    plan = _mlmon_here("quicksight", "plan", "--config", str(config))  # deploy below is the process
+    assert plan.exit_code == 0, plan.stdout
     assert "dashboard ml-performance-and-business-impact: would create" in plan.stdout
     deployed = _mlmon("quicksight", "deploy", "--config", str(config))
     assert deployed.returncode == 0, deployed.stderr
@@ -126,8 +126,8 @@ def test_quicksight_plan_deploy_export_and_preview_through_the_cli(stack: Any, t
 
     assets = tmp_path / "quicksight"
     shutil.copytree(QUICKSIGHT_DIR, assets)
-    exported = _mlmon("quicksight", "export", "--config", str(config), "--assets", str(assets))
-    assert exported.returncode == 0, exported.stderr
+    exported = _mlmon_here("quicksight", "export", "--config", str(config), "--assets", str(assets))
+    assert exported.exit_code == 0, exported.stdout
     assert exported.stdout.splitlines() == [f"wrote {assets / 'analysis.json'}", f"wrote {assets / 'dashboard.json'}"]
     assert json.loads((assets / "analysis.json").read_text()) == json.loads((QUICKSIGHT_DIR / "analysis.json").read_text())
 
@@ -148,8 +148,8 @@ def test_quicksight_without_its_config_section_is_one_line(stack: Any, tmp_path:
 def test_alarms_plan_and_deploy_through_the_cli(stack: Any, tmp_path: Path) -> None:
     config = _config_file(tmp_path, stack.endpoint_url)
     _night_here(config)  # the lake knows its fleet now
-    plan = _mlmon("alarms", "plan", "--config", str(config))
-    assert plan.returncode == 0, plan.stderr
+    plan = _mlmon_here("alarms", "plan", "--config", str(config))  # deploy below is the process
+    assert plan.exit_code == 0, plan.stdout
     assert "alarm mlmon-pipeline-night-failed (lake us-east-1): would create" in plan.stdout
     deployed = _mlmon("alarms", "deploy", "--config", str(config))
     assert deployed.returncode == 0, deployed.stderr
