@@ -43,7 +43,10 @@ test: $(STAMP) ## lint, then the whole suite (unit, integration against the loca
 	$(BIN)/ruff format --check .
 	@$(MAKE) --no-print-directory -j 2 typecheck suite
 
+# Our own modules' bytecode first (~0.4 s; only what changed since): this environment sets PYTHONDONTWRITEBYTECODE, so
+# each of the ~45 processes a run starts (workers, CLI runs, shards, the demo) compiled the package again (~0.2 s each).
 suite: $(STAMP)
+	@$(BIN)/python -m compileall -q pipelines tests
 	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadscope --no-loadscope-reorder
 
 typecheck: $(STAMP)
