@@ -33,7 +33,7 @@ def ensure_lake(session: Session, lake: LakeConfig) -> None:
         current = {}
     for spec in TABLES.values():
         if current.get(spec.name) != (spec.glue_columns(), spec.partitioned):
-            ensure_table(session, lake, spec, found=current.get(spec.name))
+            _ensure_listed(session, lake, spec, current.get(spec.name))
 
 
 def ensure_database(session: Session, lake: LakeConfig) -> bool:
@@ -50,18 +50,19 @@ def ensure_database(session: Session, lake: LakeConfig) -> bool:
         return True
 
 
-_LOOK: tuple[dict[str, str], bool] = ({}, False)  # `found` not given: look the table up
+def ensure_table(session: Session, lake: LakeConfig, spec: TableSpec) -> str:
+    """Create the table, update it when its columns changed, else do nothing; says which."""
+    return _ensure_listed(session, lake, spec, _glue_columns(session, lake, spec.name))
 
 
-def ensure_table(session: Session, lake: LakeConfig, spec: TableSpec, found: tuple[dict[str, str], bool] | None = _LOOK) -> str:
-    """Create the table, update it when its columns changed, else do nothing; says which.
+def _ensure_listed(session: Session, lake: LakeConfig, spec: TableSpec, found: tuple[dict[str, str], bool] | None) -> str:
+    """`ensure_table` for a table a lookup or a listing has just shown as `found` (None: absent), looked up no more.
 
-    `found`: the table's (columns, partitioned) as a listing just showed them (None: absent), saving a lookup of a
-    table about to be created. Two runs may ensure the same new table at once (the nights of a parallel backfill):
-    the one whose creation Glue refuses as already existing looks again and finds the other's table.
+    Two runs may ensure the same new table at once (the nights of a parallel backfill): the one whose
+    creation Glue refuses as already existing looks again and finds the other's table.
     """
     try:
-        return _ensure_table(session, lake, spec, _glue_columns(session, lake, spec.name) if found is _LOOK else found)
+        return _ensure_table(session, lake, spec, found)
     except ClientError as error:
         if error_code(error) != "AlreadyExistsException":
             raise

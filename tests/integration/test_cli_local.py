@@ -1,5 +1,6 @@
 """The commands as a user runs them, as processes, against a local stack. A command run again (its rerun, another
-output format) runs in this process, through the same CLI: each process pays ~2 CPU-s of imports."""
+output format) or beside its process sibling (`plan` and `export` beside `deploy`) runs in this process, through the
+same CLI: each process pays ~2 CPU-s of imports."""
 
 from __future__ import annotations
 
