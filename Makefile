@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+UV     := uv==0.13.9
 NOT_IMPORTED := /(tests?|testing)/|/site-packages/(pip|setuptools|_distutils_hack|mypy|mypyc|pygments/lexers|sympy/(physics|combinatorics|stats))/|/plotly/graph_objs/(?!layout/|scatter/|bar/)[a-z]
 DAYS   ?= 14
 # make deploy / destroy (README, "Deploying to AWS"): STACK, CONFIG and ARTIFACTS; REGION defaults to the config's lake.region
@@ -18,9 +19,13 @@ help: ## list the targets
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile -c requirements.lock -e '.[test]'
-	# Bytecode for every installed module, on every core: pip compiles on one (~50 s of the venv's ~80 on 2 cores).
+	# uv installs the wheels in parallel (5 s instead of pip's ~30 s for the ~115 wheels); pip stays the fallback
+	# (uv reads no pip.conf: an index configured only there is reached through pip).
+	{ $(BIN)/python -m pip install --quiet $(UV) && \
+	  $(BIN)/uv pip install --quiet --python $(BIN)/python -c requirements.lock -e '.[test]'; } || \
+	  { $(BIN)/python -m pip install --quiet --upgrade pip && \
+	    $(BIN)/python -m pip install --quiet --no-compile -c requirements.lock -e '.[test]'; }
+	# Bytecode for every installed module, on every core (neither installer is asked to compile: pip does it on one).
 	# Left out, a third of the source that nothing here imports (a module left out still loads, compiled in memory):
 	# packages' own tests; pip, setuptools and mypy (mypy runs its compiled .so modules); the Pygments lexers; the
 	# SymPy parts GE never reaches; plotly's figure types other than the preview's layout, scatter and bar.
