@@ -25,14 +25,29 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import BaseWSGIServer, create_server
 
-from pipelines.localstack import cloudwatch_moto, dispatch_moto, logs_moto, quicksight_moto, rpc_v2_cbor, sagemaker_moto
+from pipelines.localstack import (
+    cloudwatch_moto,
+    dispatch_moto,
+    logs_moto,
+    models_moto,
+    quicksight_moto,
+    rpc_v2_cbor,
+    sagemaker_moto,
+)
 from pipelines.localstack.cloudwatch_store import MetricStore
 from pipelines.localstack.settings import STACKS, StackClock, StackSettings
 
 # CloudWatch (the indexed store); Logs (Insights: filter, stats by bin(), logGroupIdentifiers; PutLogEvents on
 # the stack clock); SageMaker (UpdateEndpoint, instance types); QuickSight (datasets kept whole, described, updated);
-# request dispatch (the service a host names, looked up once per host).
-_PATCHES = (dispatch_moto.PATCH, cloudwatch_moto.PATCH, logs_moto.PATCH, sagemaker_moto.PATCH, quicksight_moto.PATCH)
+# request dispatch (the service a host names, looked up once per host); botocore's models parsed into plain dicts.
+_PATCHES = (
+    dispatch_moto.PATCH,
+    cloudwatch_moto.PATCH,
+    logs_moto.PATCH,
+    sagemaker_moto.PATCH,
+    quicksight_moto.PATCH,
+    models_moto.PATCH,
+)
 # Threads answering requests: more than the pipeline's widest pool (Model Monitor fetches, 16), so a slow call
 # (a Logs Insights query, a big GetMetricData) never queues the others behind it.
 SERVER_THREADS = 24
