@@ -127,7 +127,7 @@ def test_sharded_night_publishes_what_one_process_does(fleet: Any, tmp_path: Pat
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"{ACCOUNTS[1]} eu-west-1: {2 * 2 * 288 * 2} datapoints" in done.stdout  # endpoints x stats x periods x days
     shards_logged = [line for line in done.stderr.splitlines() if '"event": "shard"' in line]
-    assert len(shards_logged) == 3
+    assert len(shards_logged) == 3, done.stderr[-6000:]
     assert _lake_rows(session, config, [PREV_DT, DT]) == expected  # pipeline_runs too: each table's rows and status
 
 
