@@ -9,6 +9,11 @@ and the interpreter's last one at exit ~1 CPU-s more, walking them again to find
 first settle also freezes everything at exit, so the last collection walks nothing (the operating system takes
 the memory back). The price: cyclic garbage that exists at a settle is never collected. Each reason settles once
 per process, right after its imports, so that is small and bounded, whatever a process runs afterwards.
+
+The first settle also lets the young generation grow to `YOUNG` objects before it is collected (Python's default
+is 700): what a night allocates (GE's expectations and metrics, botocore's requests, the local stack's state) kept
+triggering collections, and every tenth of those a full one. A 3-night demo: 17 full collections and 3.0 CPU-s in
+the collector -> none and 1.6 CPU-s (peak RSS 879 -> 803 MB); garbage in a cycle is freed a little later.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import atexit
 import gc
 import threading
 
+YOUNG = 20_000  # objects allocated (net) before the youngest generation is collected
 _SETTLED: set[str] = set()
 _LOCK = threading.Lock()
 
@@ -28,5 +34,7 @@ def settle(reason: str) -> None:
             return
         if not _SETTLED:
             atexit.register(gc.freeze)
+            young, middle, old = gc.get_threshold()
+            gc.set_threshold(max(young, YOUNG), middle, old)
         _SETTLED.add(reason)
         gc.freeze()

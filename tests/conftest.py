@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -23,12 +22,13 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Each test process collects its young objects every 20,000 allocations instead of 700. A worker keeps the
-    local stack's state, moto's and botocore's models and GE's registries alive all run, and the collector walked
-    them again every few seconds: in test_nightly and test_audit_gate, 30 full collections and 3.4 CPU-s in the
-    collector -> 5 and 1.7 CPU-s. (Only when garbage in a cycle is freed changes; the pipeline keeps Python's
-    defaults: see pipelines/collector.py.)"""
-    gc.set_threshold(20_000, 10, 10)
+    """Each test process settles its collector as a night's process does (pipelines/collector.py) once pytest and
+    the test tools are imported: a worker keeps the local stack's state, moto's and botocore's models and GE's
+    registries alive all run, and the collector walked them again every few seconds (in test_nightly and
+    test_audit_gate, 30 full collections and 3.4 CPU-s in the collector -> 5 and 1.7 CPU-s)."""
+    from pipelines.collector import settle
+
+    settle("test process")
 
 
 # Collection order is the order pytest-xdist hands modules out (`--no-loadscope-reorder`): the long
