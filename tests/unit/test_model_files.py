@@ -49,8 +49,10 @@ def _order(node: Any) -> Any:
 
 
 def _kinds(node: Any, found: set[type]) -> set[type]:
+    """Every container and leaf type in `node`, added to `found`."""
     found.add(type(node))
-    for value in node.values() if isinstance(node, dict) else node if isinstance(node, list) else ():
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    for value in children:
         _kinds(value, found)
     return found
 
