@@ -164,8 +164,10 @@ def unit_retries(what: str, *, local: bool, attempts: int = UNIT_ATTEMPTS) -> te
     In AWS the waits are long enough for a throttled API to recover (botocore has already backed off
     up to its own cap); against the local stack they are short, as botocore's are there.
     """
-    wait = (
-        tenacity.wait_exponential_jitter(initial=0.05, max=0.5) if local else tenacity.wait_exponential_jitter(initial=5, max=60)
+    wait = (  # tenacity's jitter is up to 1 s unless told: locally it would be most of each wait
+        tenacity.wait_exponential_jitter(initial=0.05, max=0.5, jitter=0.05)
+        if local
+        else tenacity.wait_exponential_jitter(initial=5, max=60)
     )
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception(lambda error: classify(error) is Kind.RETRIABLE),

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import EndpointConnectionError
+from botocore.retries.standard import ExponentialBackoff
 
 from pipelines.aws import Session
 from pipelines.config import parse_config
@@ -29,6 +31,15 @@ from tests.integration.lakehelpers import (
 )
 
 SERVICES = frozenset({"cloudwatch", "s3", "glue", "sts"})
+
+
+@pytest.fixture(autouse=True)
+def _backoff_in_fast_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's own waits between attempts, 20x shorter: its backoff's base (1 s after throttling, 50 ms after
+    another error) is a constant of the library, and these tests check what the retries decide, not how long
+    they sleep (~30 s of a run otherwise, all of it idle). Every attempt, draw and decision stays botocore's."""
+    scales = ExponentialBackoff._DEFAULT_BACKOFF_CONFIG
+    monkeypatch.setattr(ExponentialBackoff, "_DEFAULT_BACKOFF_CONFIG", {key: value / 20 for key, value in scales.items()})
 
 
 def _storm_session(config: Any, storm: Storm, retries: BotoConfig) -> Session:
