@@ -9,11 +9,18 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-import plotly.graph_objects as go
 import pyarrow as pa
-from plotly.offline import get_plotlyjs
+from plotly.offline import get_plotlyjs  # plotly.js itself; plotly's Python figures are not imported (~1.5 s)
 
-from pipelines.publish.quicksight.preview_charts import ROW_PX, bar_figure, format_value, line_figure, sparkline_figure
+from pipelines.publish.quicksight.preview_charts import (
+    ROW_PX,
+    Figure,
+    bar_figure,
+    figure_json,
+    format_value,
+    line_figure,
+    sparkline_figure,
+)
 from pipelines.publish.quicksight.preview_filters import FilterRule
 from pipelines.publish.quicksight.preview_model import Field, Sheet, Visual
 from pipelines.publish.quicksight.preview_sql import TABLE_ROWS
@@ -111,11 +118,11 @@ class Drawn:
 def page_html(
     title: str, sheets: Sequence[Sheet], drawn: Mapping[str, Drawn], filters: Sequence[FilterRule], now: datetime
 ) -> str:
-    figures: dict[str, go.Figure] = {}
+    figures: dict[str, Figure] = {}
     sections = [_sheet(sheet, drawn, filters, figures) for sheet in sheets]
     nav = "".join(f'<a href="#sheet-{escape(s.sheet_id)}">{escape(s.name)}</a>' for s in sheets)
     scripts = "".join(
-        f'<script type="application/json" data-figure="{escape(div)}">{_json(figure)}</script>\n'
+        f'<script type="application/json" data-figure="{escape(div)}">{figure_json(figure)}</script>\n'
         for div, figure in figures.items()
     )
     stamp = now.strftime("%Y-%m-%d %H:%M %Z").strip()
@@ -144,12 +151,7 @@ Controls are shown as the filter in effect.</p>
 """
 
 
-def _json(figure: go.Figure) -> str:
-    """The figure as JSON that cannot close its <script> element."""
-    return figure.to_json().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _sheet(sheet: Sheet, drawn: Mapping[str, Drawn], filters: Sequence[FilterRule], figures: dict[str, go.Figure]) -> str:
+def _sheet(sheet: Sheet, drawn: Mapping[str, Drawn], filters: Sequence[FilterRule], figures: dict[str, Figure]) -> str:
     by_id = {rule.filter_id: rule for rule in filters}
     controls = []
     shown = set()
@@ -175,7 +177,7 @@ def _control(title: str, rule: FilterRule) -> str:
     return f'<div class="control" data-filter-id="{escape(rule.filter_id)}" title="{escape(hint.strip())}"><b>{escape(title)}:</b>{escape(text)}</div>'
 
 
-def _visual(item: Drawn, filters: Sequence[FilterRule], figures: dict[str, go.Figure]) -> str:
+def _visual(item: Drawn, filters: Sequence[FilterRule], figures: dict[str, Figure]) -> str:
     visual = item.visual
     rows = [{key: _plain(value) for key, value in row.items()} for row in item.table.to_pylist()]
     notes = [
@@ -207,7 +209,7 @@ def _visual(item: Drawn, filters: Sequence[FilterRule], figures: dict[str, go.Fi
     )
 
 
-def _kpi(visual: Visual, rows: list[dict[str, Any]], figures: dict[str, go.Figure]) -> tuple[str, dict[str, str]]:
+def _kpi(visual: Visual, rows: list[dict[str, Any]], figures: dict[str, Figure]) -> tuple[str, dict[str, str]]:
     """The last day of the trend group, compared with the day before it (the previous row of the group)."""
     options = visual.options.get("KPIOptions", {})
     field = visual.values[0]
