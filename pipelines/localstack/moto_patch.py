@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Any
 
-Replacement = tuple[type, str, Callable[..., Any]]
+Replacement = tuple[type | ModuleType, str, Callable[..., Any]]  # a class's method or a module's function
 _INHERITED = object()  # marks a replaced attribute that the class only inherited (or did not have)
 
 
@@ -21,7 +22,7 @@ class MethodPatch:
     def __init__(self, replacements: Sequence[Replacement]) -> None:
         self._replacements = tuple(replacements)
         self._lock = threading.Lock()
-        self._originals: dict[tuple[type, str], Any] = {}
+        self._originals: dict[tuple[type | ModuleType, str], Any] = {}
         self._ports: set[int] = set()
 
     def acquire(self, port: int) -> None:

@@ -33,6 +33,7 @@ from pipelines.localstack import (
     quicksight_moto,
     rpc_v2_cbor,
     sagemaker_moto,
+    serialize_moto,
 )
 from pipelines.localstack.cloudwatch_store import MetricStore
 from pipelines.localstack.settings import STACKS, StackClock, StackSettings
@@ -47,6 +48,7 @@ _PATCHES = (
     sagemaker_moto.PATCH,
     quicksight_moto.PATCH,
     models_moto.PATCH,
+    serialize_moto.PATCH,
 )
 # Threads answering requests: more than the pipeline's widest pool (Model Monitor fetches, 16), so a slow call
 # (a Logs Insights query, a big GetMetricData) never queues the others behind it.
