@@ -10,7 +10,7 @@ from html import escape
 from typing import Any
 
 import pyarrow as pa
-from plotly.offline import get_plotlyjs  # plotly.js itself; plotly's Python figures are not imported (~1.5 s)
+from plotly.offline import get_plotlyjs  # plotly.js itself (the figures are its JSON: preview_charts.py)
 
 from pipelines.publish.quicksight.preview_charts import (
     ROW_PX,
