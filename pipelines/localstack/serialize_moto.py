@@ -15,7 +15,6 @@ request, only to ask whether the action names one of them (~5 %): the membership
 from __future__ import annotations
 
 import inspect
-import threading
 from typing import Any
 
 from moto.core import responses
@@ -24,8 +23,7 @@ from moto.core.utils import get_value
 
 from pipelines.localstack.moto_patch import MethodPatch
 
-_KEYS: dict[tuple[Any, ...], tuple[str, ...]] = {}
-_LOCK = threading.Lock()
+_KEYS: dict[tuple[Any, ...], tuple[str, ...]] = {}  # threads may both compute a key's names: the same tuple
 
 
 def possible_keys(picker: AttributePicker, context: AttributePickerContext) -> tuple[str, ...]:
@@ -37,9 +35,7 @@ def possible_keys(picker: AttributePicker, context: AttributePickerContext) -> t
     memo = (type(picker), tuple(picker.alias_providers), obj_type, shape, getattr(shape, "parent", None), context.key)
     keys = _KEYS.get(memo)
     if keys is None:
-        keys = tuple(picker.get_possible_keys(context))
-        with _LOCK:
-            _KEYS[memo] = keys
+        keys = _KEYS[memo] = tuple(picker.get_possible_keys(context))
     return keys
 
 

@@ -40,7 +40,8 @@ from pipelines.localstack.settings import STACKS, StackClock, StackSettings
 
 # CloudWatch (the indexed store); Logs (Insights: filter, stats by bin(), logGroupIdentifiers; PutLogEvents on
 # the stack clock); SageMaker (UpdateEndpoint, instance types); QuickSight (datasets kept whole, described, updated);
-# request dispatch (the service a host names, looked up once per host); botocore's models parsed into plain dicts.
+# request dispatch (the service a host names, looked up once per host); botocore's models parsed into plain dicts;
+# response serialising (each member's attribute names worked out once) and the action lookup.
 _PATCHES = (
     dispatch_moto.PATCH,
     cloudwatch_moto.PATCH,
