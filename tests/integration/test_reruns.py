@@ -1,5 +1,6 @@
-"""Ten runs of the same night: every table readers see is identical row for row after each, with no duplicates and
-no objects left behind beside the published ones."""
+"""Four runs of the same night: every table readers see is identical row for row after each, with no duplicates and
+no objects left behind beside the published ones. (Four, not more: a leftover or a duplicate per rerun shows on the
+second run already; each night costs ~1.4 CPU-s of the suite.)"""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pipelines.nightly import run_night
 from pipelines.query.local import LocalLakeEngine
 from tests.integration.lakehelpers import DT, NIGHT, published, published_night, readers_see
 
-RERUNS = 10
+RERUNS = 4
 
 
 def _objects(session: Session, config: Config) -> int:
@@ -28,7 +29,7 @@ def _objects(session: Session, config: Config) -> int:
     )
 
 
-def test_ten_reruns_of_a_night_leave_the_same_rows_and_no_leftovers(stack: Any) -> None:
+def test_reruns_of_a_night_leave_the_same_rows_and_no_leftovers(stack: Any) -> None:
     config, session, first = published_night(stack)
     engine = LocalLakeEngine(session, config.lake)
     objects = _objects(session, config)
