@@ -27,7 +27,7 @@ from pipelines.errors import FatalError
 from pipelines.lake import catalog
 from pipelines.lake.log_tables import append_log
 from pipelines.lake.paths import split_s3_uri
-from pipelines.lake.runs import PUBLISHED, read_run_records
+from pipelines.lake.runs import PUBLISHED, run_records_by_night
 from pipelines.lake.schemas import AUDITED, CLOUDWATCH_METRICS, TABLES, VALIDATION_RESULTS
 from pipelines.lake.staging import StagedPartition, Switched, sweep_abandoned, switch
 
@@ -51,35 +51,30 @@ class GateOutcome:
 def trailing_rows(session: Session, config: Config, table: str, dt: str, run_id: str = "") -> list[int]:
     """Rows published for `table` on each of the trailing nights before `dt` (newest record per night)."""
     day = date.fromisoformat(dt)
-    counts = []
-    for back in range(1, config.validation.trailing_nights + 1):
-        earlier = (day - timedelta(days=back)).isoformat()
-        published = _published_rows(session, config, earlier, run_id)
-        if table in published:
-            counts.append(published[table])
-    return counts
+    nights = [(day - timedelta(days=back)).isoformat() for back in range(1, config.validation.trailing_nights + 1)]
+    published = _published_rows(session, config, nights, run_id)
+    return [published[night][table] for night in nights if table in published[night]]
 
 
-# (run id, the session's calls and endpoint, bucket, prefix, night) -> rows of each table's newest published load that night. A run audits a dozen
-# partitions against the same trailing nights: their records are read once per run, not once per partition.
+# (run id, the session's calls and endpoint, bucket, prefix, night) -> rows of each table's newest published load that
+# night. A run audits a dozen partitions against the same trailing nights: their records are read once per run, not
+# once per partition, and the nights not yet read are listed together (a night's two days: 2 listings, not 14).
 _TRAILING: OrderedDict[tuple[Any, ...], dict[str, int]] = OrderedDict()
 _TRAILING_KEPT = 64
 
 
-def _published_rows(session: Session, config: Config, night: str, run_id: str) -> dict[str, int]:
-    key = (run_id, id(session.calls), session.endpoint_url, config.lake.bucket, config.lake.prefix, night)
-    if run_id and key in _TRAILING:
-        return _TRAILING[key]
-    rows = {
-        r["table_name"]: int(r["rows"])
-        for r in read_run_records(session, config.lake, night).to_pylist()
-        if r["status"] == PUBLISHED
-    }
-    if run_id:
-        _TRAILING[key] = rows
-        while len(_TRAILING) > _TRAILING_KEPT:
-            _TRAILING.popitem(last=False)
-    return rows
+def _published_rows(session: Session, config: Config, nights: list[str], run_id: str) -> dict[str, dict[str, int]]:
+    def key(night: str) -> tuple[Any, ...]:
+        return (run_id, id(session.calls), session.endpoint_url, config.lake.bucket, config.lake.prefix, night)
+
+    found = {night: _TRAILING[key(night)] for night in nights if run_id and key(night) in _TRAILING}
+    for night, records in run_records_by_night(session, config.lake, [n for n in nights if n not in found]).items():
+        found[night] = {r["table_name"]: int(r["rows"]) for r in records.to_pylist() if r["status"] == PUBLISHED}
+        if run_id:
+            _TRAILING[key(night)] = found[night]
+            while len(_TRAILING) > _TRAILING_KEPT:
+                _TRAILING.popitem(last=False)
+    return found
 
 
 def parameters(session: Session, config: Config, table: str, dt: str | None, run_id: str = "") -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import awswrangler as wr
 from botocore.exceptions import ClientError
 
 from pipelines.aws import Session
@@ -70,21 +69,46 @@ def _ensure_listed(session: Session, lake: LakeConfig, spec: TableSpec, found: t
 
 
 def _ensure_table(session: Session, lake: LakeConfig, spec: TableSpec, current: tuple[dict[str, str], bool] | None) -> str:
-    wanted = spec.glue_columns()
-    if current == (wanted, spec.partitioned):
+    if current == (spec.glue_columns(), spec.partitioned):
         return "unchanged"
-    wr.catalog.create_parquet_table(
-        database=lake.database,
-        table=spec.name,
-        path=lake.table_uri(spec.name),
-        columns_types=wanted,
-        partitions_types=PARTITION_KEYS if spec.partitioned else None,
-        compression="zstd",
-        description=spec.description,
-        mode="overwrite",
-        boto3_session=session,
-    )
-    return "created" if current is None else "updated"
+    glue = session.client("glue")
+    if current is None:  # the listing or lookup just said it is absent: no lookup again (awswrangler's first call)
+        glue.create_table(DatabaseName=lake.database, TableInput=table_input(lake, spec))
+        return "created"
+    # The contract changed (a column added in a release): the table's columns change, its published partitions stay.
+    # (awswrangler's create_parquet_table, mode="overwrite", deleted every partition first: a year of history gone
+    # from readers until each night was published again.)
+    glue.update_table(DatabaseName=lake.database, TableInput=table_input(lake, spec))
+    return "updated"
+
+
+def table_input(lake: LakeConfig, spec: TableSpec) -> dict[str, Any]:
+    """The Glue table of `spec`: zstd Parquet under the table's prefix, partitioned by dt or not; field for field what
+    awswrangler's `create_parquet_table` writes (tests/integration/test_ensure_lake.py compares the two)."""
+    parameters = {"classification": "parquet", "compressionType": "zstd", "typeOfData": "file"}
+    return {
+        "Name": spec.name,
+        "Description": spec.description,
+        "PartitionKeys": [{"Name": name, "Type": kind} for name, kind in (PARTITION_KEYS if spec.partitioned else {}).items()],
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {**parameters, "projection.enabled": "false"},
+        "StorageDescriptor": {
+            "Columns": [{"Name": name, "Type": kind} for name, kind in spec.glue_columns().items()],
+            "Location": lake.table_uri(spec.name),
+            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            "Compressed": True,
+            "NumberOfBuckets": -1,
+            "SerdeInfo": {
+                "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+                "Parameters": {"serialization.format": "1"},
+            },
+            "BucketColumns": [],
+            "StoredAsSubDirectories": False,
+            "SortColumns": [],
+            "Parameters": {"CrawlerSchemaDeserializerVersion": "1.0", **parameters},
+        },
+    }
 
 
 def _glue_columns(session: Session, lake: LakeConfig, table: str) -> tuple[dict[str, str], bool] | None:

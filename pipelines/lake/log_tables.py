@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import awswrangler as wr
 import pyarrow as pa
 
 from pipelines.aws import Session
 from pipelines.config import LakeConfig
 from pipelines.lake import catalog
-from pipelines.lake.paths import log_folder
+from pipelines.lake.paths import log_folder, partition_folder, split_s3_uri
 from pipelines.lake.schemas import TableSpec
 from pipelines.lake.staging import read_table, upload_parquet
 
@@ -33,3 +35,25 @@ def read_log(session: Session, lake: LakeConfig, spec: TableSpec, dt: str) -> pa
     folder = log_folder(lake, spec.name, dt)
     uris = sorted(wr.s3.list_objects(folder, suffix=".parquet", boto3_session=session))
     return read_table(session, uris, spec.schema)
+
+
+def read_logs(session: Session, lake: LakeConfig, spec: TableSpec, dts: Collection[str]) -> dict[str, pa.Table]:
+    """`read_log` of each partition in `dts`, their objects found by one listing from the first partition to the
+    last: a night's row bands read a week of the runs log, one request for its keys, not one per night. (Keys list in
+    order, so the listing starts at the first partition and stops past the last, however long the lake.)"""
+    wanted = sorted(set(dts))
+    if not wanted:
+        return {}
+    bucket, table_key = split_s3_uri(lake.table_uri(spec.name))
+    start, stop = table_key + partition_folder(wanted[0]), table_key + partition_folder(wanted[-1])
+    found: dict[str, list[str]] = {dt: [] for dt in wanted}
+    pages = session.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=table_key, StartAfter=start)
+    for page in pages:
+        keys = [o["Key"] for o in page.get("Contents", [])]
+        for key in keys:
+            dt = key[len(table_key) :].removeprefix("dt=").split("/", 1)[0]
+            if dt in found and key.endswith(".parquet"):
+                found[dt].append(f"s3://{bucket}/{key}")
+        if keys and keys[-1] > stop and not keys[-1].startswith(stop):
+            break  # past the last partition wanted: the rest of the lake is not listed
+    return {dt: read_table(session, sorted(uris), spec.schema) for dt, uris in found.items()}

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from pipelines.aws import Session
 from pipelines.config import LakeConfig
-from pipelines.lake.log_tables import append_log, read_log
+from pipelines.lake.log_tables import append_log, read_log, read_logs
 from pipelines.lake.schemas import PIPELINE_RUNS
 
 PUBLISHED, QUARANTINED, FAILED = "published", "quarantined", "failed"
@@ -45,6 +45,11 @@ def write_run_records(session: Session, lake: LakeConfig, records: list[RunRecor
 def read_run_records(session: Session, lake: LakeConfig, dt: str) -> pa.Table:
     """Every record of partition `dt`, oldest run first."""
     return read_log(session, lake, PIPELINE_RUNS, dt).sort_by("started_at")
+
+
+def run_records_by_night(session: Session, lake: LakeConfig, dts: list[str]) -> dict[str, pa.Table]:
+    """`read_run_records` of several partitions, their objects listed at once (`read_logs`)."""
+    return {dt: table.sort_by("started_at") for dt, table in read_logs(session, lake, PIPELINE_RUNS, dts).items()}
 
 
 def latest_status(session: Session, lake: LakeConfig, dt: str, table_name: str) -> str | None:

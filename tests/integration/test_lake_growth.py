@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from benchmarks.lake_history import copy_night
+from pipelines.audit.gate import trailing_rows
 from pipelines.lake.catalog_views import stored_views
+from pipelines.lake.runs import read_run_records
 from pipelines.lake.schemas import TABLES
 from pipelines.lake.trash import empty_trash
 from pipelines.query.local import LocalLakeEngine
@@ -66,3 +68,22 @@ def test_emptying_the_trash_reads_no_entry_still_in_its_grace(year: Any) -> None
         assert run_night(config, NIGHT, session=session, engine=LocalLakeEngine(session, config.lake)).ok
     deleted, calls = calls_of(session, lambda: empty_trash(session, config.lake))
     assert deleted == [] and calls["S3.GetObject"] == 0
+
+
+def test_a_nights_row_bands_list_the_runs_log_once_however_many_nights_are_published(year: Any) -> None:
+    config, session = year
+    week = config.validation.trailing_nights
+    copy_night(session, config.lake, NIGHT, [NIGHT - timedelta(days=i) for i in range(1, HISTORY + 1)])
+    copy_night(session, config.lake, NIGHT, [NIGHT + timedelta(days=i) for i in range(1, 4)])  # later nights too
+    night = (NIGHT - timedelta(days=10)).isoformat()
+    band, calls = calls_of(session, lambda: trailing_rows(session, config, "cloudwatch_metrics", night, run_id="run-1"))
+    # the week before the night, each night's newest published count, as read one night at a time
+    nights = [(NIGHT - timedelta(days=10 + back)).isoformat() for back in range(1, week + 1)]
+    one_by_one = [
+        [r["rows"] for r in read_run_records(session, config.lake, n).to_pylist() if r["table_name"] == "cloudwatch_metrics"][-1]
+        for n in nights
+    ]
+    assert band == one_by_one and len(band) == week and band[0] > 0
+    assert calls["S3.ListObjectsV2"] == 1 and calls["S3.GetObject"] == week  # one listing; each night's one record file
+    again, calls = calls_of(session, lambda: trailing_rows(session, config, "endpoints", night, run_id="run-1"))
+    assert calls == Counter()  # the same run's other tables: read already
