@@ -64,7 +64,8 @@ def test_a_night_under_a_storm_of_throttling_5xx_and_timeouts_lands_what_a_calm_
     assert result.ok, result.summary()
     assert readers_see(calm, config) == expected
     assert {key.split(":")[0] for key in storm.injected} == SERVICES, storm.injected
-    assert sum(storm.injected.values()) > 30 and storm.injected_share > 0.2, (storm.injected, storm.passed)
+    # A night makes ~70 calls to these services (~100 attempts under the storm): some 30 faults, at least 20.
+    assert sum(storm.injected.values()) >= 20 and storm.injected_share > 0.2, (storm.injected, storm.passed)
 
 
 def test_past_every_retry_a_night_completes_or_fails_clearly_and_readers_never_see_a_partial_partition(stack: Any) -> None:
@@ -81,7 +82,8 @@ def test_past_every_retry_a_night_completes_or_fails_clearly_and_readers_never_s
         assert not summary["ok"] and (summary["failed"] or summary["source_errors"]), summary
         for failure in summary["failed"] + summary["source_errors"]:
             assert "reached max retries" in failure or "Read timeout" in failure, failure  # says what kept failing
-    assert sum(storm.injected.values()) > 30 and storm.injected_share > 0.2, (storm.injected, storm.passed)
+    # A night makes ~70 calls to these services (~100 attempts under the storm): some 30 faults, at least 20.
+    assert sum(storm.injected.values()) >= 20 and storm.injected_share > 0.2, (storm.injected, storm.passed)
     assert readers_see(calm, config) == expected  # each table: the whole old partition or the whole new one
 
     assert run_night(config, NIGHT, session=calm, engine=LocalLakeEngine(calm, config.lake)).ok  # the next run heals
