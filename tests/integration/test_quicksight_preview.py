@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
+import time
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -404,10 +406,19 @@ CHROMIUM_HINT = "Chromium is not installed: `sudo apt-get install -y chromium` (
 
 
 def _chromium() -> str:
+    _wait_for_a_pending_install()
     found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if found is None:
         pytest.skip(CHROMIUM_HINT)
     return found
+
+
+def _wait_for_a_pending_install(timeout: float = 600.0) -> None:
+    """.ci/run installs Chromium while the suite starts: it names a file it writes when the install has ended."""
+    pending = os.environ.get("MLMON_CHROMIUM_PENDING")
+    deadline = time.monotonic() + timeout
+    while pending and not Path(pending).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
 
 
 def _browse(chromium: str, profile: Path, *args: str, target: Path) -> subprocess.CompletedProcess[str]:
