@@ -73,16 +73,16 @@ def _ensure_table(session: Session, lake: LakeConfig, spec: TableSpec, current: 
         return "unchanged"
     glue = session.client("glue")
     if current is None:  # the listing or lookup just said it is absent: no lookup again (awswrangler's first call)
-        glue.create_table(DatabaseName=lake.database, TableInput=table_input(lake, spec))
+        glue.create_table(DatabaseName=lake.database, TableInput=_table_input(lake, spec))
         return "created"
     # The contract changed (a column added in a release): the table's columns change, its published partitions stay.
     # (awswrangler's create_parquet_table, mode="overwrite", deleted every partition first: a year of history gone
     # from readers until each night was published again.)
-    glue.update_table(DatabaseName=lake.database, TableInput=table_input(lake, spec))
+    glue.update_table(DatabaseName=lake.database, TableInput=_table_input(lake, spec))
     return "updated"
 
 
-def table_input(lake: LakeConfig, spec: TableSpec) -> dict[str, Any]:
+def _table_input(lake: LakeConfig, spec: TableSpec) -> dict[str, Any]:
     """The Glue table of `spec`: zstd Parquet under the table's prefix, partitioned by dt or not; field for field what
     awswrangler's `create_parquet_table` writes (tests/integration/test_ensure_lake.py compares the two)."""
     parameters = {"classification": "parquet", "compressionType": "zstd", "typeOfData": "file"}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 
-import awswrangler as wr
 import pyarrow as pa
 
 from pipelines.aws import Session
@@ -32,22 +32,22 @@ def append_log(session: Session, lake: LakeConfig, spec: TableSpec, dt: str, nam
 
 def read_log(session: Session, lake: LakeConfig, spec: TableSpec, dt: str) -> pa.Table:
     """Every object of a log table's partition `dt`."""
-    folder = log_folder(lake, spec.name, dt)
-    uris = sorted(wr.s3.list_objects(folder, suffix=".parquet", boto3_session=session))
-    return read_table(session, uris, spec.schema)
+    return read_logs(session, lake, spec, [dt])[dt]
 
 
 def read_logs(session: Session, lake: LakeConfig, spec: TableSpec, dts: Collection[str]) -> dict[str, pa.Table]:
     """`read_log` of each partition in `dts`, their objects found by one listing from the first partition to the
     last: a night's row bands read a week of the runs log, one request for its keys, not one per night. (Keys list in
-    order, so the listing starts at the first partition and stops past the last, however long the lake.)"""
+    order: the listing starts at the first partition, under the prefix the partitions share, and stops past the last,
+    however long the lake.)"""
     wanted = sorted(set(dts))
     if not wanted:
         return {}
     bucket, table_key = split_s3_uri(lake.table_uri(spec.name))
     start, stop = table_key + partition_folder(wanted[0]), table_key + partition_folder(wanted[-1])
     found: dict[str, list[str]] = {dt: [] for dt in wanted}
-    pages = session.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=table_key, StartAfter=start)
+    shared = os.path.commonprefix([start, stop])  # one partition: its folder; a week: `dt=2026-11-`, say
+    pages = session.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=shared, StartAfter=start)
     for page in pages:
         keys = [o["Key"] for o in page.get("Contents", [])]
         for key in keys:
