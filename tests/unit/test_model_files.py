@@ -79,3 +79,17 @@ def test_the_sessions_loader_and_the_local_stacks_patch_use_it(stack: Any) -> No
     lake_session("us-east-1", stack.endpoint_url).client("glue")
     assert isinstance(aws._models().file_loader, ModelFiles)
     assert PATCH.installed and JSONFileLoader._load_file is ModelFiles._load_file  # moto's loaders, while it runs
+
+
+def test_moto_reads_every_model_through_one_loader_as_its_own_loaders_read_it(stack: Any) -> None:
+    """One of moto's loaders for the process (not a new one per model): the same models, moto's extras included
+    (SQS's and CloudFront's service models and SES's paginators have some)."""
+    from moto.core import utils as moto_utils
+    from moto.core.loaders import create_loader
+
+    from pipelines.localstack.models_moto import moto_loader
+
+    assert PATCH.installed and moto_utils._load_service_model.__module__ == "pipelines.localstack.models_moto"
+    for service, kind in [(s, "service-2") for s in (*SERVICES, "sqs", "cloudfront")] + [("ses", "paginators-1")]:
+        assert moto_utils._load_service_model(service, kind) == create_loader().load_service_model(service, kind), service
+    assert moto_loader() is moto_loader()
