@@ -323,7 +323,11 @@ def test_demo_reports_land_with_their_stories_and_pass_the_audit(stack: Any) -> 
     fleet = build_fleet(start=D, days=5)
     config = monitor_config(stack.endpoint_url, [])
     session = new_lake(config)
-    additions = seed_model_monitor(session, BUCKET, fleet)
+    # Written into the stack's S3 as SageMaker writes its reports (the demo does the same): 5 days, ~750 objects.
+    owner = session.client("sts").get_caller_identity()["Account"]
+    additions = seed_model_monitor(
+        session, BUCKET, fleet, write=lambda bucket, objects: stack.put_objects(owner, bucket, objects)
+    )
     raw = config.model_dump(mode="json")
     raw["model_monitor"].update(additions)
     config = parse_config(raw)
