@@ -2,4 +2,5 @@
 
 from pipelines.cli import main
 
-main()
+if __name__ == "__main__":  # a spawned child process imports the parent's main module too: it must not run the CLI
+    main()

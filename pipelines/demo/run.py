@@ -23,12 +23,12 @@ from pipelines.demo.fleet_stories import DUPLICATED_EXPORT, FULL_STORY_NIGHTS
 from pipelines.demo.incidents import duplicate_export
 from pipelines.demo.report import demo_alerts, demo_quicksight, deploy_alarms, deploy_report, render_report
 from pipelines.demo.seed_business_kpis import seed_kpi_drops
-from pipelines.demo.seed_cloudwatch_metrics import seed_metrics
+from pipelines.demo.seed_cloudwatch_metrics import Seeded, fleet_days, seed_stack_day
 from pipelines.demo.seed_endpoint_logs import seed_endpoint_logs
 from pipelines.demo.seed_endpoint_models import apply_model_change, planned_model_change, seed_endpoint_models
 from pipelines.demo.seed_model_monitor import seed_model_monitor
 from pipelines.lake.catalog_views import stored_views
-from pipelines.localstack.server import LocalStack
+from pipelines.localstack.process import StackProcess
 from pipelines.nightly import NightResult, run_night
 from pipelines.publish.quicksight.refresh import STARTED
 from pipelines.query.export import LakeFileEngine, copy_published_lake, write_duckdb_views
@@ -143,7 +143,10 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
     fleet = fleet_for_nights(seed, end, days, LOOKBACK_DAYS)
     nights = list(fleet.nights)
     console = Console(stderr=True)
-    with LocalStack(now=morning_after(nights[0])) as stack:
+    # The stack serves from a process of its own (the pipeline's requests used to hold its interpreter lock).
+    with StackProcess(now=morning_after(nights[0])) as stack:
+        # Its metrics are seeded there, beside what this process writes before the first night.
+        seeding = [stack.submit(seed_stack_day, fleet, day) for day in fleet_days(fleet)]
         session = lake_session(DEMO_REGION, stack.endpoint_url)
         create_bucket(session, DEMO_BUCKET, DEMO_REGION)
 
@@ -165,7 +168,10 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("seeding fleet", total=fleet.days)
-            seeded = seed_metrics(stack.metric_store, fleet, on_day=lambda day, n: progress.advance(task))
+            seeded = Seeded(0, 0)
+            for day in seeding:
+                seeded += day.result()
+                progress.advance(task)
             task = progress.add_task("nightly runs", total=len(nights))
             results: list[NightResult] = []
             for night in nights:

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from pipelines.demo.fleet import Fleet, iter_series
+
+if TYPE_CHECKING:
+    from pipelines.localstack.server import LocalStack
 
 
 @dataclass(frozen=True)
 class Seeded:
     series: int
     datapoints: int
+
+    def __add__(self, other: Seeded) -> Seeded:
+        return Seeded(self.series + other.series, self.datapoints + other.datapoints)
 
 
 def seed_metrics(store: object, fleet: Fleet, on_day: Callable[[str, int], None] | None = None) -> Seeded:
@@ -21,25 +28,39 @@ def seed_metrics(store: object, fleet: Fleet, on_day: Callable[[str, int], None]
     This is the bulk equivalent of the endpoints' agents calling PutMetricData for two
     weeks (which the store also serves, and tests exercise); HTTP would add minutes.
     """
-    series = points = 0
-    for offset in range(fleet.days):
-        day = fleet.start.date() + timedelta(days=offset)
-        day_points = 0
-        for data in iter_series(fleet, day):
-            store.put_series(  # type: ignore[attr-defined]
-                data.account_id,
-                data.region,
-                data.namespace,
-                data.metric_name,
-                dict(data.dimensions),
-                data.unit,
-                data.timestamps,
-                data.values,
-                data.counts,
-            )
-            series += 1
-            day_points += len(data.values)
-        points += day_points
+    seeded = Seeded(0, 0)
+    for day in fleet_days(fleet):
+        today = seed_day(store, fleet, day)
+        seeded += today
         if on_day:
-            on_day(day.isoformat(), day_points)
+            on_day(day.isoformat(), today.datapoints)
+    return seeded
+
+
+def fleet_days(fleet: Fleet) -> list[date]:
+    return [fleet.start.date() + timedelta(days=offset) for offset in range(fleet.days)]
+
+
+def seed_day(store: object, fleet: Fleet, day: date) -> Seeded:
+    """One day of every series of the fleet into `store`."""
+    series = points = 0
+    for data in iter_series(fleet, day):
+        store.put_series(  # type: ignore[attr-defined]
+            data.account_id,
+            data.region,
+            data.namespace,
+            data.metric_name,
+            dict(data.dimensions),
+            data.unit,
+            data.timestamps,
+            data.values,
+            data.counts,
+        )
+        series += 1
+        points += len(data.values)
     return Seeded(series, points)
+
+
+def seed_stack_day(stack: LocalStack, fleet: Fleet, day: date) -> Seeded:
+    """`seed_day` into a stack's store, as a task of a stack in another process (`StackProcess.submit`)."""
+    return seed_day(stack.metric_store, fleet, day)
