@@ -37,9 +37,9 @@ venv: $(STAMP) ## create .venv with the pinned dependencies
 demo: $(STAMP) ## local stack + seeded fleet + $(DAYS) nights; results under out/
 	$(BIN)/mlmon --log-level WARNING demo --days $(DAYS) --out out
 
-# One pytest worker a core. (A worker more paid when tests slept through botocore's backoff; with those sleeps gone
-# the suite keeps every core busy, and a third worker on 2 cores only added its own stack, imports and contention:
-# 449-453 -> 394-406 CPU-s, 242-243 -> 229-237 s, alternating on a warm venv, docs/benchmarks.md.)
+# One pytest worker a core. (A worker more paid when tests slept through botocore's backoff; with those sleeps gone,
+# four alternating pairs on a warm venv took the same wall either way, 220 s on average, and 2 workers on 2 cores
+# used 8 % less CPU than 3: 379 against 411 CPU-s, a stack, imports and contention fewer; docs/benchmarks.md.)
 WORKERS ?= $(shell $(PYTHON) -c "import os; print(len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1)")
 
 # ruff first (a second; a lint error stops here), then mypy beside the suite: mypy runs on one core for ~10 s, which
