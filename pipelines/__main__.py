@@ -2,5 +2,5 @@
 
 from pipelines.cli import main
 
-if __name__ == "__main__":  # a spawned child process imports the parent's main module too: it must not run the CLI
+if __name__ == "__main__":  # a multiprocessing child (spawn, forkserver) imports it again: no second CLI run
     main()

@@ -23,7 +23,7 @@ from pipelines.demo.fleet_stories import DUPLICATED_EXPORT, FULL_STORY_NIGHTS
 from pipelines.demo.incidents import duplicate_export
 from pipelines.demo.report import demo_alerts, demo_quicksight, deploy_alarms, deploy_report, render_report
 from pipelines.demo.seed_business_kpis import seed_kpi_drops
-from pipelines.demo.seed_cloudwatch_metrics import Seeded, fleet_days, seed_stack_day
+from pipelines.demo.seed_cloudwatch_metrics import Seeded, seed_stack_day
 from pipelines.demo.seed_endpoint_logs import seed_endpoint_logs
 from pipelines.demo.seed_endpoint_models import apply_model_change, planned_model_change, seed_endpoint_models
 from pipelines.demo.seed_model_monitor import seed_model_monitor
@@ -146,7 +146,7 @@ def run_demo(end: date, days: int = 14, out: Path = Path("out"), seed: int = 7) 
     # The stack serves from a process of its own (the pipeline's requests used to hold its interpreter lock).
     with StackProcess(now=morning_after(nights[0])) as stack:
         # Its metrics are seeded there, beside what this process writes before the first night.
-        seeding = [stack.submit(seed_stack_day, fleet, day) for day in fleet_days(fleet)]
+        seeding = [stack.submit(seed_stack_day, fleet, day) for day in fleet.dates]
         session = lake_session(DEMO_REGION, stack.endpoint_url)
         create_bucket(session, DEMO_BUCKET, DEMO_REGION)
 

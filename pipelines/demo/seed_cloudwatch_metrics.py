@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING
 
 from pipelines.demo.fleet import Fleet, iter_series
@@ -29,16 +29,12 @@ def seed_metrics(store: object, fleet: Fleet, on_day: Callable[[str, int], None]
     weeks (which the store also serves, and tests exercise); HTTP would add minutes.
     """
     seeded = Seeded(0, 0)
-    for day in fleet_days(fleet):
+    for day in fleet.dates:
         today = seed_day(store, fleet, day)
         seeded += today
         if on_day:
             on_day(day.isoformat(), today.datapoints)
     return seeded
-
-
-def fleet_days(fleet: Fleet) -> list[date]:
-    return [fleet.start.date() + timedelta(days=offset) for offset in range(fleet.days)]
 
 
 def seed_day(store: object, fleet: Fleet, day: date) -> Seeded:

@@ -57,14 +57,18 @@ class _Clock(StackClock):
         if self._stack.running:
             self._stack.submit(_set_clock, moment).result()
 
+    @property
+    def pinned(self) -> datetime | None:
+        """Where the clock stands, or None while it follows the wall clock: what the child starts with."""
+        return self._moment
+
 
 class StackProcess:
     """A `LocalStack` served by a child process; a context manager with the same `endpoint_url`, `clock` and
     `put_objects`, and `submit` for anything else done to the stack directly (a task gets the `LocalStack` first)."""
 
     def __init__(self, *, now: datetime | None = None) -> None:
-        self.clock: StackClock = _Clock(now, self)
-        self._now = now
+        self.clock = _Clock(now, self)
         self._child: subprocess.Popen[bytes] | None = None
         self._tasks: Connection | None = None
         self._pending: deque[Future[Any]] = deque()
@@ -89,7 +93,7 @@ class StackProcess:
             return self.endpoint_url
         task_read, task_write = os.pipe()
         result_read, result_write = os.pipe()
-        now = self._now.isoformat() if self._now else "-"
+        now = self.clock.pinned.isoformat() if self.clock.pinned else "-"
         try:
             self._child = subprocess.Popen(
                 [sys.executable, "-m", __name__, str(task_read), str(result_write), now],

@@ -84,9 +84,15 @@ def test_a_failing_task_fails_its_future_and_the_next_task_still_runs(child: Sta
         child.submit(_put_series, "ep", at=DAY)
 
 
+def _now(stack: LocalStack) -> datetime:
+    return stack.clock.now()
+
+
 def test_a_child_that_dies_fails_what_waits_on_it_and_stops_cleanly() -> None:
-    stack = StackProcess()
+    stack = StackProcess(now=DAY)
+    stack.clock.set(DAY + timedelta(days=3))  # before it starts: the child starts there
     url = stack.start()
+    assert stack.submit(_now).result(timeout=30) == DAY + timedelta(days=3)
     assert url.startswith("http://127.0.0.1:")
     dying, queued = stack.submit(_exit), stack.submit(_put_series, "ep", DAY)
     for future in (dying, queued):
