@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -22,7 +21,7 @@ class Seeded:
         return Seeded(self.series + other.series, self.datapoints + other.datapoints)
 
 
-def seed_metrics(store: object, fleet: Fleet, on_day: Callable[[str, int], None] | None = None) -> Seeded:
+def seed_metrics(store: object, fleet: Fleet) -> Seeded:
     """Load every series of the fleet into the stack's metric store, one day at a time.
 
     This is the bulk equivalent of the endpoints' agents calling PutMetricData for two
@@ -30,10 +29,7 @@ def seed_metrics(store: object, fleet: Fleet, on_day: Callable[[str, int], None]
     """
     seeded = Seeded(0, 0)
     for day in fleet.dates:
-        today = seed_day(store, fleet, day)
-        seeded += today
-        if on_day:
-            on_day(day.isoformat(), today.datapoints)
+        seeded += seed_day(store, fleet, day)
     return seeded
 
 

@@ -100,13 +100,12 @@ class StackProcess:
                 pass_fds=(task_read, result_write),
             )
         except BaseException:
-            for fd in (task_read, task_write, result_read, result_write):
-                os.close(fd)
+            os.close(task_write)
+            os.close(result_read)
             raise
         finally:
-            if self._child is not None:
-                os.close(task_read)
-                os.close(result_write)
+            os.close(task_read)  # the child's ends: it holds its own copies
+            os.close(result_write)
         self._tasks = Connection(task_write, readable=False)
         results = Connection(result_read, writable=False)
         started: Future[str] = Future()
